@@ -1,0 +1,36 @@
+package io.gaprune.stats;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Everything one work unit (a batch range × a layer partition) contributes to a session's accumulators:
+ * per-tensor gradient statistics plus the scalar counters of the two halves. Sums, never means, so that
+ * contributions add up exactly whatever the grouping.
+ */
+public record UnitStatistics(
+    Map<String, TensorStats> tensors,
+    long generalSamples,
+    long domainSamples,
+    long batches,
+    double generalLossSum,
+    double domainLossSum) {
+
+  public static UnitStatistics empty() {
+    return new UnitStatistics(new LinkedHashMap<>(), 0, 0, 0, 0, 0);
+  }
+
+  /** Adds {@code other} into this one; tensor arrays are added in place, new tensors are adopted. */
+  public UnitStatistics plus(UnitStatistics other) {
+    var merged = new LinkedHashMap<>(tensors);
+    for (var e : other.tensors.entrySet()) {
+      merged.merge(e.getKey(), e.getValue(), TensorStats::plusInPlace);
+    }
+    return new UnitStatistics(merged,
+        generalSamples + other.generalSamples,
+        domainSamples + other.domainSamples,
+        batches + other.batches,
+        generalLossSum + other.generalLossSum,
+        domainLossSum + other.domainLossSum);
+  }
+}
