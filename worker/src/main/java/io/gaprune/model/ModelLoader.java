@@ -39,8 +39,7 @@ public final class ModelLoader {
     if (!Files.isDirectory(dir)) {
       throw new IOException(spec + ": not a known model name (minilm, bge-small) and no such directory");
     }
-    // TODO(hf-folder): Hugging Face folders load once the safetensors reader is merged from branch planner.
-    throw new IOException(spec + ": loading Hugging Face checkpoint folders is not available in this build yet");
+    return HuggingFaceFolder.load(dir, manager, dtype, maxLength);
   }
 
   private static LoadedModel loadKnown(KnownModel known, NDManager manager, DataType dtype, int maxLength)
