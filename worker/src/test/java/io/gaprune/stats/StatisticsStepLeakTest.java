@@ -1,0 +1,58 @@
+package io.gaprune.stats;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import io.gaprune.model.TinyModels;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** Hundreds of steps leave no arrays behind in any manager and do not grow the process. */
+class StatisticsStepLeakTest {
+
+  private static final int WARM_UP = 20;
+  private static final int STEPS = 200;
+
+  @Test
+  void stepsKeepManagersAndMemoryFlat() throws Exception {
+    try (var parameters = NDManager.newBaseManager(); var data = NDManager.newBaseManager()) {
+      var encoder = TinyModels.qwen3(parameters, TinyModels.qwen3Config(2), DataType.FLOAT32, 5);
+      var random = new Random(2);
+      var general = TinyModels.triplets(data, random, 4);
+      var domain = TinyModels.triplets(data, random, 4);
+      var step = new StatisticsStep(encoder, encoder.parameters().keySet());
+      var accumulator = new StatisticsAccumulator();
+      for (int i = 0; i < WARM_UP; i++) {
+        accumulator.add(i, step.run(general, domain));
+      }
+      int parameterArrays = parameters.getManagedArrays().size();
+      int dataArrays = data.getManagedArrays().size();
+      int systemChildren = parameters.getParentManager().getManagedArrays().size();
+      long rssBefore = residentKiB();
+      for (int i = WARM_UP; i < WARM_UP + STEPS; i++) {
+        accumulator.add(i, step.run(general, domain));
+      }
+      long grown = residentKiB() - rssBefore;
+      assertEquals(parameterArrays, parameters.getManagedArrays().size(), "parameter manager grew");
+      assertEquals(dataArrays, data.getManagedArrays().size(), "batch manager grew");
+      assertEquals(systemChildren, parameters.getParentManager().getManagedArrays().size(), "system manager grew");
+      // a leaked step (its intermediates are ~0.5 MB here) would add > 100 MB over 200 steps
+      assertTrue(grown < 32 * 1024, "resident memory grew by " + grown + " KiB over " + STEPS + " steps");
+      assertEquals(WARM_UP + STEPS, accumulator.total().batches());
+    }
+  }
+
+  private static long residentKiB() throws Exception {
+    System.gc();
+    for (var line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("VmRSS:")) {
+        return Long.parseLong(line.replaceAll("\\D+", ""));
+      }
+    }
+    throw new IllegalStateException("no VmRSS in /proc/self/status");
+  }
+}
