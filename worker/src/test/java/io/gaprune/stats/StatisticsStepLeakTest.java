@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 /** Hundreds of steps leave no arrays behind in any manager and do not grow the process. */
 class StatisticsStepLeakTest {
 
-  private static final int WARM_UP = 20;
+  private static final int WARM_UP = 100;
   private static final int STEPS = 200;
 
   @Test
@@ -37,17 +37,19 @@ class StatisticsStepLeakTest {
         accumulator.add(i, step.run(general, domain));
       }
       long grown = residentKiB() - rssBefore;
+      System.out.println("resident memory grew by " + grown + " KiB over " + STEPS + " steps");
       assertEquals(parameterArrays, parameters.getManagedArrays().size(), "parameter manager grew");
       assertEquals(dataArrays, data.getManagedArrays().size(), "batch manager grew");
       assertEquals(systemChildren, parameters.getParentManager().getManagedArrays().size(), "system manager grew");
-      // a leaked step (its intermediates are ~0.5 MB here) would add > 100 MB over 200 steps
-      assertTrue(grown < 32 * 1024, "resident memory grew by " + grown + " KiB over " + STEPS + " steps");
+      // The counts above are the exact check. Resident memory is a coarse one: the allocator and the JVM move
+      // it by ±15 MB here (measured: flat within that from step 100 to 800), so only a leak outside any
+      // manager of more than ~200 KB per step shows.
+      assertTrue(grown < 48 * 1024, "resident memory grew by " + grown + " KiB over " + STEPS + " steps");
       assertEquals(WARM_UP + STEPS, accumulator.total().batches());
     }
   }
 
   private static long residentKiB() throws Exception {
-    System.gc();
     for (var line : Files.readAllLines(Path.of("/proc/self/status"))) {
       if (line.startsWith("VmRSS:")) {
         return Long.parseLong(line.replaceAll("\\D+", ""));
