@@ -1,0 +1,49 @@
+package io.gaprune.stats;
+
+import ai.djl.ndarray.NDArray;
+import io.gaprune.model.Batch;
+import java.util.ArrayList;
+import java.util.Objects;
+
+/**
+ * A tokenized batch of triplets: row i of each part belongs to triplet i.
+ *
+ * @param queries the queries (with their instruction prefix, when the model has one)
+ * @param positives the passages that answer them
+ * @param negatives the hard negatives
+ */
+public record TripletBatch(Batch queries, Batch positives, Batch negatives) {
+
+  public TripletBatch {
+    Objects.requireNonNull(queries, "queries");
+    Objects.requireNonNull(positives, "positives");
+    Objects.requireNonNull(negatives, "negatives");
+    long q = rows(queries);
+    if (rows(positives) != q || rows(negatives) != q) {
+      throw new IllegalArgumentException("triplet batch parts differ in size: " + q + " queries, "
+          + rows(positives) + " positives, " + rows(negatives) + " negatives");
+    }
+  }
+
+  /** Number of triplets. */
+  public int size() {
+    return Math.toIntExact(rows(queries));
+  }
+
+  /** Every array of the batch, to attach to a step's manager. */
+  public NDArray[] arrays() {
+    var all = new ArrayList<NDArray>();
+    for (var b : new Batch[] {queries, positives, negatives}) {
+      all.add(b.inputIds());
+      all.add(b.attentionMask());
+      if (b.tokenTypeIds() != null) {
+        all.add(b.tokenTypeIds());
+      }
+    }
+    return all.toArray(NDArray[]::new);
+  }
+
+  private static long rows(Batch b) {
+    return b.inputIds().getShape().get(0);
+  }
+}
