@@ -1,8 +1,13 @@
 package io.gaprune.stats;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.gaprune.data.Triplet;
 import io.gaprune.model.Batch;
+import io.gaprune.model.LoadedModel;
+import io.gaprune.model.TextTokenizer;
 import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -23,6 +28,19 @@ public record TripletBatch(Batch queries, Batch positives, Batch negatives) {
       throw new IllegalArgumentException("triplet batch parts differ in size: " + q + " queries, "
           + rows(positives) + " positives, " + rows(negatives) + " negatives");
     }
+  }
+
+  /**
+   * Tokenizes triplets for {@code model}: queries get the model's instruction prefix, each part is padded on
+   * the model's side; the arrays belong to {@code manager}.
+   */
+  public static TripletBatch encode(List<Triplet> triplets, LoadedModel model, NDManager manager) {
+    var tokenizer = model.tokenizer();
+    var queries = TextTokenizer.withInstruction(triplets.stream().map(Triplet::query).toList(),
+        model.config().queryInstruction());
+    return new TripletBatch(tokenizer.encode(queries, manager),
+        tokenizer.encode(triplets.stream().map(Triplet::positive).toList(), manager),
+        tokenizer.encode(triplets.stream().map(Triplet::negative).toList(), manager));
   }
 
   /** Number of triplets. */
