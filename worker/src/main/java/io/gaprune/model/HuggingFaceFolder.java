@@ -9,6 +9,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import io.gaprune.model.bert.BertEncoder;
+import io.gaprune.model.qwen3.Qwen3Encoder;
 import io.gaprune.model.safetensors.SafetensorsReader;
 import java.io.IOException;
 import java.nio.DoubleBuffer;
@@ -60,7 +61,7 @@ public final class HuggingFaceFolder {
     var parameters = readParameters(dir, manager, dtype);
     Encoder encoder;
     try {
-      encoder = type.equals("bert") ? new BertEncoder(config, parameters) : Qwen3Bridge.create(config, parameters);
+      encoder = type.equals("bert") ? new BertEncoder(config, parameters) : new Qwen3Encoder(config, parameters);
     } catch (IllegalArgumentException e) {
       parameters.values().forEach(NDArray::close);
       throw new IOException(dir + ": " + e.getMessage(), e);

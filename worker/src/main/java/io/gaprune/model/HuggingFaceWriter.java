@@ -79,9 +79,10 @@ public final class HuggingFaceWriter {
     var prompts = new JsonObject();
     var instruction = config.queryInstruction();
     if (instruction != null && !instruction.isEmpty()) {
-      if (!instruction.endsWith("{q}") || instruction.indexOf("{q}") != instruction.length() - 3) {
+      if (!instruction.endsWith("{q}") || instruction.indexOf("{q}") != instruction.length() - 3
+          || instruction.contains("{task}")) {
         throw new IOException(dir + ": query instruction '" + instruction
-            + "' cannot be written as a sentence-transformers prompt (it must end with {q})");
+            + "' cannot be written as a sentence-transformers prompt (it must end with {q} and have no unfilled {task})");
       }
       prompts.addProperty("query", instruction.substring(0, instruction.length() - 3));
     }

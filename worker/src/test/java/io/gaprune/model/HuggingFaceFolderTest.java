@@ -145,6 +145,38 @@ class HuggingFaceFolderTest {
   }
 
   @Test
+  void qwen3FolderRoundTripGivesTheSameEncoder() throws IOException {
+    var dir = tmp.resolve("qwen3");
+    var tiny = TinyModels.qwen3Config(2);
+    var config = new ModelConfig(tiny.family(), tiny.vocabSize(), tiny.hiddenSize(), tiny.numLayers(), tiny.numHeads(),
+        tiny.numKvHeads(), tiny.headDim(), tiny.intermediateSize(), tiny.maxPositions(), tiny.normEps(),
+        tiny.ropeTheta(), 0, ModelConfig.Pooling.LAST_TOKEN, true, "Instruct: find the definition\nQuery: {q}");
+    var hf = JsonParser.parseString("""
+        {"architectures": ["Qwen3Model"], "model_type": "qwen3", "hidden_size": 12, "num_attention_heads": 4,
+         "num_key_value_heads": 2, "head_dim": 6, "intermediate_size": 20, "rms_norm_eps": 1e-06,
+         "rope_theta": 10000.0, "max_position_embeddings": 64, "vocab_size": 40, "num_hidden_layers": 2,
+         "tie_word_embeddings": true}""").getAsJsonObject();
+    try (var manager = NDManager.newBaseManager()) {
+      var encoder = new io.gaprune.model.qwen3.Qwen3Encoder(config,
+          TinyModels.parameters(TinyModels.qwen3(manager, tiny, DataType.FLOAT32, 7)));
+      var batch = TinyModels.leftPadded(manager, new java.util.Random(3), 5, 2, 7);
+      var before = encoder.embed(batch).toFloatArray();
+      var tokenizer = TextTokenizer.fromJson(TestModels.resource(KnownModel.MINILM.tokenizerResource), "tok", 64,
+          TextTokenizer.PaddingSide.LEFT);
+      try (var model = new LoadedModel(encoder, tokenizer, "tiny qwen3", hf)) {
+        HuggingFaceWriter.write(model, dir);
+      }
+      try (var reloaded = ModelLoader.load(dir.toString(), manager, DataType.FLOAT32)) {
+        assertTrue(reloaded.encoder() instanceof io.gaprune.model.qwen3.Qwen3Encoder);
+        assertEquals(config, reloaded.config());
+        assertEquals(TextTokenizer.PaddingSide.LEFT, reloaded.tokenizer().paddingSide());
+        assertTrue(reloaded.hfConfig().get("tie_word_embeddings").getAsBoolean(), "unknown fields are kept");
+        assertTrue(Arrays.equals(before, reloaded.encoder().embed(batch).toFloatArray()));
+      }
+    }
+  }
+
+  @Test
   void qwen3ConfigFieldsAreParsed() throws IOException {
     var json = JsonParser.parseString("""
         {"model_type": "qwen3", "hidden_size": 1024, "num_attention_heads": 16, "num_key_value_heads": 8,
