@@ -1,8 +1,13 @@
 package io.gaprune.stats;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.gaprune.data.Triplet;
 import io.gaprune.model.Batch;
+import io.gaprune.model.ModelConfig;
+import io.gaprune.model.TextTokenizer;
 import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -23,6 +28,26 @@ public record TripletBatch(Batch queries, Batch positives, Batch negatives) {
       throw new IllegalArgumentException("triplet batch parts differ in size: " + q + " queries, "
           + rows(positives) + " positives, " + rows(negatives) + " negatives");
     }
+  }
+
+  /**
+   * Tokenizes triplets for a model: queries get the model's instruction template
+   * ({@link ModelConfig#queryInstruction()}, {@code {q}} replaced by the query), passages are taken as they
+   * are; padding is the tokenizer's (left for decoder families). Files whose queries already carry an
+   * instruction (the reference's examples do) go with a config whose template is empty.
+   *
+   * @param manager owns the batch arrays
+   */
+  public static TripletBatch tokenize(List<Triplet> triplets, TextTokenizer tokenizer, ModelConfig config,
+      NDManager manager) {
+    if (triplets.isEmpty()) {
+      throw new IllegalArgumentException("cannot tokenize an empty list of triplets");
+    }
+    var queries = TextTokenizer.withInstruction(triplets.stream().map(Triplet::query).toList(),
+        config.queryInstruction());
+    return new TripletBatch(tokenizer.encode(queries, manager),
+        tokenizer.encode(triplets.stream().map(Triplet::positive).toList(), manager),
+        tokenizer.encode(triplets.stream().map(Triplet::negative).toList(), manager));
   }
 
   /** Number of triplets. */

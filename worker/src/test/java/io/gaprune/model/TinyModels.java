@@ -23,7 +23,8 @@ public final class TinyModels {
 
   public static ModelConfig qwen3Config(int layers) {
     return new ModelConfig(ModelConfig.Family.QWEN3, VOCAB, 12, layers, 4, 2, 6, 20, 64, 1e-6, 10_000.0, 0,
-        ModelConfig.Pooling.LAST_TOKEN, true, Qwen3Encoder.QUERY_INSTRUCTION);
+        ModelConfig.Pooling.LAST_TOKEN, true,
+        Qwen3Encoder.queryInstruction("Given a chemistry question, retrieve the related context"));
   }
 
   public static ModelConfig bertConfig(int layers) {
