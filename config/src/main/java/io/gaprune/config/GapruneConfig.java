@@ -31,8 +31,10 @@ public final class GapruneConfig {
     Config top = (overrides == null ? ConfigFactory.empty() : overrides)
         .withFallback(user)
         .withFallback(ConfigFactory.systemProperties());
+    // Unresolved reference.conf files (all of them on the class path): defaultReference() is already resolved,
+    // which would freeze ${gaprune.work-dir} and friends at their defaults.
     Config base = ConfigFactory.parseResources("gaprune-cluster.conf")
-        .withFallback(ConfigFactory.defaultReference());
+        .withFallback(ConfigFactory.parseResources("reference.conf"));
     // First pass: which variants are switched on, and where the work directory is.
     Config probe = top.withFallback(base).resolve();
     Config variants = ConfigFactory.empty();

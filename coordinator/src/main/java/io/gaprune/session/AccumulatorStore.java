@@ -121,7 +121,7 @@ public final class AccumulatorStore {
       this.partition = partition;
       this.tmp = dir.resolve("staged").resolve(unitId + ".shards.tmp-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
       try {
-        this.ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        this.ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.READ);
       } catch (IOException e) {
         throw new UncheckedIOException("cannot create " + tmp, e);
       }
@@ -307,7 +307,7 @@ public final class AccumulatorStore {
     }
     next.addAppliedUnits(unitId);
     Files.deleteIfExists(tmp);
-    try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.READ);
         FileChannel add = FileChannel.open(stagedPath(unitId), StandardOpenOption.READ);
         FileChannel old = meta == null ? null : FileChannel.open(acc, StandardOpenOption.READ)) {
       ByteBuffer a = ByteBuffer.allocate(BLOCK).order(ByteOrder.LITTLE_ENDIAN);

@@ -64,7 +64,7 @@ public final class ShardMerger {
               return Behaviors.same();
             }
           } catch (RuntimeException e) {
-            m.replyTo().tell(new Staged(unitId, m.result().getWorkerRef(), 0, e.getMessage()));
+            m.replyTo().tell(new Staged(unitId, m.result().getWorkerRef(), 0, e.toString()));
             return Behaviors.same();
           }
           AccumulatorStore.Staging staging;
@@ -94,7 +94,7 @@ public final class ShardMerger {
               staging.commit(m.stage().result());
             }
           } catch (Exception e) {
-            error = e.getMessage();
+            error = String.valueOf(e.getMessage() != null ? e.getMessage() : e);
           }
           if (error != null) {
             ctx.getLog().warn("unit {} not staged: {}", unitId, error);
@@ -104,6 +104,7 @@ public final class ShardMerger {
           return Behaviors.same();
         })
         .onMessage(Fold.class, m -> {
+          ctx.getLog().debug("fold request: partition {} ({} units)", m.partition(), m.order().size());
           try {
             List<String> newly = m.store().foldReady(m.partition(), m.order());
             int applied = m.store().applied(m.partition()).size();
@@ -113,7 +114,7 @@ public final class ShardMerger {
             m.replyTo().tell(new Folded(m.partition(), newly, applied, null));
           } catch (Exception e) {
             ctx.getLog().error("partition {}: fold failed: {}", m.partition(), e.getMessage());
-            m.replyTo().tell(new Folded(m.partition(), List.of(), -1, e.getMessage()));
+            m.replyTo().tell(new Folded(m.partition(), List.of(), -1, e.getMessage() != null ? e.getMessage() : e.toString()));
           }
           return Behaviors.same();
         })
@@ -121,7 +122,7 @@ public final class ShardMerger {
           try {
             m.replyTo().tell(new Durable(m.store().durableUnits(m.unitsByPartition()), null));
           } catch (Exception e) {
-            m.replyTo().tell(new Durable(Map.of(), e.getMessage()));
+            m.replyTo().tell(new Durable(Map.of(), e.getMessage() != null ? e.getMessage() : e.toString()));
           }
           return Behaviors.same();
         })
