@@ -1,7 +1,7 @@
 package io.gaprune.pipeline;
 
 import io.gaprune.planner.BudgetMode;
-import io.gaprune.planner.LayerType;
+import io.gaprune.model.LayerType;
 import io.gaprune.planner.ScoringMethod;
 import java.nio.file.Files;
 import java.nio.file.Path;

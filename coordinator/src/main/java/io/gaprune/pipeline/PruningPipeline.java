@@ -16,7 +16,7 @@ import io.gaprune.model.LoadedModel;
 import io.gaprune.model.ModelLoader;
 import io.gaprune.planner.BudgetMode;
 import io.gaprune.planner.DaiPlanner;
-import io.gaprune.planner.LayerType;
+import io.gaprune.model.LayerType;
 import io.gaprune.planner.PlanResult;
 import io.gaprune.planner.PlannerConfig;
 import io.gaprune.planner.ScoringConfig;
