@@ -14,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -109,22 +108,35 @@ class DaiPlannerTest {
         .mapToLong(l -> l.stream().mapToLong(i -> cands.get(i).weights().length).sum()).toArray();
     long[] ks = c.budget() == BudgetMode.GLOBAL ? new long[] {Budgets.global(c.sparsity(), sizes[0])}
         : Budgets.uniform(c.sparsity(), sizes, c.rhoMin(), c.rhoMax());
+    // Full sort of each group's scores gives the k-th score T; then, in the fixed order (tensor, flat index),
+    // everything below T is pruned and the first (k − #below) equal to T.
     int gi = 0;
     for (var members : groups.values()) {
-      // (tensor index, flat index) pairs sorted by score, then position
-      var pos = new ArrayList<long[]>();
+      long k = ks[gi++];
+      if (k == 0) {
+        continue;
+      }
+      int size = members.stream().mapToInt(i -> cands.get(i).weights().length).sum();
+      var sorted = new double[size];
+      int at = 0;
       for (int ti : members) {
-        for (int j = 0; j < cands.get(ti).weights().length; j++) {
-          pos.add(new long[] {ti, j});
+        for (double v : scores.get(ti)) {
+          sorted[at++] = v + 0.0; // −0.0 → +0.0: Arrays.sort orders −0 before +0, the planner does not
         }
       }
-      pos.sort(Comparator.<long[]>comparingDouble(p -> scores.get((int) p[0])[(int) p[1]] + 0.0)
-          .thenComparingLong(p -> p[0]).thenComparingLong(p -> p[1]));
-      for (int r = 0; r < ks[gi]; r++) {
-        var p = pos.get(r);
-        masks.get(cands.get((int) p[0]).name())[(int) p[1]] = 0;
+      Arrays.sort(sorted);
+      double t = sorted[(int) k - 1];
+      long below = Arrays.stream(sorted).filter(v -> v < t).count();
+      long ties = k - below;
+      for (int ti : members) {
+        var sc = scores.get(ti);
+        var m = masks.get(cands.get(ti).name());
+        for (int j = 0; j < sc.length; j++) {
+          if (sc[j] < t || (sc[j] == t && ties-- > 0)) {
+            m[j] = 0;
+          }
+        }
       }
-      gi++;
     }
     return masks;
   }
