@@ -75,6 +75,10 @@ public final class DaiPlanner {
           + " (valid types: " + LayerType.VALID + ")");
     }
     long n = groupSizes.values().stream().mapToLong(Long::longValue).sum();
+    if (n == 0) {
+      throw new IllegalArgumentException("the " + candidates.size() + " candidate tensors hold no weights (a zero "
+          + "dimension): nothing to plan");
+    }
     var warnings = new ArrayList<String>();
 
     // Budgets: one selection per group (uniform) or one over everything (global).
