@@ -1,0 +1,47 @@
+package io.gaprune.report;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a run or a comparison produced, as written to {@code report.json} and drawn in {@code report.html}.
+ *
+ * @param command the subcommand that produced it ({@code run} or {@code compare})
+ * @param configuration the effective options, by name
+ * @param sparsityRequested the fraction of candidate weights asked to be pruned
+ * @param sparsityActual pruned / candidates, as counted in the masks
+ * @param candidates candidate weights (the tensors of the chosen layer types)
+ * @param pruned weights set to zero
+ * @param timingsSeconds wall-clock seconds per phase, in phase order
+ * @param layers per-layer counts, in model order
+ * @param evaluations one row per model variant and data set
+ * @param warnings things a user should know (truncated texts, unknown qrels ids, a fully pruned tensor)
+ */
+public record RunReport(
+    String command,
+    Map<String, Object> configuration,
+    double sparsityRequested,
+    double sparsityActual,
+    long candidates,
+    long pruned,
+    Map<String, Double> timingsSeconds,
+    List<LayerSparsity> layers,
+    List<Evaluation> evaluations,
+    List<String> warnings) {
+
+  /** Candidate and pruned weights of one layer (a transformer block, or the non-block tensors). */
+  public record LayerSparsity(String layer, long candidates, long pruned) {
+    public double sparsity() {
+      return candidates == 0 ? 0 : (double) pruned / candidates;
+    }
+  }
+
+  /**
+   * Retrieval scores of one model variant on one data set.
+   *
+   * @param variant e.g. {@code dense}, {@code dai}, {@code magnitude}, {@code dai+retrain}
+   * @param dataset the BEIR folder's name
+   * @param metrics {@code ndcg@10}, {@code mrr@10}, {@code recall@10}, {@code recall@100}
+   */
+  public record Evaluation(String variant, String dataset, Map<String, Double> metrics) {}
+}
