@@ -310,6 +310,37 @@ class DaiPlannerTest {
   }
 
   @Test
+  void localAlignmentPrunesConflictingWeightsFirst() throws IOException {
+    // An 8×8 MLP tensor, all weights 1 and no Fisher difference, so DAI = 0.5·(1 + 0.2·s). The top four rows'
+    // mean gradients agree (ḡ_gen = ḡ_dom = 1), the bottom four conflict (ḡ_gen = 1, ḡ_dom = −1). The paper's
+    // per-tensor cosine is (32 − 32)/64 = 0: every score ties and the fixed order prunes rows 0–1, aligned
+    // weights. The local cosine is 1 on rows 0–2, 1/3 on row 3, −1/3 on row 4, −1 on rows 5–7: 25% (16
+    // weights) falls on rows 5 and 6, conflicting weights.
+    int n = 64;
+    var w = new float[n];
+    Arrays.fill(w, 1f);
+    var gGen = new double[n];
+    var gDom = new double[n];
+    for (int i = 0; i < n; i++) {
+      gGen[i] = 1;
+      gDom[i] = i < 32 ? 1 : -1;
+    }
+    var stats = new WeightStatistics(new double[n], new double[n], gGen, gDom);
+    var model = List.of(new TensorInput(new TensorMeta("layers.0.mlp.up_proj.weight", new long[] {8, 8}), w, stats));
+    for (var alignment : Alignment.values()) {
+      var c = PlannerConfig.of(0.25).withScoring(ScoringConfig.defaults().withAlignment(alignment, 3));
+      var path = dir.resolve(alignment + ".safetensors");
+      new DaiPlanner(c).plan(new InMemoryTensorSource(model), path, null);
+      var mask = readMasks(path).get("layers.0.mlp.up_proj.weight");
+      for (int i = 0; i < n; i++) {
+        int row = i / 8;
+        boolean expectPruned = alignment == Alignment.TENSOR ? row < 2 : row == 5 || row == 6;
+        assertEquals(expectPruned ? 0 : 1, mask[i], alignment + " element " + i);
+      }
+    }
+  }
+
+  @Test
   void entirelyPrunedTensorsAreFlagged() throws IOException {
     // layer 0's up_proj is all tiny: a global 40% budget takes all of it though nothing forces that
     var model = new ArrayList<TensorInput>();
