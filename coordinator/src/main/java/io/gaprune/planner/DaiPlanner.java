@@ -123,7 +123,9 @@ public final class DaiPlanner {
       }
     }
     long perSelection = config.selectionMemoryBytes() / Math.max(1, active);
-    int digitBits = (int) Math.max(4, Math.min(16, 63 - Long.numberOfLeadingZeros(Math.max(1, perSelection / 8))));
+    // As wide a digit as the memory allows (up to 20 bits, 8 MiB): a wider first digit leaves a smaller bucket,
+    // so a large model reaches the collection pass one histogram pass sooner; each pass re-scores the model.
+    int digitBits = (int) Math.max(4, Math.min(20, 63 - Long.numberOfLeadingZeros(Math.max(1, perSelection / 8))));
     int collectCap = (int) Math.min(Integer.MAX_VALUE - 8, perSelection / 8);
     for (int i = 0; i < s; i++) {
       selectors[i] = new RadixSelector(sizes[i], ks[i], digitBits, collectCap);
