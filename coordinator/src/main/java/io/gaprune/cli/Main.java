@@ -9,7 +9,16 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "gaprune 0.1.0",
     description = "Domain-aware pruning of text-embedding models (GAPrune) on a Pekko cluster.",
-    subcommands = {CommandLine.HelpCommand.class, EvalCommand.class})
+    subcommands = {
+      CommandLine.HelpCommand.class,
+      RunCommand.class,
+      CompareCommand.class,
+      EvalCommand.class,
+      SampleCommand.class,
+      CoordinatorCommand.class,
+      WorkerCommand.class,
+      SessionCommand.class
+    })
 public final class Main implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

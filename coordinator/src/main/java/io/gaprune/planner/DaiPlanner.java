@@ -1,5 +1,6 @@
 package io.gaprune.planner;
 
+import io.gaprune.model.LayerType;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;

@@ -1,5 +1,6 @@
 package io.gaprune.planner;
 
+import io.gaprune.model.LayerType;
 import java.util.EnumSet;
 import java.util.Set;
 

@@ -1,5 +1,6 @@
 package io.gaprune.planner;
 
+import io.gaprune.model.LayerType;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.gaprune.data.Triplet;
 import io.gaprune.model.Batch;
-import io.gaprune.model.LoadedModel;
+import io.gaprune.model.ModelConfig;
 import io.gaprune.model.TextTokenizer;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,13 +31,20 @@ public record TripletBatch(Batch queries, Batch positives, Batch negatives) {
   }
 
   /**
-   * Tokenizes triplets for {@code model}: queries get the model's instruction prefix, each part is padded on
-   * the model's side; the arrays belong to {@code manager}.
+   * Tokenizes triplets for a model: queries get the model's instruction template
+   * ({@link ModelConfig#queryInstruction()}, {@code {q}} replaced by the query), passages are taken as they
+   * are; padding is the tokenizer's (left for decoder families). Files whose queries already carry an
+   * instruction (the reference's examples do) go with a config whose template is empty.
+   *
+   * @param manager owns the batch arrays
    */
-  public static TripletBatch encode(List<Triplet> triplets, LoadedModel model, NDManager manager) {
-    var tokenizer = model.tokenizer();
+  public static TripletBatch tokenize(List<Triplet> triplets, TextTokenizer tokenizer, ModelConfig config,
+      NDManager manager) {
+    if (triplets.isEmpty()) {
+      throw new IllegalArgumentException("cannot tokenize an empty list of triplets");
+    }
     var queries = TextTokenizer.withInstruction(triplets.stream().map(Triplet::query).toList(),
-        model.config().queryInstruction());
+        config.queryInstruction());
     return new TripletBatch(tokenizer.encode(queries, manager),
         tokenizer.encode(triplets.stream().map(Triplet::positive).toList(), manager),
         tokenizer.encode(triplets.stream().map(Triplet::negative).toList(), manager));

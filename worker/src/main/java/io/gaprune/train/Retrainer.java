@@ -98,7 +98,7 @@ public final class Retrainer {
           batch.add(triplets.get(order.remove(order.size() - 1)));
         }
         try (NDManager stepManager = NDManager.newBaseManager(device)) {
-          var tokens = TripletBatch.encode(batch, model, stepManager);
+          var tokens = TripletBatch.tokenize(batch, model.tokenizer(), model.config(), stepManager);
           var gradients = new LinkedHashMap<String, NDArray>();
           double loss;
           try (var recording = ProcessAutograd.open()) {

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.gaprune.model.bert.BertEncoder;
 import io.gaprune.model.qwen3.Qwen3Encoder;
 import io.gaprune.stats.TripletBatch;
 import java.util.LinkedHashMap;
@@ -11,8 +12,8 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Seeded random models and batches small enough for finite differences: a few layers, hidden 12, grouped
- * query attention with 4 query and 2 key/value heads.
+ * Seeded random models and batches small enough for finite differences: a few layers, hidden 12; Qwen3 with
+ * grouped-query attention (4 query and 2 key/value heads), BERT with 3 heads, 2 token types, mean pooling.
  */
 public final class TinyModels {
 
@@ -22,7 +23,28 @@ public final class TinyModels {
 
   public static ModelConfig qwen3Config(int layers) {
     return new ModelConfig(ModelConfig.Family.QWEN3, VOCAB, 12, layers, 4, 2, 6, 20, 64, 1e-6, 10_000.0, 0,
-        ModelConfig.Pooling.LAST_TOKEN, true, Qwen3Encoder.QUERY_INSTRUCTION);
+        ModelConfig.Pooling.LAST_TOKEN, true,
+        Qwen3Encoder.queryInstruction("Given a chemistry question, retrieve the related context"));
+  }
+
+  public static ModelConfig bertConfig(int layers) {
+    return new ModelConfig(ModelConfig.Family.BERT, VOCAB, 12, layers, 3, 3, 4, 20, 16, 1e-12, 0, 2,
+        ModelConfig.Pooling.MEAN, true, "");
+  }
+
+  /**
+   * Random BERT parameters: weights and biases N(0, 0.3²), LayerNorm gains 1 + N(0, 0.1²) and biases
+   * N(0, 0.1²).
+   */
+  public static BertEncoder bert(NDManager manager, ModelConfig config, DataType dtype, long seed) {
+    var random = new Random(seed);
+    var parameters = new LinkedHashMap<String, NDArray>();
+    for (var e : BertEncoder.expectedShapes(config).entrySet()) {
+      boolean norm = e.getKey().contains("LayerNorm");
+      boolean gain = norm && e.getKey().endsWith("weight");
+      parameters.put(e.getKey(), random(manager, e.getValue(), dtype, random, gain ? 1.0 : 0.0, norm ? 0.1 : 0.3));
+    }
+    return new BertEncoder(config, parameters);
   }
 
   /**

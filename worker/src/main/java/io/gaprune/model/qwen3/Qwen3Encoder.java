@@ -41,6 +41,14 @@ public final class Qwen3Encoder implements Encoder {
   /** The query prefix of Qwen3-Embedding; {@code {task}} and {@code {q}} are filled by the tokenizer side. */
   public static final String QUERY_INSTRUCTION = "Instruct: {task}\nQuery: {q}";
 
+  /** The instruction template for one task, {@code {q}} left for the query (as {@code ModelConfig} holds it). */
+  public static String queryInstruction(String task) {
+    if (task == null || task.isBlank()) {
+      throw new IllegalArgumentException("a Qwen3-Embedding instruction needs a task description");
+    }
+    return QUERY_INSTRUCTION.replace("{task}", task);
+  }
+
   /** The checkpoint prefix of {@code Qwen3ForCausalLM}/{@code Qwen3Model} saves; stripped on input. */
   private static final String MODEL_PREFIX = "model.";
 

@@ -1,5 +1,6 @@
-package io.gaprune.planner;
+package io.gaprune.model;
 
+import io.gaprune.model.LayerType;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;

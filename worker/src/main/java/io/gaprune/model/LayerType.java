@@ -1,4 +1,4 @@
-package io.gaprune.planner;
+package io.gaprune.model;
 
 import java.util.Arrays;
 import java.util.EnumSet;
@@ -102,7 +102,7 @@ public enum LayerType {
     return name().toLowerCase(Locale.ROOT);
   }
 
-  static String describe(Set<LayerType> types) {
+  public static String describe(Set<LayerType> types) {
     return Arrays.stream(values()).filter(types::contains).map(LayerType::toString)
         .collect(Collectors.joining(","));
   }

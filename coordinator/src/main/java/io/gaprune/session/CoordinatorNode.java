@@ -1,0 +1,135 @@
+package io.gaprune.session;
+
+import com.google.protobuf.GeneratedMessage;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import io.gaprune.protocol.Versions;
+import io.gaprune.worker.ClusterKeys;
+import io.gaprune.worker.ModelRuntime;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.ClusterSingleton;
+import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.cluster.typed.SingletonActor;
+import org.apache.pekko.persistence.jdbc.testkit.javadsl.SchemaUtils;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A coordinator node: an ActorSystem with the {@code coordinator} role, the journal's tables, the session
+ * coordinator singleton and the loopback HTTP front. With no seed nodes configured the node joins itself
+ * (the embedded mode's one-node cluster).
+ */
+public final class CoordinatorNode implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(CoordinatorNode.class);
+
+  private final ActorSystem<Void> system;
+  private final ModelRuntime model;
+  private final HttpFront http;
+  private final Path workDir;
+
+  private CoordinatorNode(ActorSystem<Void> system, ModelRuntime model, HttpFront http, Path workDir) {
+    this.system = system;
+    this.model = model;
+    this.http = http;
+    this.workDir = workDir;
+  }
+
+  public static Config nodeConfig(Config config, List<String> roles) {
+    return ConfigFactory.empty()
+        .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(roles))
+        .withFallback(config);
+  }
+
+  public static CoordinatorNode start(Config config, ModelRuntime model, List<String> roles, MaskPlanner planner) {
+    Path workDir = Path.of(config.getString("gaprune.work-dir"));
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), config.getString("gaprune.cluster.system-name"),
+        nodeConfig(config, roles));
+    try {
+      Cluster cluster = Cluster.get(system);
+      if (config.getStringList("gaprune.cluster.seed-nodes").isEmpty()) {
+        cluster.manager().tell(Join.create(cluster.selfMember().address()));
+      }
+      // The journal's tables, before the singleton's first write (no-op when they exist).
+      SchemaUtils.createIfNotExists(system).toCompletableFuture().get(60, TimeUnit.SECONDS);
+      SessionCoordinator.Settings settings = new SessionCoordinator.Settings(
+          config.getDuration("gaprune.coordinator.lease-timeout"),
+          config.getDuration("gaprune.coordinator.lease-check-interval"),
+          config.getDuration("gaprune.coordinator.retry-after"),
+          Versions.code(config.getString("gaprune.code-version")),
+          workDir, model, planner);
+      ClusterSingleton.get(system).init(
+          SingletonActor.of(SessionCoordinator.create(settings), "session-coordinator"));
+      HttpFront http = null;
+      if (config.getBoolean("gaprune.http.enabled")) {
+        http = HttpFront.start(system, config.getString("gaprune.http.hostname"), config.getInt("gaprune.http.port"));
+      }
+      log.info("coordinator node {} up (work dir {}, journal {})", cluster.selfMember().address(), workDir,
+          config.getString("gaprune.persistence.backend"));
+      return new CoordinatorNode(system, model, http, workDir);
+    } catch (Exception e) {
+      system.terminate();
+      throw new IllegalStateException("cannot start the coordinator: " + e.getMessage(), e);
+    }
+  }
+
+  public ActorSystem<Void> system() {
+    return system;
+  }
+
+  public Path workDir() {
+    return workDir;
+  }
+
+  public String address() {
+    return Cluster.get(system).selfMember().address().toString();
+  }
+
+  public int httpPort() {
+    return http == null ? -1 : http.port();
+  }
+
+  /** The coordinator's endpoint, found through the Receptionist (waits until the singleton has registered). */
+  public static ActorRef<GeneratedMessage> findCoordinator(ActorSystem<?> system, Duration timeout) throws Exception {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      CompletionStage<Receptionist.Listing> f = AskPattern.ask(system.receptionist(),
+          r -> Receptionist.find(ClusterKeys.COORDINATOR, r), Duration.ofSeconds(5), system.scheduler());
+      var refs = f.toCompletableFuture().get(6, TimeUnit.SECONDS).getServiceInstances(ClusterKeys.COORDINATOR);
+      if (!refs.isEmpty()) {
+        return refs.iterator().next();
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("no session coordinator registered within " + timeout.toSeconds() + " s");
+      }
+      Thread.sleep(200);
+    }
+  }
+
+  @Override
+  public void close() {
+    if (http != null) {
+      http.close();
+    }
+    system.terminate();
+    try {
+      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      log.warn("coordinator system did not terminate cleanly: {}", e.toString());
+    }
+  }
+
+  public ModelRuntime model() {
+    return model;
+  }
+}

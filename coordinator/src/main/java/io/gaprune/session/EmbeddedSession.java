@@ -1,0 +1,158 @@
+package io.gaprune.session;
+
+import com.google.protobuf.GeneratedMessage;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigRenderOptions;
+import com.typesafe.config.ConfigValueFactory;
+import io.gaprune.protocol.CommandReply;
+import io.gaprune.protocol.MaskPlan;
+import io.gaprune.protocol.SessionConfig;
+import io.gaprune.protocol.SessionStatus;
+import io.gaprune.protocol.SessionStatusRequest;
+import io.gaprune.protocol.StartSession;
+import io.gaprune.stats.UnitStatistics;
+import io.gaprune.worker.ModelRuntime;
+import io.gaprune.worker.WorkerActor;
+import io.gaprune.worker.WorkerSettings;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorRefResolver;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The embedded mode as a Java API: a one-node cluster in this JVM (coordinator singleton plus one local
+ * worker), more workers as child processes of this one ({@code workers - 1} of them), the session run to its
+ * end, and its merged statistics and masks returned. The same code as a multi-node deployment, on loopback.
+ */
+public final class EmbeddedSession {
+  private static final Logger log = LoggerFactory.getLogger(EmbeddedSession.class);
+
+  private EmbeddedSession() {}
+
+  /** What a finished session produced. */
+  public record SessionResult(SessionStatus status, UnitStatistics statistics, Map<String, byte[]> masks,
+      MaskPlan plan, Path sessionDir) {}
+
+  /** Runs a session with the defaults of {@code config} ({@code gaprune.*}) and {@code workers} workers. */
+  public static SessionResult run(SessionConfig session, Config config, int workers, Duration timeout) throws Exception {
+    if (workers < 1) {
+      throw new IllegalArgumentException("workers must be at least 1, got " + workers);
+    }
+    Config node = ConfigFactory.empty()
+        .withValue("gaprune.cluster.seed-nodes", ConfigValueFactory.fromIterable(List.of()))
+        .withValue("gaprune.cluster.port", ConfigValueFactory.fromAnyRef(0))
+        .withFallback(config);
+    Config resolvedNode = com.typesafe.config.ConfigFactory.empty()
+        .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(List.of()))
+        .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(0))
+        .withFallback(node);
+    List<Process> children = new ArrayList<>();
+    ExecutorService computeThread = Executors.newSingleThreadExecutor();
+    ModelRuntime model = ModelRuntime.create(config);
+    try (CoordinatorNode coordinator = CoordinatorNode.start(resolvedNode, model, List.of("coordinator", "worker"),
+        new ExactDaiPlanner())) {
+      ActorSystem<Void> system = coordinator.system();
+      // The local worker shares the JVM (and the model) with the coordinator.
+      system.systemActorOf(WorkerActor.create(WorkerSettings.from(config, "cpu"), model, computeThread,
+          new CompletableFuture<>(), new AtomicReference<>()), "local-worker", Props.empty());
+      if (workers > 1) {
+        Path childConf = Files.createTempFile("gaprune-worker", ".conf");
+        Config forChildren = ConfigFactory.empty()
+            .withValue("gaprune.cluster.seed-nodes", ConfigValueFactory.fromIterable(List.of(coordinator.address())))
+            .withValue("gaprune.cluster.port", ConfigValueFactory.fromAnyRef(0))
+            .withValue("gaprune.http.enabled", ConfigValueFactory.fromAnyRef(false))
+            .withFallback(config.withOnlyPath("gaprune"));
+        Files.writeString(childConf, forChildren.root().render(ConfigRenderOptions.concise().setJson(false)));
+        for (int i = 1; i < workers; i++) {
+          children.add(startWorkerProcess(childConf, "cpu", null));
+        }
+      }
+      ActorRef<GeneratedMessage> endpoint = CoordinatorNode.findCoordinator(system, Duration.ofSeconds(60));
+      CommandReply started = ask(system, endpoint, r -> StartSession.newBuilder().setConfig(session).setReplyTo(r).build());
+      if (!started.getOk()) {
+        throw new IllegalArgumentException(started.getMessage());
+      }
+      String id = started.getStatus().getSessionId();
+      SessionStatus status = awaitEnd(system, endpoint, timeout);
+      if (!status.getState().equals("DONE")) {
+        throw new IllegalStateException("session " + id + " ended " + status.getState() + ": " + status.getMessage());
+      }
+      Path dir = coordinator.workDir().resolve("sessions").resolve(id);
+      AccumulatorStore store = new AccumulatorStore(dir, id, status.getPartitionsList());
+      return new SessionResult(status, store.readAll(), MaskFile.read(Path.of(status.getPlan().getMasksPath())),
+          status.getPlan(), dir);
+    } finally {
+      for (Process p : children) {
+        p.destroy();
+      }
+      for (Process p : children) {
+        if (!p.waitFor(10, TimeUnit.SECONDS)) {
+          p.destroyForcibly();
+        }
+      }
+      computeThread.shutdownNow();
+      model.close();
+    }
+  }
+
+  /** Starts {@code gaprune worker} as a child JVM with this JVM's class path. */
+  public static Process startWorkerProcess(Path config, String device, Path logFile) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx2g", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        "-Dai.djl.offline=true", "-Dai.djl.default_engine=PyTorch", "-Dai.djl.pytorch.num_threads=1",
+        "-cp", System.getProperty("java.class.path"),
+        "io.gaprune.cli.Main", "worker", "--config", config.toString(), "--device", device));
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
+    pb.environment().put("DJL_OFFLINE", "true");
+    pb.redirectErrorStream(true);
+    if (logFile != null) {
+      pb.redirectOutput(logFile.toFile());
+    } else {
+      pb.redirectOutput(ProcessBuilder.Redirect.INHERIT);
+    }
+    log.info("starting worker process: {}", String.join(" ", cmd.subList(cmd.size() - 6, cmd.size())));
+    return pb.start();
+  }
+
+  public static CommandReply ask(ActorSystem<?> system, ActorRef<GeneratedMessage> endpoint,
+      java.util.function.Function<String, GeneratedMessage> request) throws Exception {
+    ActorRefResolver resolver = ActorRefResolver.get(system);
+    return (CommandReply) AskPattern.<GeneratedMessage, GeneratedMessage>ask(endpoint,
+            r -> request.apply(resolver.toSerializationFormat(r)), Duration.ofSeconds(30), system.scheduler())
+        .toCompletableFuture().get(31, TimeUnit.SECONDS);
+  }
+
+  public static SessionStatus awaitEnd(ActorSystem<?> system, ActorRef<GeneratedMessage> endpoint, Duration timeout)
+      throws Exception {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    SessionStatus last = null;
+    while (System.nanoTime() < deadline) {
+      last = ask(system, endpoint, r -> SessionStatusRequest.newBuilder().setReplyTo(r).build()).getStatus();
+      switch (last.getState()) {
+        case "DONE", "FAILED", "CANCELLED" -> {
+          return last;
+        }
+        default -> Thread.sleep(250);
+      }
+    }
+    throw new IllegalStateException("session did not end within " + timeout.toSeconds() + " s; last status " + last);
+  }
+}

@@ -1,0 +1,163 @@
+package io.gaprune.session;
+
+import com.google.gson.stream.JsonReader;
+import com.google.gson.stream.JsonToken;
+import io.gaprune.protocol.BatchIndices;
+import io.gaprune.protocol.LayerPartition;
+import io.gaprune.protocol.Phase;
+import io.gaprune.protocol.SessionConfig;
+import io.gaprune.protocol.TensorSpec;
+import io.gaprune.protocol.WorkUnit;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Splits a session into work units: data batches × layer partitions.
+ *
+ * <p>Batches: each calibration set's indices are shuffled with the session seed ({@link Random} is specified
+ * bit for bit, so every JVM gets the same order), cut into batches of {@code batch_size}; batch {@code b}
+ * pairs the b-th general batch with the b-th domain batch. Layer partitions: the candidate tensors in model
+ * order, packed greedily until the accumulators (4 float64 statistics per weight) reach the memory budget.
+ * A unit is (phase, batch range, partition); its id sorts in the order its partition folds it.
+ */
+public final class Partitioner {
+  private Partitioner() {}
+
+  public record Plan(List<LayerPartition> partitions, List<WorkUnit> units, int batches) {}
+
+  /** Bytes of accumulator per weight: Σg² and Σg for the general and the domain half, float64. */
+  public static final int ACCUMULATOR_BYTES_PER_WEIGHT = 4 * Double.BYTES;
+
+  public static Plan plan(SessionConfig cfg, List<TensorSpec> candidates, int generalCount, int domainCount) {
+    if (cfg.getBatchSize() <= 0) {
+      throw new IllegalArgumentException("batch size must be positive, got " + cfg.getBatchSize());
+    }
+    if (cfg.getBatchesPerUnit() <= 0) {
+      throw new IllegalArgumentException("batches per unit must be positive, got " + cfg.getBatchesPerUnit());
+    }
+    if (candidates.isEmpty()) {
+      throw new IllegalArgumentException("model " + cfg.getModel() + " has no tensors matching candidates \""
+          + cfg.getCandidates() + "\"");
+    }
+    int nGeneral = limit(generalCount, cfg.getGeneralLimit());
+    int nDomain = limit(domainCount, cfg.getDomainLimit());
+    int batches = Math.min(nGeneral, nDomain) / cfg.getBatchSize();
+    if (batches == 0) {
+      throw new IllegalArgumentException("not enough triplets for one batch of " + cfg.getBatchSize()
+          + ": " + nGeneral + " general, " + nDomain + " domain");
+    }
+    Random rng = new Random(cfg.getSeed());
+    int[] general = shuffled(generalCount, rng);
+    int[] domain = shuffled(domainCount, rng);
+    List<BatchIndices> allBatches = new ArrayList<>();
+    for (int b = 0; b < batches; b++) {
+      BatchIndices.Builder bi = BatchIndices.newBuilder();
+      for (int i = 0; i < cfg.getBatchSize(); i++) {
+        bi.addGeneral(general[b * cfg.getBatchSize() + i]);
+        bi.addDomain(domain[b * cfg.getBatchSize() + i]);
+      }
+      allBatches.add(bi.build());
+    }
+    List<LayerPartition> partitions = partitions(candidates, cfg.getPartitionBudgetBytes());
+    List<WorkUnit> units = new ArrayList<>();
+    for (LayerPartition p : partitions) {
+      for (int start = 0; start < batches; start += cfg.getBatchesPerUnit()) {
+        int end = Math.min(batches, start + cfg.getBatchesPerUnit());
+        units.add(WorkUnit.newBuilder()
+            .setUnitId(unitId(p.getIndex(), start))
+            .setSessionId(cfg.getSessionId())
+            .setPhase(Phase.STATISTICS)
+            .setPartition(p.getIndex())
+            .setBatchStart(start)
+            .setBatchEnd(end)
+            .addAllBatches(allBatches.subList(start, end))
+            .addAllTensors(p.getTensorsList())
+            .build());
+      }
+    }
+    return new Plan(partitions, units, batches);
+  }
+
+  public static String unitId(int partition, int batchStart) {
+    return String.format("p%03d-b%06d", partition, batchStart);
+  }
+
+  static List<LayerPartition> partitions(List<TensorSpec> tensors, long budgetBytes) {
+    if (budgetBytes <= 0) {
+      throw new IllegalArgumentException("partition budget must be positive, got " + budgetBytes);
+    }
+    List<LayerPartition> out = new ArrayList<>();
+    LayerPartition.Builder current = null;
+    long used = 0;
+    for (TensorSpec t : tensors) {
+      long bytes = elements(t) * ACCUMULATOR_BYTES_PER_WEIGHT;
+      if (current != null && used + bytes > budgetBytes) {
+        out.add(current.build());
+        current = null;
+      }
+      if (current == null) {
+        current = LayerPartition.newBuilder().setIndex(out.size());
+        used = 0;
+      }
+      // A tensor larger than the budget gets a partition of its own (tensors are never split).
+      current.addTensors(t);
+      used += bytes;
+    }
+    out.add(current.build());
+    return out;
+  }
+
+  public static long elements(TensorSpec t) {
+    long n = 1;
+    for (long d : t.getShapeList()) {
+      n = Math.multiplyExact(n, d);
+    }
+    return n;
+  }
+
+  private static int limit(int count, int limit) {
+    return limit > 0 ? Math.min(count, limit) : count;
+  }
+
+  private static int[] shuffled(int n, Random rng) {
+    int[] a = new int[n];
+    for (int i = 0; i < n; i++) {
+      a[i] = i;
+    }
+    for (int i = n - 1; i > 0; i--) {
+      int j = rng.nextInt(i + 1);
+      int t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
+    return a;
+  }
+
+  /** Counts the triplets of a calibration file (a JSON array) without holding it in memory. */
+  public static int countTriplets(Path file) {
+    try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8); JsonReader json = new JsonReader(r)) {
+      if (json.peek() != JsonToken.BEGIN_ARRAY) {
+        throw new IllegalArgumentException("calibration file " + file + " is not a JSON array of triplets");
+      }
+      json.beginArray();
+      int n = 0;
+      while (json.hasNext()) {
+        json.skipValue();
+        n++;
+      }
+      json.endArray();
+      return n;
+    } catch (NoSuchFileException e) {
+      throw new IllegalArgumentException("calibration file not found: " + file, e);
+    } catch (IOException | IllegalStateException e) {
+      throw new IllegalArgumentException("cannot read calibration file " + file + ": " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,594 @@
+package io.gaprune.session;
+
+import com.google.protobuf.GeneratedMessage;
+import io.gaprune.protocol.CancelSession;
+import io.gaprune.protocol.CommandReply;
+import io.gaprune.protocol.Drain;
+import io.gaprune.protocol.DrainWorker;
+import io.gaprune.protocol.Lease;
+import io.gaprune.protocol.LeaseReleased;
+import io.gaprune.protocol.Leaving;
+import io.gaprune.protocol.NoWorkNow;
+import io.gaprune.protocol.PlanCommitted;
+import io.gaprune.protocol.Progress;
+import io.gaprune.protocol.Register;
+import io.gaprune.protocol.RegisterAck;
+import io.gaprune.protocol.RegisterRefused;
+import io.gaprune.protocol.RequestWork;
+import io.gaprune.protocol.SessionCancelled;
+import io.gaprune.protocol.SessionConfig;
+import io.gaprune.protocol.SessionEvent;
+import io.gaprune.protocol.SessionFailed;
+import io.gaprune.protocol.SessionStarted;
+import io.gaprune.protocol.SessionStatus;
+import io.gaprune.protocol.SessionStatusRequest;
+import io.gaprune.protocol.StartSession;
+import io.gaprune.protocol.UnitAck;
+import io.gaprune.protocol.UnitCompleted;
+import io.gaprune.protocol.UnitLeased;
+import io.gaprune.protocol.UnitRejected;
+import io.gaprune.protocol.UnitResult;
+import io.gaprune.protocol.UnitsFolded;
+import io.gaprune.protocol.Versions;
+import io.gaprune.protocol.WorkUnit;
+import io.gaprune.protocol.WorkerInfo;
+import io.gaprune.protocol.WorkerRegistered;
+import io.gaprune.worker.ClusterKeys;
+import io.gaprune.worker.ModelRuntime;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorRefResolver;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.persistence.typed.PersistenceId;
+import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
+import org.apache.pekko.persistence.typed.javadsl.Effect;
+import org.apache.pekko.persistence.typed.javadsl.EventHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
+import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
+
+/**
+ * The session coordinator: a cluster singleton (role {@code coordinator}), event-sourced on the JDBC
+ * journal. It splits a session into units, leases them to workers that ask, takes finished units' shards
+ * through the {@link ShardMerger}, and hands the merged statistics to the {@link DaiPlanner}.
+ *
+ * <p>Exactly once: a unit is marked done ({@code UnitCompleted}) only after its shards are durable on disk;
+ * it enters an accumulator once, recorded in the accumulator file itself. After a restart the journal gives
+ * the units done and leased; a scan of the disk adds the units whose shards became durable just before the
+ * crash; leases restart their clocks so live workers can report in. Lease clocks, live workers, units being
+ * merged are deliberately not persisted: they are about processes that may be gone.
+ */
+public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordinator.Command, SessionEvent, SessionState> {
+
+  public static final PersistenceId PERSISTENCE_ID = PersistenceId.ofUniqueId("gaprune-session-coordinator");
+
+  /** Local messages only; everything from other processes arrives as protobuf inside {@link FromPeer}. */
+  public sealed interface Command extends NoSerializationVerificationNeeded {}
+
+  private record FromPeer(GeneratedMessage message) implements Command {}
+
+  private record FromMerger(ShardMerger.Reply reply) implements Command {}
+
+  private record FromPlanner(DaiPlanner.Reply reply) implements Command {}
+
+  private enum Tick implements Command {
+    INSTANCE
+  }
+
+  /** What the coordinator needs besides its journal. */
+  public record Settings(Duration leaseTimeout, Duration leaseCheckInterval, Duration retryAfter, String codeVersion,
+      Path workDir, ModelRuntime model, MaskPlanner planner) {}
+
+  private record LiveWorker(String device, long lastSeenMs, boolean draining) {}
+
+  private final ActorContext<Command> ctx;
+  private final Settings settings;
+  private final ActorRefResolver resolver;
+  private final ActorRef<GeneratedMessage> endpoint;
+  private final ActorRef<ShardMerger.Command> merger;
+  private final ActorRef<ShardMerger.Reply> mergerReplies;
+  private final ActorRef<DaiPlanner.Command> planner;
+  private final ActorRef<DaiPlanner.Reply> plannerReplies;
+
+  // Volatile knowledge, rebuilt after a restart (see class comment).
+  private final Map<String, Long> lastHeard = new HashMap<>();
+  private final Map<String, List<String>> merging = new HashMap<>();
+  private final Map<String, LiveWorker> live = new LinkedHashMap<>();
+  private final Map<String, Integer> failures = new HashMap<>();
+  private AccumulatorStore store;
+  private boolean planning;
+  private boolean recovered;
+
+  public static Behavior<Command> create(Settings settings) {
+    return Behaviors.<Command>supervise(Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+      timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.leaseCheckInterval());
+      return new SessionCoordinator(ctx, settings);
+    }))).onFailure(SupervisorStrategy.restartWithBackoff(Duration.ofSeconds(1), Duration.ofSeconds(10), 0.2));
+  }
+
+  private SessionCoordinator(ActorContext<Command> ctx, Settings settings) {
+    super(PERSISTENCE_ID);
+    this.ctx = ctx;
+    this.settings = settings;
+    this.resolver = ActorRefResolver.get(ctx.getSystem());
+    this.endpoint = ctx.messageAdapter(GeneratedMessage.class, FromPeer::new);
+    this.merger = ctx.spawn(ShardMerger.create(settings.leaseTimeout()), "shard-merger", DispatcherSelector.blocking());
+    this.mergerReplies = ctx.messageAdapter(ShardMerger.Reply.class, FromMerger::new);
+    this.planner = ctx.spawn(DaiPlanner.create(settings.planner(), settings.model()), "dai-planner");
+    this.plannerReplies = ctx.messageAdapter(DaiPlanner.Reply.class, FromPlanner::new);
+  }
+
+  @Override
+  public SessionState emptyState() {
+    return new SessionState();
+  }
+
+  @Override
+  public EventHandler<SessionState, SessionEvent> eventHandler() {
+    return newEventHandlerBuilder().forAnyState().onAnyEvent(SessionState::apply);
+  }
+
+  @Override
+  public SignalHandler<SessionState> signalHandler() {
+    return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), this::onRecovered).build();
+  }
+
+  private void onRecovered(SessionState state) {
+    recovered = true;
+    long now = System.currentTimeMillis();
+    state.leased.keySet().forEach(u -> lastHeard.put(u, now));
+    ctx.getSystem().receptionist().tell(Receptionist.register(ClusterKeys.COORDINATOR, endpoint));
+    ctx.getLog().info("session coordinator up: {} (session {}, {} units: {} done, {} leased, {} pending)",
+        state.status, state.config == null ? "-" : state.config.getSessionId(), state.units.size(), state.done.size(),
+        state.leased.size(), state.pending.size());
+    if (state.status == SessionState.Status.RUNNING) {
+      store = storeFor(state);
+      merger.tell(new ShardMerger.Scan(store, state.unitsByPartition(), mergerReplies));
+    }
+  }
+
+  @Override
+  public CommandHandler<Command, SessionEvent, SessionState> commandHandler() {
+    return newCommandHandlerBuilder().forAnyState()
+        .onCommand(FromPeer.class, (s, m) -> onPeer(s, m.message()))
+        .onCommand(FromMerger.class, (s, m) -> onMerger(s, m.reply()))
+        .onCommand(FromPlanner.class, (s, m) -> onPlanner(s, m.reply()))
+        .onCommand(Tick.class, (s, m) -> onTick(s))
+        .build();
+  }
+
+  // ------------------------------------------------------------------ peers
+
+  private Effect<SessionEvent, SessionState> onPeer(SessionState s, GeneratedMessage msg) {
+    if (msg instanceof Register r) {
+      return onRegister(s, r);
+    } else if (msg instanceof RequestWork r) {
+      return onRequestWork(s, r.getWorkerRef());
+    } else if (msg instanceof Progress p) {
+      seen(p.getWorkerRef());
+      var lease = s.leased.get(p.getUnitId());
+      if (lease != null && lease.leaseId().equals(p.getLeaseId())) {
+        lastHeard.put(p.getUnitId(), System.currentTimeMillis());
+      }
+      return Effect().none();
+    } else if (msg instanceof UnitResult r) {
+      return onUnitResult(s, r);
+    } else if (msg instanceof UnitRejected r) {
+      return onWorkerFailure(s, r);
+    } else if (msg instanceof Leaving l) {
+      live.remove(l.getWorkerRef());
+      ctx.getLog().info("worker {} left ({})", l.getWorkerRef(), l.getReason());
+      return persistAll(releaseAll(s, l.getWorkerRef(), "worker left"));
+    } else if (msg instanceof StartSession st) {
+      return onStart(s, st);
+    } else if (msg instanceof SessionStatusRequest st) {
+      reply(st.getReplyTo(), CommandReply.newBuilder().setOk(true).setStatus(status(s)).build());
+      return Effect().none();
+    } else if (msg instanceof DrainWorker d) {
+      return onDrain(s, d);
+    } else if (msg instanceof CancelSession c) {
+      if (s.status != SessionState.Status.RUNNING) {
+        reply(c.getReplyTo(), CommandReply.newBuilder().setOk(false).setMessage("no running session").setStatus(status(s)).build());
+        return Effect().none();
+      }
+      return Effect().persist(event(SessionEvent.newBuilder().setCancelled(
+              SessionCancelled.newBuilder().setReason("cancelled by the operator"))))
+          .thenRun(ns -> reply(c.getReplyTo(), CommandReply.newBuilder().setOk(true).setMessage("cancelled")
+              .setStatus(status(ns)).build()));
+    }
+    ctx.getLog().warn("ignoring unexpected message {}", msg.getClass().getName());
+    return Effect().none();
+  }
+
+  private Effect<SessionEvent, SessionState> onRegister(SessionState s, Register r) {
+    String refusal = null;
+    if (r.getProtocol().getMajor() != Versions.PROTOCOL_MAJOR) {
+      refusal = "protocol version " + r.getProtocol().getMajor() + "." + r.getProtocol().getMinor()
+          + " is not the coordinator's " + Versions.PROTOCOL_MAJOR + "." + Versions.PROTOCOL_MINOR;
+    } else if (!r.getCodeVersion().equals(settings.codeVersion())) {
+      refusal = "code version \"" + r.getCodeVersion() + "\" differs from the coordinator's \""
+          + settings.codeVersion() + "\"; run the same gaprune build on every node";
+    } else if (!r.getModelHash().equals(settings.model().modelHash())) {
+      refusal = "model hash " + r.getModelHash() + " differs from the coordinator's " + settings.model().modelHash()
+          + "; every node must load the same model";
+    }
+    if (refusal != null) {
+      ctx.getLog().warn("refusing worker {} ({} on {} pid {}): {}", r.getWorkerRef(), r.getDevice(), r.getHost(),
+          r.getPid(), refusal);
+      tell(r.getWorkerRef(), RegisterRefused.newBuilder().setReason(refusal).build());
+      return Effect().none();
+    }
+    live.put(r.getWorkerRef(), new LiveWorker(r.getDevice(), System.currentTimeMillis(), false));
+    RegisterAck ack = RegisterAck.newBuilder().setCoordinatorRef(resolver.toSerializationFormat(endpoint))
+        .setLeaseTimeoutMs(settings.leaseTimeout().toMillis())
+        .setSession(s.config == null ? SessionConfig.getDefaultInstance() : s.config).build();
+    if (s.workers.containsKey(r.getWorkerRef())) {
+      tell(r.getWorkerRef(), ack);
+      return Effect().none();
+    }
+    ctx.getLog().info("worker registered: {} on {} pid {} ({})", r.getDevice(), r.getHost(), r.getPid(), r.getWorkerRef());
+    return Effect().persist(event(SessionEvent.newBuilder().setWorkerRegistered(WorkerRegistered.newBuilder()
+            .setWorkerRef(r.getWorkerRef()).setDevice(r.getDevice()).setHost(r.getHost()).setPid(r.getPid()))))
+        .thenRun(ns -> tell(r.getWorkerRef(), ack));
+  }
+
+  private Effect<SessionEvent, SessionState> onRequestWork(SessionState s, String worker) {
+    if (!s.workers.containsKey(worker) || !live.containsKey(worker)) {
+      tell(worker, NoWorkNow.newBuilder().setRetryAfterMs(settings.retryAfter().toMillis())
+          .setReason("register first").build());
+      return Effect().none();
+    }
+    seen(worker);
+    if (live.get(worker).draining()) {
+      tell(worker, Drain.newBuilder().setReason("drain requested").build());
+      return Effect().none();
+    }
+    if (s.status != SessionState.Status.RUNNING) {
+      tell(worker, NoWorkNow.newBuilder().setRetryAfterMs(settings.retryAfter().toMillis())
+          .setReason("no running session").build());
+      return Effect().none();
+    }
+    // A lost Lease message must not strand a unit: a worker asking again gets its current lease back.
+    for (var e : s.leased.entrySet()) {
+      if (e.getValue().workerRef().equals(worker) && !merging.containsKey(e.getKey())) {
+        lastHeard.put(e.getKey(), System.currentTimeMillis());
+        tell(worker, lease(s, s.units.get(e.getKey()), e.getValue().leaseId()));
+        return Effect().none();
+      }
+    }
+    if (s.pending.isEmpty()) {
+      tell(worker, NoWorkNow.newBuilder().setRetryAfterMs(settings.retryAfter().toMillis())
+          .setReason("all units leased or done").build());
+      return Effect().none();
+    }
+    String unitId = s.pending.first();
+    String leaseId = UUID.randomUUID().toString();
+    return Effect().persist(event(SessionEvent.newBuilder().setUnitLeased(
+            UnitLeased.newBuilder().setUnitId(unitId).setLeaseId(leaseId).setWorkerRef(worker))))
+        .thenRun(ns -> {
+          lastHeard.put(unitId, System.currentTimeMillis());
+          ctx.getLog().info("unit {} leased to {}", unitId, live.get(worker) == null ? worker : live.get(worker).device());
+          tell(worker, lease(ns, ns.units.get(unitId), leaseId));
+        });
+  }
+
+  private Lease lease(SessionState s, WorkUnit unit, String leaseId) {
+    return Lease.newBuilder().setLeaseId(leaseId).setUnit(unit).setSession(s.config)
+        .setLeaseTimeoutMs(settings.leaseTimeout().toMillis()).build();
+  }
+
+  private Effect<SessionEvent, SessionState> onUnitResult(SessionState s, UnitResult r) {
+    seen(r.getWorkerRef());
+    String unitId = r.getUnitId();
+    WorkUnit unit = s.units.get(unitId);
+    if (s.status != SessionState.Status.RUNNING || unit == null) {
+      if (s.done.contains(unitId)) {
+        tell(r.getWorkerRef(), UnitAck.newBuilder().setUnitId(unitId).setDuplicate(true).build());
+      } else {
+        tell(r.getWorkerRef(), UnitAck.newBuilder().setUnitId(unitId).setDuplicate(true).build());
+        ctx.getLog().info("dropping result of unit {}: not part of a running session", unitId);
+      }
+      return Effect().none();
+    }
+    if (s.done.contains(unitId)) {
+      // A retried unit that already counted: acknowledge, never fold twice.
+      tell(r.getWorkerRef(), UnitAck.newBuilder().setUnitId(unitId).setDuplicate(true).build());
+      return Effect().none();
+    }
+    lastHeard.put(unitId, System.currentTimeMillis());
+    List<String> waiting = merging.get(unitId);
+    if (waiting != null) {
+      if (!waiting.contains(r.getWorkerRef())) {
+        waiting.add(r.getWorkerRef());
+      }
+      return Effect().none();
+    }
+    merging.put(unitId, new ArrayList<>(List.of(r.getWorkerRef())));
+    merger.tell(new ShardMerger.Stage(store, r, unit.getPartition(), mergerReplies));
+    return Effect().none();
+  }
+
+  private Effect<SessionEvent, SessionState> onWorkerFailure(SessionState s, UnitRejected r) {
+    var lease = s.leased.get(r.getUnitId());
+    if (lease == null || s.status != SessionState.Status.RUNNING) {
+      return Effect().none();
+    }
+    int n = failures.merge(r.getUnitId(), 1, Integer::sum);
+    ctx.getLog().warn("unit {} failed on a worker ({} time(s)): {}", r.getUnitId(), n, r.getReason());
+    List<SessionEvent> events = new ArrayList<>();
+    events.add(event(SessionEvent.newBuilder().setLeaseReleased(LeaseReleased.newBuilder()
+        .setUnitId(r.getUnitId()).setLeaseId(lease.leaseId()).setReason("failed: " + r.getReason()))));
+    if (n >= 3) {
+      events.add(event(SessionEvent.newBuilder().setFailed(SessionFailed.newBuilder()
+          .setReason("unit " + r.getUnitId() + " failed " + n + " times; last error: " + r.getReason()))));
+    }
+    return Effect().persist(events);
+  }
+
+  private Effect<SessionEvent, SessionState> onStart(SessionState s, StartSession st) {
+    if (s.status == SessionState.Status.RUNNING) {
+      reply(st.getReplyTo(), CommandReply.newBuilder().setOk(false)
+          .setMessage("session " + s.config.getSessionId() + " is still running").setStatus(status(s)).build());
+      return Effect().none();
+    }
+    SessionStarted started;
+    try {
+      SessionConfig cfg = st.getConfig().toBuilder()
+          .setModelHash(settings.model().modelHash())
+          .setCodeVersion(settings.codeVersion())
+          .setSessionId(st.getConfig().getSessionId().isEmpty()
+              ? "s-" + Long.toString(System.currentTimeMillis(), 36) : st.getConfig().getSessionId())
+          .build();
+      if (!cfg.getSessionId().matches("[A-Za-z0-9._-]{1,64}")) {
+        throw new IllegalArgumentException("session id must be 1-64 characters of A-Z a-z 0-9 . _ -");
+      }
+      int general = Partitioner.countTriplets(Path.of(cfg.getGeneralPath()));
+      int domain = Partitioner.countTriplets(Path.of(cfg.getDomainPath()));
+      var plan = Partitioner.plan(cfg, settings.model().candidateTensors(cfg.getCandidates()), general, domain);
+      started = SessionStarted.newBuilder().setConfig(cfg).addAllPartitions(plan.partitions())
+          .addAllUnits(plan.units()).build();
+    } catch (RuntimeException e) {
+      reply(st.getReplyTo(), CommandReply.newBuilder().setOk(false).setMessage("cannot start the session: "
+          + e.getMessage()).setStatus(status(s)).build());
+      return Effect().none();
+    }
+    return Effect().persist(event(SessionEvent.newBuilder().setStarted(started))).thenRun(ns -> {
+      merging.clear();
+      lastHeard.clear();
+      failures.clear();
+      planning = false;
+      store = storeFor(ns);
+      ctx.getLog().info("session {} started: {} units ({} partitions × {} batch ranges)",
+          ns.config.getSessionId(), ns.units.size(), ns.partitions.size(),
+          ns.partitions.isEmpty() ? 0 : ns.units.size() / ns.partitions.size());
+      reply(st.getReplyTo(), CommandReply.newBuilder().setOk(true).setMessage("session " + ns.config.getSessionId()
+          + " started").setStatus(status(ns)).build());
+    });
+  }
+
+  private Effect<SessionEvent, SessionState> onDrain(SessionState s, DrainWorker d) {
+    List<String> matched = new ArrayList<>();
+    for (var e : live.entrySet()) {
+      String desc = e.getValue().device() + "@" + describe(s, e.getKey());
+      if (e.getKey().equals(d.getWorker()) || desc.contains(d.getWorker())) {
+        matched.add(e.getKey());
+      }
+    }
+    for (String w : matched) {
+      live.put(w, new LiveWorker(live.get(w).device(), live.get(w).lastSeenMs(), true));
+      tell(w, Drain.newBuilder().setReason("drain requested by the operator").build());
+    }
+    reply(d.getReplyTo(), CommandReply.newBuilder().setOk(!matched.isEmpty())
+        .setMessage(matched.isEmpty() ? "no live worker matches \"" + d.getWorker() + "\"" : "draining " + matched)
+        .setStatus(status(s)).build());
+    return Effect().none();
+  }
+
+  // ------------------------------------------------------------------ merger and planner
+
+  private Effect<SessionEvent, SessionState> onMerger(SessionState s, ShardMerger.Reply reply) {
+    if (reply instanceof ShardMerger.Staged st) {
+      List<String> waiting = merging.remove(st.unitId());
+      if (waiting == null) {
+        waiting = List.of(st.workerRef());
+      }
+      if (s.status != SessionState.Status.RUNNING || !s.units.containsKey(st.unitId())) {
+        return Effect().none();
+      }
+      if (st.error() != null) {
+        for (String w : waiting) {
+          tell(w, UnitRejected.newBuilder().setUnitId(st.unitId()).setReason(st.error()).build());
+        }
+        return Effect().none();
+      }
+      List<String> acks = waiting;
+      if (s.done.contains(st.unitId())) {
+        acks.forEach(w -> tell(w, UnitAck.newBuilder().setUnitId(st.unitId()).setDuplicate(true).build()));
+        return Effect().none();
+      }
+      int partition = s.units.get(st.unitId()).getPartition();
+      return Effect().persist(event(SessionEvent.newBuilder().setUnitCompleted(UnitCompleted.newBuilder()
+              .setUnitId(st.unitId()).setWorkerRef(st.workerRef()).setCrc32C(st.crc32c()))))
+          .thenRun(ns -> {
+            acks.forEach(w -> tell(w, UnitAck.newBuilder().setUnitId(st.unitId()).build()));
+            ctx.getLog().info("unit {} done ({}/{})", st.unitId(), ns.done.size(), ns.units.size());
+            fold(ns, partition);
+          });
+    } else if (reply instanceof ShardMerger.Folded f) {
+      if (s.status != SessionState.Status.RUNNING) {
+        return Effect().none();
+      }
+      if (f.error() != null) {
+        return Effect().persist(event(SessionEvent.newBuilder().setFailed(SessionFailed.newBuilder()
+            .setReason("accumulator of partition " + f.partition() + ": " + f.error()))));
+      }
+      if (f.newlyApplied().isEmpty()) {
+        maybePlan(s);
+        return Effect().none();
+      }
+      return Effect().persist(event(SessionEvent.newBuilder().setUnitsFolded(UnitsFolded.newBuilder()
+          .setPartition(f.partition()).addAllUnitIds(f.newlyApplied())))).thenRun(this::maybePlan);
+    } else if (reply instanceof ShardMerger.Durable d) {
+      if (s.status != SessionState.Status.RUNNING) {
+        return Effect().none();
+      }
+      if (d.error() != null) {
+        return Effect().persist(event(SessionEvent.newBuilder().setFailed(SessionFailed.newBuilder()
+            .setReason("cannot read the accumulators: " + d.error()))));
+      }
+      List<SessionEvent> events = new ArrayList<>();
+      for (var e : new java.util.TreeMap<>(d.units()).entrySet()) {
+        if (!s.done.contains(e.getKey()) && s.units.containsKey(e.getKey())) {
+          events.add(event(SessionEvent.newBuilder().setUnitCompleted(UnitCompleted.newBuilder()
+              .setUnitId(e.getKey()).setWorkerRef("recovered from disk"))));
+        }
+      }
+      if (!events.isEmpty()) {
+        ctx.getLog().info("recovery: {} unit(s) were durable on disk but not yet marked done", events.size());
+      }
+      return persistAll(events).thenRun(ns -> ns.unitsByPartition().keySet().forEach(p -> fold(ns, p)));
+    }
+    return Effect().none();
+  }
+
+  private void fold(SessionState s, int partition) {
+    merger.tell(new ShardMerger.Fold(store, partition, s.unitsByPartition().get(partition), mergerReplies));
+  }
+
+  private void maybePlan(SessionState s) {
+    if (s.status == SessionState.Status.RUNNING && s.allDone() && s.allFolded() && !planning) {
+      planning = true;
+      planner.tell(new DaiPlanner.Plan(s.config, s.partitions, store, plannerReplies));
+    }
+  }
+
+  private Effect<SessionEvent, SessionState> onPlanner(SessionState s, DaiPlanner.Reply reply) {
+    planning = false;
+    if (s.status != SessionState.Status.RUNNING) {
+      return Effect().none();
+    }
+    if (reply instanceof DaiPlanner.Planned p && p.sessionId().equals(s.config.getSessionId())) {
+      return Effect().persist(event(SessionEvent.newBuilder().setPlanCommitted(PlanCommitted.newBuilder()
+          .setPlan(p.plan())))).thenRun(ns -> ctx.getLog().info("session {} done: {}", ns.config.getSessionId(), ns.message));
+    } else if (reply instanceof DaiPlanner.PlanFailed f && f.sessionId().equals(s.config.getSessionId())) {
+      return Effect().persist(event(SessionEvent.newBuilder().setFailed(SessionFailed.newBuilder().setReason(f.reason()))));
+    }
+    return Effect().none();
+  }
+
+  // ------------------------------------------------------------------ leases
+
+  private Effect<SessionEvent, SessionState> onTick(SessionState s) {
+    if (!recovered || s.status != SessionState.Status.RUNNING) {
+      return Effect().none();
+    }
+    long now = System.currentTimeMillis();
+    List<SessionEvent> expired = new ArrayList<>();
+    for (var e : s.leased.entrySet()) {
+      if (merging.containsKey(e.getKey())) {
+        continue; // its shards are streaming in right now
+      }
+      long heard = lastHeard.getOrDefault(e.getKey(), now);
+      lastHeard.putIfAbsent(e.getKey(), now);
+      if (now - heard > settings.leaseTimeout().toMillis()) {
+        ctx.getLog().warn("lease of unit {} expired: no word from {} for {} ms; back to the queue", e.getKey(),
+            e.getValue().workerRef(), now - heard);
+        expired.add(event(SessionEvent.newBuilder().setLeaseReleased(LeaseReleased.newBuilder()
+            .setUnitId(e.getKey()).setLeaseId(e.getValue().leaseId()).setReason("timeout"))));
+        lastHeard.remove(e.getKey());
+      }
+    }
+    live.entrySet().removeIf(e -> now - e.getValue().lastSeenMs() > 3 * settings.leaseTimeout().toMillis());
+    return persistAll(expired);
+  }
+
+  private List<SessionEvent> releaseAll(SessionState s, String worker, String reason) {
+    List<SessionEvent> out = new ArrayList<>();
+    for (var e : s.leased.entrySet()) {
+      if (e.getValue().workerRef().equals(worker) && !merging.containsKey(e.getKey())) {
+        out.add(event(SessionEvent.newBuilder().setLeaseReleased(LeaseReleased.newBuilder()
+            .setUnitId(e.getKey()).setLeaseId(e.getValue().leaseId()).setReason(reason))));
+      }
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private AccumulatorStore storeFor(SessionState s) {
+    return new AccumulatorStore(settings.workDir().resolve("sessions").resolve(s.config.getSessionId()),
+        s.config.getSessionId(), s.partitions);
+  }
+
+  private void seen(String worker) {
+    LiveWorker w = live.get(worker);
+    if (w != null) {
+      live.put(worker, new LiveWorker(w.device(), System.currentTimeMillis(), w.draining()));
+    }
+  }
+
+  private SessionStatus status(SessionState s) {
+    SessionStatus.Builder b = SessionStatus.newBuilder()
+        .setState(s.status == SessionState.Status.RUNNING && planning ? "PLANNING" : s.status.name())
+        .setUnitsTotal(s.units.size()).setUnitsPending(s.pending.size()).setUnitsLeased(s.leased.size())
+        .setUnitsDone(s.done.size()).setUnitsFolded(s.folded.size()).setMessage(s.message);
+    if (s.config != null) {
+      b.setSessionId(s.config.getSessionId());
+    }
+    if (s.plan != null) {
+      b.setPlan(s.plan);
+    }
+    b.addAllPartitions(s.partitions);
+    for (var e : live.entrySet()) {
+      String unit = s.leased.entrySet().stream().filter(l -> l.getValue().workerRef().equals(e.getKey()))
+          .map(Map.Entry::getKey).findFirst().orElse("");
+      WorkerRegistered reg = s.workers.get(e.getKey());
+      b.addWorkers(WorkerInfo.newBuilder().setWorkerRef(e.getKey()).setDevice(e.getValue().device())
+          .setHost(reg == null ? "" : reg.getHost()).setPid(reg == null ? 0 : reg.getPid())
+          .setUnitId(unit).setDraining(e.getValue().draining()));
+    }
+    return b.build();
+  }
+
+  private static String describe(SessionState s, String worker) {
+    WorkerRegistered reg = s.workers.get(worker);
+    return reg == null ? worker : reg.getHost() + ":" + reg.getPid();
+  }
+
+  /** Persists the events, or nothing (side effects still run) when there are none. */
+  private org.apache.pekko.persistence.typed.javadsl.EffectBuilder<SessionEvent, SessionState> persistAll(
+      List<SessionEvent> events) {
+    return events.isEmpty() ? Effect().none() : Effect().persist(events);
+  }
+
+  private static SessionEvent event(SessionEvent.Builder b) {
+    return b.setAtMs(System.currentTimeMillis()).build();
+  }
+
+  private void tell(String ref, GeneratedMessage msg) {
+    try {
+      resolver.<GeneratedMessage>resolveActorRef(ref).tell(msg);
+    } catch (RuntimeException e) {
+      ctx.getLog().warn("cannot reach {}: {}", ref, e.getMessage());
+    }
+  }
+
+  private void reply(String ref, CommandReply msg) {
+    if (!ref.isEmpty()) {
+      tell(ref, msg);
+    }
+  }
+}

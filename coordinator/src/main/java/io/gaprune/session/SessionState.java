@@ -1,0 +1,123 @@
+package io.gaprune.session;
+
+import io.gaprune.protocol.LayerPartition;
+import io.gaprune.protocol.MaskPlan;
+import io.gaprune.protocol.SessionConfig;
+import io.gaprune.protocol.SessionEvent;
+import io.gaprune.protocol.WorkUnit;
+import io.gaprune.protocol.WorkerRegistered;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The coordinator's state, rebuilt from its events: the session, its units pending / leased / done, the
+ * units folded into the accumulators, the workers known, the plan. Mutated only by {@link #apply}.
+ */
+public final class SessionState {
+  public enum Status { IDLE, RUNNING, DONE, CANCELLED, FAILED }
+
+  /** Who holds a unit, under which lease, since when (journal time). */
+  public record LeaseInfo(String leaseId, String workerRef, long sinceMs) {}
+
+  Status status = Status.IDLE;
+  SessionConfig config;
+  List<LayerPartition> partitions = List.of();
+  final Map<String, WorkUnit> units = new LinkedHashMap<>();
+  final TreeSet<String> pending = new TreeSet<>();
+  final Map<String, LeaseInfo> leased = new LinkedHashMap<>();
+  final Set<String> done = new HashSet<>();
+  final Set<String> folded = new HashSet<>();
+  final Map<String, WorkerRegistered> workers = new LinkedHashMap<>();
+  MaskPlan plan;
+  String message = "";
+
+  SessionState apply(SessionEvent e) {
+    switch (e.getEventCase()) {
+      case STARTED -> {
+        var s = e.getStarted();
+        status = Status.RUNNING;
+        config = s.getConfig();
+        partitions = List.copyOf(s.getPartitionsList());
+        units.clear();
+        pending.clear();
+        leased.clear();
+        done.clear();
+        folded.clear();
+        plan = null;
+        message = "";
+        for (WorkUnit u : s.getUnitsList()) {
+          units.put(u.getUnitId(), u);
+          pending.add(u.getUnitId());
+        }
+      }
+      case WORKER_REGISTERED -> workers.put(e.getWorkerRegistered().getWorkerRef(), e.getWorkerRegistered());
+      case UNIT_LEASED -> {
+        var l = e.getUnitLeased();
+        if (!done.contains(l.getUnitId())) {
+          pending.remove(l.getUnitId());
+          leased.put(l.getUnitId(), new LeaseInfo(l.getLeaseId(), l.getWorkerRef(), e.getAtMs()));
+        }
+      }
+      case LEASE_RELEASED -> {
+        var r = e.getLeaseReleased();
+        LeaseInfo info = leased.get(r.getUnitId());
+        if (info != null && info.leaseId().equals(r.getLeaseId())) {
+          leased.remove(r.getUnitId());
+          if (!done.contains(r.getUnitId())) {
+            pending.add(r.getUnitId());
+          }
+        }
+      }
+      case UNIT_COMPLETED -> {
+        String id = e.getUnitCompleted().getUnitId();
+        pending.remove(id);
+        leased.remove(id);
+        done.add(id);
+      }
+      case UNITS_FOLDED -> folded.addAll(e.getUnitsFolded().getUnitIdsList());
+      case PLAN_COMMITTED -> {
+        plan = e.getPlanCommitted().getPlan();
+        status = Status.DONE;
+        message = "masks at " + plan.getMasksPath();
+      }
+      case CANCELLED -> {
+        status = Status.CANCELLED;
+        message = e.getCancelled().getReason();
+        pending.clear();
+        leased.clear();
+      }
+      case FAILED -> {
+        status = Status.FAILED;
+        message = e.getFailed().getReason();
+        pending.clear();
+        leased.clear();
+      }
+      case EVENT_NOT_SET -> throw new IllegalStateException("empty session event");
+    }
+    return this;
+  }
+
+  boolean allDone() {
+    return !units.isEmpty() && done.size() == units.size();
+  }
+
+  boolean allFolded() {
+    return !units.isEmpty() && folded.containsAll(units.keySet());
+  }
+
+  /** The unit ids of each partition in fold order (ids sort by batch start within a partition). */
+  Map<Integer, List<String>> unitsByPartition() {
+    Map<Integer, List<String>> out = new HashMap<>();
+    for (WorkUnit u : units.values()) {
+      out.computeIfAbsent(u.getPartition(), k -> new ArrayList<>()).add(u.getUnitId());
+    }
+    out.values().forEach(l -> l.sort(null));
+    return out;
+  }
+}

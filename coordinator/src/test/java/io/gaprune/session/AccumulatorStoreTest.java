@@ -1,0 +1,128 @@
+package io.gaprune.session;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.gaprune.protocol.LayerPartition;
+import io.gaprune.protocol.ShardChunk;
+import io.gaprune.protocol.TensorSpec;
+import io.gaprune.protocol.UnitResult;
+import io.gaprune.stats.TensorStats;
+import io.gaprune.stats.UnitStatistics;
+import io.gaprune.worker.ShardCodec;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AccumulatorStoreTest {
+  @TempDir Path tmp;
+
+  static final List<TensorSpec> TENSORS = List.of(
+      TensorSpec.newBuilder().setName("a").addShape(3).addShape(5).build(),
+      TensorSpec.newBuilder().setName("b").addShape(7).build());
+
+  static UnitStatistics unit(double base) {
+    Map<String, TensorStats> m = new LinkedHashMap<>();
+    for (TensorSpec t : TENSORS) {
+      int n = (int) Partitioner.elements(t);
+      TensorStats s = TensorStats.zeros(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray());
+      for (int i = 0; i < n; i++) {
+        s.sumSqGeneral()[i] = base + i;
+        s.sumGeneral()[i] = base - i;
+        s.sumSqDomain()[i] = base * i;
+        s.sumDomain()[i] = base / (i + 1);
+      }
+      m.put(t.getName(), new TensorStats(s.name(), s.shape(), s.sumSqGeneral(), s.sumGeneral(), s.sumSqDomain(),
+          s.sumDomain(), base, 1));
+    }
+    return new UnitStatistics(m, 4, 4, 1, base, base);
+  }
+
+  static void stage(AccumulatorStore store, String id, UnitStatistics u) throws Exception {
+    var digest = ShardCodec.digest(u, TENSORS, 16);
+    try (var staging = store.openStaging(id, 0)) {
+      for (Iterator<ShardChunk> it = ShardCodec.chunks(u, TENSORS, 16); it.hasNext(); ) {
+        staging.write(it.next());
+      }
+      staging.commit(UnitResult.newBuilder().setUnitId(id).addAllTensors(ShardCodec.metas(u, TENSORS))
+          .setGeneralSamples(4).setDomainSamples(4).setBatches(1).setGeneralLossSum(u.generalLossSum())
+          .setDomainLossSum(u.domainLossSum()).setChunkCount(digest.chunks()).setTotalBytes(digest.bytes())
+          .setCrc32C(digest.crc32c()).build());
+    }
+  }
+
+  AccumulatorStore store() {
+    return new AccumulatorStore(tmp.resolve("s"), "s", List.of(LayerPartition.newBuilder().setIndex(0)
+        .addAllTensors(TENSORS).build()));
+  }
+
+  @Test
+  void foldsInOrderExactlyOnce() throws Exception {
+    AccumulatorStore store = store();
+    stage(store, "p000-b000001", unit(2.5));
+    List<String> order = List.of("p000-b000000", "p000-b000001");
+    assertEquals(List.of(), store.foldReady(0, order), "unit 1 waits for unit 0");
+    stage(store, "p000-b000000", unit(1.25));
+    assertEquals(order, store.foldReady(0, order));
+    assertEquals(List.of(), store.foldReady(0, order), "a repeated fold applies nothing");
+    // a retried unit staged again after it was folded is skipped, not counted twice
+    stage(store, "p000-b000000", unit(1.25));
+    assertEquals(List.of(), store.foldReady(0, order));
+    assertEquals(Set.copyOf(order), Set.copyOf(store.applied(0)));
+    UnitStatistics expected = unit(1.25).plus(unit(2.5));
+    UnitStatistics merged = store.readAll();
+    assertEquals(2, merged.batches());
+    for (TensorSpec t : TENSORS) {
+      assertArrayEquals(expected.tensors().get(t.getName()).sumSqGeneral(), merged.tensors().get(t.getName()).sumSqGeneral());
+      assertArrayEquals(expected.tensors().get(t.getName()).sumDomain(), merged.tensors().get(t.getName()).sumDomain());
+      assertEquals(3.75, merged.tensors().get(t.getName()).cosineSum());
+    }
+  }
+
+  @Test
+  void corruptAccumulatorIsDetectedNeverUsed() throws Exception {
+    AccumulatorStore store = store();
+    stage(store, "p000-b000000", unit(1));
+    store.foldReady(0, List.of("p000-b000000"));
+    Path acc = store.accumulatorPath(0);
+    try (RandomAccessFile f = new RandomAccessFile(acc.toFile(), "rw")) {
+      f.seek(40);
+      int b = f.read();
+      f.seek(40);
+      f.write(b ^ 0x10); // one flipped bit in the float64 data
+    }
+    var e = assertThrows(CorruptFileException.class, () -> store.readAll());
+    assertTrue(e.getMessage().contains("CRC32C mismatch"), e.getMessage());
+    assertTrue(e.getMessage().contains(acc.getFileName().toString()), e.getMessage());
+    assertThrows(CorruptFileException.class, () -> store.foldReady(0, List.of("p000-b000000", "p000-b000001")));
+    // a truncated file too
+    Files.write(acc, new byte[] {1, 2, 3});
+    assertThrows(CorruptFileException.class, () -> store.applied(0));
+  }
+
+  @Test
+  void streamOutOfOrderOrShortIsRefused() throws Exception {
+    AccumulatorStore store = store();
+    UnitStatistics u = unit(1);
+    var it = ShardCodec.chunks(u, TENSORS, 16);
+    it.next();
+    try (var staging = store.openStaging("x", 0)) {
+      assertThrows(IllegalStateException.class, () -> staging.write(it.next()));
+    }
+    try (var staging = store.openStaging("y", 0)) {
+      staging.write(ShardCodec.chunks(u, TENSORS, 16).next());
+      assertThrows(IllegalStateException.class, () -> staging.commit(UnitResult.getDefaultInstance()));
+    }
+    assertEquals(null, store.readStaged("x"));
+    assertEquals(null, store.readStaged("y"));
+  }
+}

@@ -1,0 +1,68 @@
+package io.gaprune.session;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.gaprune.config.GapruneConfig;
+import io.gaprune.protocol.SessionConfig;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Shared set-up of the cluster tests: configuration files, free ports, calibration files. */
+final class ClusterTestSupport {
+  private ClusterTestSupport() {}
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** gaprune settings for a test node (HOCON text), synthetic runtime unless overridden. */
+  static String settings(Path workDir, int port, String seed, String extra) {
+    return """
+        gaprune {
+          work-dir = "%s"
+          cluster { port = %d, seed-nodes = [%s], stable-after = 2s }
+          http { enabled = on, port = 0 }
+          coordinator { lease-timeout = 4s, lease-check-interval = 500ms, retry-after = 300ms }
+          worker { unit-computer = "io.gaprune.worker.testing.SyntheticRuntime", progress-interval = 500ms,
+                   retry-interval = 1s, ack-timeout = 20s }
+        }
+        pekko.loglevel = INFO
+        pekko.cluster.failure-detector.acceptable-heartbeat-pause = 2s
+        pekko.cluster.failure-detector.heartbeat-interval = 500ms
+        %s
+        """.formatted(workDir.toString().replace("\\", "/"), port, seed == null ? "" : "\"" + seed + "\"", extra);
+  }
+
+  static Config load(Path file) {
+    return GapruneConfig.load(file, ConfigFactory.empty());
+  }
+
+  static Path write(Path dir, String name, String text) throws IOException {
+    Files.createDirectories(dir);
+    Path f = dir.resolve(name);
+    Files.writeString(f, text);
+    return f;
+  }
+
+  /** A calibration file of n synthetic triplets (the synthetic runtime only uses their indices). */
+  static Path triplets(Path dir, String name, int n) throws IOException {
+    StringBuilder sb = new StringBuilder("[");
+    for (int i = 0; i < n; i++) {
+      sb.append(i == 0 ? "" : ",").append("{\"query\":\"q").append(i).append("\",\"positive\":\"p").append(i)
+          .append("\",\"negative\":\"n").append(i).append("\"}");
+    }
+    return write(dir, name, sb.append("]").toString());
+  }
+
+  static SessionConfig session(Path general, Path domain, String id) {
+    return SessionConfig.newBuilder().setSessionId(id).setModel("synthetic")
+        .setGeneralPath(general.toString()).setDomainPath(domain.toString())
+        .setSeed(42).setBatchSize(4).setBatchesPerUnit(1).setPartitionBudgetBytes(48 * 16 * 32 * 2)
+        .setCandidates("mlp").setSparsity(0.5).setAlpha(0.2).setBeta(1.0).setGamma(0.5).setBudget("global")
+        .build();
+  }
+}

@@ -1,0 +1,31 @@
+package io.gaprune.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class EmbeddedSessionTest {
+  @TempDir Path tmp;
+
+  @Test
+  void oneLocalWorkerRunsASessionToMasks() throws Exception {
+    Path general = ClusterTestSupport.triplets(tmp, "general.json", 24);
+    Path domain = ClusterTestSupport.triplets(tmp, "domain.json", 20);
+    Path conf = ClusterTestSupport.write(tmp, "node.conf", ClusterTestSupport.settings(tmp.resolve("work"), 0, null,
+        "pekko.actor.serialize-messages = on"));
+    var result = EmbeddedSession.run(ClusterTestSupport.session(general, domain, "emb1"),
+        ClusterTestSupport.load(conf), 1, Duration.ofSeconds(90));
+    assertEquals("DONE", result.status().getState());
+    // 20 domain triplets / batch 4 = 5 batches; 2 partitions (one layer each) × 5 ranges = 10 units
+    assertEquals(10, result.status().getUnitsDone());
+    assertEquals(5, result.statistics().batches());
+    long candidates = result.plan().getCandidateWeights();
+    assertEquals(4 * 48 * 16, candidates);
+    assertEquals(candidates / 2, result.plan().getPrunedWeights());
+    assertTrue(result.masks().containsKey("encoder.layer.1.output.dense.weight"));
+  }
+}

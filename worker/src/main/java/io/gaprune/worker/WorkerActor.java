@@ -1,0 +1,374 @@
+package io.gaprune.worker;
+
+import com.google.protobuf.GeneratedMessage;
+import io.gaprune.protocol.Drain;
+import io.gaprune.protocol.Lease;
+import io.gaprune.protocol.Leaving;
+import io.gaprune.protocol.NoWorkNow;
+import io.gaprune.protocol.Progress;
+import io.gaprune.protocol.Register;
+import io.gaprune.protocol.RegisterAck;
+import io.gaprune.protocol.RegisterRefused;
+import io.gaprune.protocol.RequestWork;
+import io.gaprune.protocol.ShardChunk;
+import io.gaprune.protocol.UnitAck;
+import io.gaprune.protocol.UnitRejected;
+import io.gaprune.protocol.UnitResult;
+import io.gaprune.protocol.Versions;
+import io.gaprune.stats.UnitStatistics;
+import java.lang.management.ManagementFactory;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorRefResolver;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.stream.SourceRef;
+import org.apache.pekko.stream.StreamRefResolver;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.javadsl.StreamRefs;
+
+/**
+ * One worker per device. It finds the coordinator through the Receptionist, registers (protocol, code and
+ * model versions), leases one unit at a time, computes it on a dedicated thread, offers the unit's shards as
+ * a {@link SourceRef} and forgets them only when the coordinator acknowledges that they are durable.
+ *
+ * <p>Pull-based on purpose: a worker asks for work only when it is free, so a slow device never holds a
+ * queue, a new worker starts taking units as soon as it registers, and a draining worker simply stops
+ * asking. Progress reports double as the lease heartbeat.
+ */
+public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
+
+  /** Local messages; none crosses a process (what crosses is protobuf), hence no serialization check. */
+  public sealed interface Command extends NoSerializationVerificationNeeded {}
+
+  private record FromCoordinator(GeneratedMessage message) implements Command {}
+
+  private record CoordinatorListing(Receptionist.Listing listing) implements Command {}
+
+  private record Computed(Lease lease, UnitStatistics stats, Throwable error) implements Command {}
+
+  private record BatchesDone(String unitId, int done) implements Command {}
+
+  private enum Tick implements Command {
+    INSTANCE
+  }
+
+  /** Asks this worker to finish its unit and leave (same as a {@link Drain} from the coordinator). */
+  public enum DrainLocal implements Command {
+    INSTANCE
+  }
+
+  /** How a worker ended, for the process around it. */
+  public sealed interface Outcome {
+    record Drained() implements Outcome {}
+
+    record Refused(String reason) implements Outcome {}
+  }
+
+  /** A computed unit waiting for the coordinator's acknowledgement; survives ActorSystem restarts. */
+  public record Pending(Lease lease, UnitStatistics stats, ShardCodec.Digest digest) {}
+
+  private final WorkerSettings settings;
+  private final ModelRuntime runtime;
+  private final Executor computeThread;
+  private final CompletableFuture<Outcome> outcome;
+  private final AtomicReference<Pending> memory;
+  private final ActorRef<GeneratedMessage> self;
+  private final String selfRef;
+
+  private ActorRef<GeneratedMessage> coordinator;
+  private boolean registered;
+  private Lease current;
+  private int batchesDone;
+  private long offeredAt;
+  private boolean draining;
+  private long nextAskAt;
+  private long lastNoCoordinatorLog;
+  private final long startedAt = System.currentTimeMillis();
+
+  public static Behavior<Command> create(WorkerSettings settings, ModelRuntime runtime, Executor computeThread,
+      CompletableFuture<Outcome> outcome, AtomicReference<Pending> memory) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+      timers.startTimerWithFixedDelay(Tick.INSTANCE, java.time.Duration.ofMillis(
+          Math.min(1000, Math.min(settings.progressInterval().toMillis(), settings.retryInterval().toMillis()))));
+      return new WorkerActor(ctx, settings, runtime, computeThread, outcome, memory);
+    }));
+  }
+
+  private WorkerActor(ActorContext<Command> ctx, WorkerSettings settings, ModelRuntime runtime,
+      Executor computeThread, CompletableFuture<Outcome> outcome, AtomicReference<Pending> memory) {
+    super(ctx);
+    this.settings = settings;
+    this.runtime = runtime;
+    this.computeThread = computeThread;
+    this.outcome = outcome;
+    this.memory = memory;
+    this.self = ctx.messageAdapter(GeneratedMessage.class, FromCoordinator::new);
+    this.selfRef = ActorRefResolver.get(ctx.getSystem()).toSerializationFormat(self);
+    ActorRef<Receptionist.Listing> listingAdapter = ctx.messageAdapter(Receptionist.Listing.class, CoordinatorListing::new);
+    ctx.getSystem().receptionist().tell(Receptionist.subscribe(ClusterKeys.COORDINATOR, listingAdapter));
+    ctx.getLog().info("worker {} ({}) started, code version {}, model {}; looking for the coordinator",
+        settings.device(), selfRef, settings.codeVersion(), runtime.modelHash());
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(CoordinatorListing.class, this::onListing)
+        .onMessage(FromCoordinator.class, m -> onCoordinator(m.message()))
+        .onMessage(Computed.class, this::onComputed)
+        .onMessage(BatchesDone.class, this::onBatchesDone)
+        .onMessageEquals(Tick.INSTANCE, this::onTick)
+        .onMessageEquals(DrainLocal.INSTANCE, () -> onDrain("asked locally"))
+        .build();
+  }
+
+  private Behavior<Command> onListing(CoordinatorListing m) {
+    var refs = m.listing().getServiceInstances(ClusterKeys.COORDINATOR);
+    ActorRef<GeneratedMessage> found = refs.isEmpty() ? null : refs.iterator().next();
+    if (found == null) {
+      if (coordinator != null) {
+        getContext().getLog().warn("coordinator {} is gone; waiting for a new one (fail-over)", coordinator.path());
+      }
+      coordinator = null;
+      registered = false;
+    } else if (!found.equals(coordinator)) {
+      coordinator = found;
+      registered = false;
+      getContext().getLog().info("coordinator found at {}; registering", found.path());
+      register();
+    }
+    return this;
+  }
+
+  private void register() {
+    coordinator.tell(Register.newBuilder()
+        .setWorkerRef(selfRef)
+        .setDevice(settings.device())
+        .setProtocol(Versions.protocol())
+        .setCodeVersion(settings.codeVersion())
+        .setModelHash(runtime.modelHash())
+        .setHost(hostName())
+        .setPid(ProcessHandle.current().pid())
+        .build());
+  }
+
+  private Behavior<Command> onCoordinator(GeneratedMessage msg) {
+    if (msg instanceof RegisterAck) {
+      if (!registered) {
+        getContext().getLog().info("registered with the coordinator (lease timeout {} ms)",
+            ((RegisterAck) msg).getLeaseTimeoutMs());
+      }
+      registered = true;
+      nextAskAt = 0;
+      if (memory.get() != null) {
+        offer(memory.get());
+      } else {
+        askForWork();
+      }
+    } else if (msg instanceof RegisterRefused refused) {
+      getContext().getLog().error("the coordinator refused this worker: {}", refused.getReason());
+      outcome.complete(new Outcome.Refused(refused.getReason()));
+      return Behaviors.stopped();
+    } else if (msg instanceof Lease lease) {
+      onLease(lease);
+    } else if (msg instanceof NoWorkNow none) {
+      nextAskAt = System.currentTimeMillis() + Math.max(100, none.getRetryAfterMs());
+    } else if (msg instanceof UnitAck ack) {
+      Pending p = memory.get();
+      if (p != null && p.lease().getUnit().getUnitId().equals(ack.getUnitId())) {
+        getContext().getLog().info("unit {} acknowledged{}", ack.getUnitId(), ack.getDuplicate() ? " (already held)" : "");
+        memory.set(null);
+        if (draining) {
+          return leave();
+        }
+        askForWork();
+      }
+    } else if (msg instanceof UnitRejected rejected) {
+      Pending p = memory.get();
+      if (p != null && p.lease().getUnit().getUnitId().equals(rejected.getUnitId())) {
+        getContext().getLog().warn("unit {} was not taken: {}; offering it again", rejected.getUnitId(), rejected.getReason());
+        offer(p);
+      }
+    } else if (msg instanceof Drain drain) {
+      return onDrain(drain.getReason());
+    } else {
+      getContext().getLog().warn("ignoring unexpected message {}", msg.getClass().getSimpleName());
+    }
+    return this;
+  }
+
+  private void onLease(Lease lease) {
+    if (current != null || memory.get() != null || draining) {
+      // Not ours to take now: say nothing, the lease expires and the unit goes to someone else.
+      getContext().getLog().warn("ignoring lease of {} while busy", lease.getUnit().getUnitId());
+      return;
+    }
+    current = lease;
+    batchesDone = 0;
+    String unitId = lease.getUnit().getUnitId();
+    getContext().getLog().info("leased unit {} ({} batches)", unitId, lease.getUnit().getBatchesCount());
+    sendProgress();
+    ActorRef<Command> me = getContext().getSelf();
+    CompletableFuture.supplyAsync(() -> {
+      try {
+        return runtime.compute(lease.getUnit(), lease.getSession(), done -> me.tell(new BatchesDone(unitId, done)));
+      } catch (RuntimeException e) {
+        throw e;
+      } catch (Exception e) {
+        throw new IllegalStateException(e.getMessage(), e);
+      }
+    }, computeThread).whenComplete((stats, error) -> me.tell(new Computed(lease, stats, error)));
+  }
+
+  private Behavior<Command> onBatchesDone(BatchesDone m) {
+    if (current != null && current.getUnit().getUnitId().equals(m.unitId())) {
+      batchesDone = m.done();
+    }
+    return this;
+  }
+
+  private Behavior<Command> onComputed(Computed m) {
+    current = null;
+    String unitId = m.lease().getUnit().getUnitId();
+    Throwable error = m.error();
+    Pending pending = null;
+    if (error == null) {
+      try {
+        ShardCodec.checkCovers(m.stats(), m.lease().getUnit().getTensorsList());
+        pending = new Pending(m.lease(), m.stats(),
+            ShardCodec.digest(m.stats(), m.lease().getUnit().getTensorsList(), settings.chunkBytes()));
+      } catch (RuntimeException e) {
+        error = e;
+      }
+    }
+    if (error != null) {
+      Throwable cause = error.getCause() != null && error instanceof java.util.concurrent.CompletionException ? error.getCause() : error;
+      getContext().getLog().error("unit {} failed: {}", unitId, cause.toString(), cause);
+      if (coordinator != null) {
+        coordinator.tell(UnitRejected.newBuilder().setUnitId(unitId)
+            .setReason("worker " + settings.device() + ": " + cause).build());
+      }
+      if (draining) {
+        return leave();
+      }
+      nextAskAt = System.currentTimeMillis() + settings.retryInterval().toMillis();
+      return this;
+    }
+    memory.set(pending);
+    getContext().getLog().info("unit {} computed: {} chunks, {} bytes", unitId, pending.digest().chunks(), pending.digest().bytes());
+    offer(pending);
+    return this;
+  }
+
+  /** Offers the shards of a computed unit; a fresh SourceRef each time (a ref is good for one pull). */
+  private void offer(Pending p) {
+    offeredAt = System.currentTimeMillis();
+    if (coordinator == null || !registered) {
+      return; // offered again once registered
+    }
+    var unit = p.lease().getUnit();
+    SourceRef<ShardChunk> ref = Source.fromIterator(() -> ShardCodec.chunks(p.stats(), unit.getTensorsList(), settings.chunkBytes()))
+        .runWith(StreamRefs.sourceRef(), getContext().getSystem());
+    UnitStatistics s = p.stats();
+    coordinator.tell(UnitResult.newBuilder()
+        .setWorkerRef(selfRef)
+        .setUnitId(unit.getUnitId())
+        .setLeaseId(p.lease().getLeaseId())
+        .setSourceRef(StreamRefResolver.get(getContext().getSystem()).toSerializationFormat(ref))
+        .setGeneralSamples(s.generalSamples())
+        .setDomainSamples(s.domainSamples())
+        .setBatches(s.batches())
+        .setGeneralLossSum(s.generalLossSum())
+        .setDomainLossSum(s.domainLossSum())
+        .addAllTensors(ShardCodec.metas(s, unit.getTensorsList()))
+        .setChunkCount(p.digest().chunks())
+        .setTotalBytes(p.digest().bytes())
+        .setCrc32C(p.digest().crc32c())
+        .build());
+  }
+
+  private Behavior<Command> onTick() {
+    long now = System.currentTimeMillis();
+    if (coordinator == null) {
+      if (now - Math.max(lastNoCoordinatorLog, startedAt) >= settings.retryInterval().toMillis()) {
+        lastNoCoordinatorLog = now;
+        getContext().getLog().warn("coordinator unreachable (seed nodes {}); retrying every {} s",
+            settings.seedNodes(), settings.retryInterval().toSeconds());
+      }
+      return this;
+    }
+    if (!registered) {
+      if (now - lastNoCoordinatorLog >= settings.retryInterval().toMillis()) {
+        lastNoCoordinatorLog = now;
+        getContext().getLog().warn("no answer from the coordinator at {} yet; registering again", coordinator.path());
+        register();
+      }
+      return this;
+    }
+    if (current != null) {
+      if (now - offeredAt >= settings.progressInterval().toMillis()) {
+        offeredAt = now;
+        sendProgress();
+      }
+    } else if (memory.get() != null) {
+      if (now - offeredAt >= settings.ackTimeout().toMillis()) {
+        getContext().getLog().warn("no acknowledgement for unit {} after {} s; offering it again",
+            memory.get().lease().getUnit().getUnitId(), settings.ackTimeout().toSeconds());
+        offer(memory.get());
+      }
+    } else if (!draining && now >= nextAskAt) {
+      askForWork();
+    }
+    return this;
+  }
+
+  private void sendProgress() {
+    if (coordinator != null && current != null) {
+      coordinator.tell(Progress.newBuilder().setWorkerRef(selfRef).setUnitId(current.getUnit().getUnitId())
+          .setLeaseId(current.getLeaseId()).setBatchesDone(batchesDone)
+          .setBatchesTotal(current.getUnit().getBatchesCount()).build());
+    }
+  }
+
+  private void askForWork() {
+    if (coordinator != null && registered && !draining && current == null && memory.get() == null) {
+      // Guard against a lost reply: ask again after a while if nothing comes.
+      nextAskAt = System.currentTimeMillis() + Math.max(2000, 2 * settings.retryInterval().toMillis());
+      coordinator.tell(RequestWork.newBuilder().setWorkerRef(selfRef).build());
+    }
+  }
+
+  private Behavior<Command> onDrain(String reason) {
+    if (!draining) {
+      getContext().getLog().info("draining ({}): finishing the current unit, then leaving", reason);
+    }
+    draining = true;
+    if (current == null && memory.get() == null) {
+      return leave();
+    }
+    return this;
+  }
+
+  private Behavior<Command> leave() {
+    if (coordinator != null) {
+      coordinator.tell(Leaving.newBuilder().setWorkerRef(selfRef).setReason("drained").build());
+    }
+    getContext().getLog().info("worker {} drained; leaving", settings.device());
+    outcome.complete(new Outcome.Drained());
+    return Behaviors.stopped();
+  }
+
+  private static String hostName() {
+    String name = ManagementFactory.getRuntimeMXBean().getName();
+    int at = name.indexOf('@');
+    return at >= 0 ? name.substring(at + 1) : name;
+  }
+}

@@ -1,0 +1,125 @@
+package io.gaprune.worker;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Leave;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A worker process: the model runtime (loaded once) plus a cluster node running one {@link WorkerActor}.
+ * When the node loses the cluster (the coordinator died and the split-brain resolver downed the workers,
+ * or the join never succeeded) the process starts a fresh ActorSystem and joins the seed nodes again, so a
+ * worker outlives coordinator restarts without an operator. A computed unit that was not acknowledged yet is
+ * kept across these restarts and offered to the new coordinator.
+ */
+public final class WorkerNode {
+  private static final Logger log = LoggerFactory.getLogger(WorkerNode.class);
+
+  /** Exit code of a worker refused by the coordinator (wrong model, code or protocol version). */
+  public static final int EXIT_REFUSED = 3;
+
+  private final Config config;
+  private final String device;
+  private volatile ActorSystem<Void> system;
+  private volatile ActorRef<WorkerActor.Command> worker;
+  private volatile boolean stopping;
+
+  public WorkerNode(Config config, String device) {
+    this.config = config;
+    this.device = device;
+  }
+
+  /** Node configuration for a worker: the given one with the worker role added. */
+  public static Config workerConfig(Config config) {
+    return ConfigFactory.empty()
+        .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(List.of("worker")))
+        .withFallback(config);
+  }
+
+  /** Runs until drained or refused; returns the process exit code. */
+  public int run() {
+    WorkerSettings settings = WorkerSettings.from(config, device);
+    AtomicReference<WorkerActor.Pending> memory = new AtomicReference<>();
+    ExecutorService computeThread = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "gaprune-compute-" + device);
+      t.setDaemon(true);
+      return t;
+    });
+    try (ModelRuntime runtime = ModelRuntime.create(config)) {
+      while (!stopping) {
+        CompletableFuture<WorkerActor.Outcome> outcome = new CompletableFuture<>();
+        String name = config.getString("gaprune.cluster.system-name");
+        system = ActorSystem.create(Behaviors.setup(ctx -> {
+          worker = ctx.spawn(WorkerActor.create(settings, runtime, computeThread, outcome, memory),
+              "worker-" + device.replaceAll("[^A-Za-z0-9_-]", "-"));
+          return Behaviors.empty();
+        }), name, workerConfig(config));
+        system.getWhenTerminated().thenRun(() -> outcome.complete(null));
+        WorkerActor.Outcome result = outcome.join();
+        if (result instanceof WorkerActor.Outcome.Refused refused) {
+          log.error("worker {} refused by the coordinator: {}", device, refused.reason());
+          shutdown();
+          return EXIT_REFUSED;
+        }
+        if (result instanceof WorkerActor.Outcome.Drained) {
+          shutdown();
+          return 0;
+        }
+        if (stopping) {
+          break;
+        }
+        Duration retry = settings.retryInterval();
+        log.warn("worker {} lost the cluster (coordinator unreachable or this node was downed); rejoining {} in {} s",
+            device, settings.seedNodes(), retry.toSeconds());
+        sleep(retry);
+      }
+      return 0;
+    } finally {
+      computeThread.shutdownNow();
+    }
+  }
+
+  /** Drains the worker: it finishes its unit and the process ends (used on SIGTERM). */
+  public void drain() {
+    stopping = true;
+    ActorRef<WorkerActor.Command> w = worker;
+    if (w != null) {
+      w.tell(WorkerActor.DrainLocal.INSTANCE);
+    }
+  }
+
+  private void shutdown() {
+    ActorSystem<Void> s = system;
+    if (s == null) {
+      return;
+    }
+    try {
+      Cluster cluster = Cluster.get(s);
+      cluster.manager().tell(Leave.create(cluster.selfMember().address()));
+      s.getWhenTerminated().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      s.terminate();
+    }
+  }
+
+  private static void sleep(Duration d) {
+    try {
+      Thread.sleep(d.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
