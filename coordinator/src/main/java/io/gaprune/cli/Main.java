@@ -11,6 +11,10 @@ import picocli.CommandLine.Command;
     description = "Domain-aware pruning of text-embedding models (GAPrune) on a Pekko cluster.",
     subcommands = {
       CommandLine.HelpCommand.class,
+      RunCommand.class,
+      CompareCommand.class,
+      EvalCommand.class,
+      SampleCommand.class,
       CoordinatorCommand.class,
       WorkerCommand.class,
       SessionCommand.class

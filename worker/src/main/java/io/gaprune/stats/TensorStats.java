@@ -40,6 +40,12 @@ public record TensorStats(
     return new TensorStats(name, shape.clone(), new double[n], new double[n], new double[n], new double[n], 0, 0);
   }
 
+  /** A deep copy: {@link #plusInPlace} mutates its receiver's arrays, so owners copy what they adopt. */
+  public TensorStats copy() {
+    return new TensorStats(name, shape.clone(), sumSqGeneral.clone(), sumGeneral.clone(), sumSqDomain.clone(),
+        sumDomain.clone(), cosineSum, negativeCosines);
+  }
+
   public int size() {
     return sumGeneral.length;
   }

@@ -20,6 +20,13 @@ public record UnitStatistics(
     return new UnitStatistics(new LinkedHashMap<>(), 0, 0, 0, 0, 0);
   }
 
+  /** A deep copy (tensor arrays included): {@link #plus} mutates this one's arrays and adopts the other's. */
+  public UnitStatistics copy() {
+    var copied = new LinkedHashMap<String, TensorStats>();
+    tensors.forEach((name, stats) -> copied.put(name, stats.copy()));
+    return new UnitStatistics(copied, generalSamples, domainSamples, batches, generalLossSum, domainLossSum);
+  }
+
   /** Adds {@code other} into this one; tensor arrays are added in place, new tensors are adopted. */
   public UnitStatistics plus(UnitStatistics other) {
     var merged = new LinkedHashMap<>(tensors);

@@ -10,7 +10,8 @@ import java.util.Map;
  *
  * <p>For a masked tensor the gradient is multiplied by the mask before it reaches the moments, so a pruned
  * weight's moments stay zero, and the updated value is multiplied by the mask again: {@code w · 0} is an exact
- * zero for every finite {@code w}, so a pruned weight never comes back, whatever the learning rate or decay.
+ * zero for every finite {@code w} (made +0 by adding zero), so a pruned weight never comes back, whatever the
+ * learning rate or decay.
  * Moments live in the optimizer's own manager, in the parameter's dtype.
  */
 public final class MaskedAdamW implements AutoCloseable {
@@ -89,7 +90,8 @@ public final class MaskedAdamW implements AutoCloseable {
         NDArray delta = m.div(correction1).divi(v.div(correction2).sqrt().addi(settings.epsilon()));
         weight.muli(1 - settings.learningRate() * settings.weightDecay()).subi(delta.muli(settings.learningRate()));
         if (keep != null) {
-          weight.muli(keep);
+          // w·0 is −0 for a negative w; adding +0 makes every pruned weight the plain zero a checkpoint expects
+          weight.muli(keep).addi(0.0);
         }
       }
     }

@@ -1,0 +1,45 @@
+package io.gaprune.cli;
+
+import io.gaprune.pipeline.PruningPipeline;
+import io.gaprune.planner.ScoringMethod;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code gaprune compare}: every scoring method on the statistics of one session, side by side. */
+@Command(
+    name = "compare",
+    mixinStandardHelpOptions = true,
+    description = "Computes the statistics once, then prunes with each method at the same sparsity and evaluates "
+        + "it: dense, dai, dai-reference, magnitude, fisher-domain, fisher-general, random. Writes the table to "
+        + "--out as report.json, report.md and report.html, and each method's masks to masks/.")
+public final class CompareCommand extends PipelineCommand implements Callable<Integer> {
+
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--methods", split = ",", paramLabel = "METHOD",
+      description = "methods to compare, comma-separated (default: all)")
+  List<String> methods = new ArrayList<>();
+
+  @Override
+  public Integer call() {
+    var err = spec.commandLine().getErr();
+    try {
+      var chosen = methods.isEmpty() ? PruningPipeline.COMPARED
+          : methods.stream().map(ScoringMethod::parse).toList();
+      new PruningPipeline(options(chosen.get(0).cliName()), progress(), System.err).compare(chosen);
+      spec.commandLine().getOut().println(java.nio.file.Files.readString(out.resolve("report.md")));
+      return 0;
+    } catch (Exception e) {
+      err.println("gaprune compare: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
+      if (verbose) {
+        e.printStackTrace(err);
+      }
+      err.flush();
+      return 1;
+    }
+  }
+}

@@ -1,0 +1,94 @@
+package io.gaprune.cli;
+
+import io.gaprune.pipeline.PipelineOptions;
+import io.gaprune.progress.ConsoleProgress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/**
+ * The options {@code run} and {@code compare} share. Data defaults point into the shipped sample
+ * ({@code data/sample} under {@code gaprune.home}, which the launcher sets to the checkout), so the main job
+ * runs on a fresh machine with no other data.
+ */
+abstract class PipelineCommand {
+
+  static Path home() {
+    return Path.of(System.getProperty("gaprune.home", "."));
+  }
+
+  @Option(names = "--out", required = true, paramLabel = "DIR", description = "output folder")
+  Path out;
+
+  @Option(names = "--model", defaultValue = "minilm", paramLabel = "minilm|bge-small|PATH",
+      description = "model to prune: a bundled short name or a Hugging Face checkpoint folder (default ${DEFAULT-VALUE})")
+  String model;
+
+  @Option(names = "--general", paramLabel = "FILE",
+      description = "general-domain triplets, JSON array or JSON Lines (default: data/sample/general-train.json)")
+  Path general;
+
+  @Option(names = "--domain", paramLabel = "FILE",
+      description = "domain triplets (default: data/sample/chem-train.json)")
+  Path domain;
+
+  @Option(names = "--sparsity", defaultValue = "0.5", description = "fraction of candidate weights to prune (default ${DEFAULT-VALUE})")
+  double sparsity;
+
+  @Option(names = "--layers", defaultValue = "mlp",
+      description = "candidate layer types: mlp, attention, layernorm, embed, final_norm, linear, all; comma-separated (default ${DEFAULT-VALUE})")
+  String layers;
+
+  @Option(names = "--budget", defaultValue = "global", description = "global or uniform (default ${DEFAULT-VALUE})")
+  String budget;
+
+  @Option(names = "--workers", defaultValue = "1",
+      description = "statistics workers: one in this process, the rest as child processes (default ${DEFAULT-VALUE})")
+  int workers;
+
+  @Option(names = "--samples", defaultValue = "512",
+      description = "calibration triplets kept per set by k-means representative sampling; 0 keeps all (default ${DEFAULT-VALUE})")
+  int samples;
+
+  @Option(names = "--eval", paramLabel = "BEIR_DIR",
+      description = "BEIR retrieval folder to evaluate on; repeatable (default: data/sample/chem-dev)")
+  List<Path> evals = new ArrayList<>();
+
+  @Option(names = "--retrain-steps", defaultValue = "0",
+      description = "masked InfoNCE fine-tuning steps on the domain triplets after pruning (paper: 100; default ${DEFAULT-VALUE})")
+  int retrainSteps;
+
+  @Option(names = "--seed", defaultValue = "42", description = "seed of sampling, batches, random baseline, retraining (default ${DEFAULT-VALUE})")
+  long seed;
+
+  @Option(names = "--max-length", defaultValue = "128", description = "tokens per text; longer texts are truncated and counted (default ${DEFAULT-VALUE})")
+  int maxLength;
+
+  @Option(names = "--batch-size", defaultValue = "16", description = "triplets per statistics batch and half (default ${DEFAULT-VALUE})")
+  int batchSize;
+
+  @Option(names = "--quiet", description = "print only warnings, results and errors")
+  boolean quiet;
+
+  @Option(names = "--json-log", description = "progress as JSON lines on stderr, for scripts")
+  boolean jsonLog;
+
+  @Option(names = "--verbose", description = "print stack traces of errors")
+  boolean verbose;
+
+  PipelineOptions options(String scoring) {
+    var sample = home().resolve("data").resolve("sample");
+    return new PipelineOptions(model,
+        general != null ? general : sample.resolve("general-train.json"),
+        domain != null ? domain : sample.resolve("chem-train.json"),
+        sparsity, layers, scoring, budget, workers, samples,
+        evals.isEmpty() ? List.of(sample.resolve("chem-dev")) : evals,
+        retrainSteps, seed, maxLength, batchSize, out);
+  }
+
+  ConsoleProgress progress() {
+    var mode = jsonLog ? ConsoleProgress.Mode.JSON : quiet ? ConsoleProgress.Mode.QUIET : ConsoleProgress.Mode.TEXT;
+    return new ConsoleProgress(System.err, mode);
+  }
+}

@@ -1,0 +1,43 @@
+package io.gaprune.cli;
+
+import io.gaprune.pipeline.PruningPipeline;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code gaprune run}: the main job. */
+@Command(
+    name = "run",
+    mixinStandardHelpOptions = true,
+    description = "Prunes a model for a domain: samples calibration triplets, computes gradient statistics in an "
+        + "embedded session, plans and applies the masks, evaluates the dense and the pruned model, optionally "
+        + "retrains with the masks fixed, and writes model/, masks.safetensors, report.json/.md/.html to --out.")
+public final class RunCommand extends PipelineCommand implements Callable<Integer> {
+
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--scoring", defaultValue = "dai",
+      description = "dai, dai-reference, magnitude, fisher-domain, fisher-general, random (default ${DEFAULT-VALUE})")
+  String scoring;
+
+  @Override
+  public Integer call() {
+    var err = spec.commandLine().getErr();
+    try {
+      var report = new PruningPipeline(options(scoring), progress(), System.err).run();
+      spec.commandLine().getOut().println(String.format(Locale.ROOT,
+          "pruned %,d of %,d candidate weights (%.4f); model, masks and report in %s", report.pruned(),
+          report.candidates(), report.sparsityActual(), out));
+      return 0;
+    } catch (Exception e) {
+      err.println("gaprune run: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
+      if (verbose) {
+        e.printStackTrace(err);
+      }
+      err.flush();
+      return 1;
+    }
+  }
+}

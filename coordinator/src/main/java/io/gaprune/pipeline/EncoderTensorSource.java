@@ -1,0 +1,53 @@
+package io.gaprune.pipeline;
+
+import ai.djl.ndarray.types.DataType;
+import io.gaprune.model.Encoder;
+import io.gaprune.planner.TensorInput;
+import io.gaprune.planner.TensorMeta;
+import io.gaprune.planner.TensorSource;
+import io.gaprune.planner.WeightStatistics;
+import io.gaprune.stats.UnitStatistics;
+import java.util.List;
+
+/**
+ * The planner's view of a loaded model and a session's merged statistics: tensors in the model's order, each
+ * read from its NDArray only when the planner asks for it, with its Fisher and mean gradients when the session
+ * collected statistics for it.
+ */
+public final class EncoderTensorSource implements TensorSource {
+
+  private final Encoder encoder;
+  private final UnitStatistics statistics;
+  private final List<TensorMeta> metas;
+
+  /**
+   * @param statistics merged statistics (sums over {@code statistics.batches()} batches); may hold only some
+   *     tensors: the others are given without statistics, which is fine for methods that need none
+   */
+  public EncoderTensorSource(Encoder encoder, UnitStatistics statistics) {
+    this.encoder = encoder;
+    this.statistics = statistics;
+    this.metas = encoder.parameters().entrySet().stream()
+        .map(e -> new TensorMeta(e.getKey(), e.getValue().getShape().getShape()))
+        .toList();
+  }
+
+  @Override
+  public List<TensorMeta> tensors() {
+    return metas;
+  }
+
+  @Override
+  public TensorInput load(TensorMeta tensor) {
+    var parameter = encoder.parameters().get(tensor.name());
+    if (parameter == null) {
+      throw new IllegalArgumentException("the model has no tensor " + tensor.name());
+    }
+    float[] weights = parameter.getDataType() == DataType.FLOAT32
+        ? parameter.toFloatArray()
+        : parameter.toType(DataType.FLOAT32, false).toFloatArray();
+    var sums = statistics.tensors().get(tensor.name());
+    WeightStatistics stats = sums == null ? null : WeightStatistics.fromSums(sums, statistics.batches());
+    return new TensorInput(tensor, weights, stats);
+  }
+}

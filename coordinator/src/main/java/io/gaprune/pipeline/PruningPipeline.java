@@ -1,0 +1,253 @@
+package io.gaprune.pipeline;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import io.gaprune.data.Triplet;
+import io.gaprune.data.TripletReader;
+import io.gaprune.data.TripletWriter;
+import io.gaprune.eval.BeirDataset;
+import io.gaprune.eval.BeirReader;
+import io.gaprune.eval.RetrievalEvaluator;
+import io.gaprune.model.HuggingFaceWriter;
+import io.gaprune.model.LoadedModel;
+import io.gaprune.model.ModelLoader;
+import io.gaprune.planner.BudgetMode;
+import io.gaprune.planner.DaiPlanner;
+import io.gaprune.model.LayerType;
+import io.gaprune.planner.PlanResult;
+import io.gaprune.planner.PlannerConfig;
+import io.gaprune.planner.ScoringConfig;
+import io.gaprune.planner.ScoringMethod;
+import io.gaprune.progress.Progress;
+import io.gaprune.protocol.SessionConfig;
+import io.gaprune.report.ReportWriter;
+import io.gaprune.report.RunReport;
+import io.gaprune.sampling.RepresentativeSample;
+import io.gaprune.session.EmbeddedSession;
+import io.gaprune.stats.UnitStatistics;
+import io.gaprune.train.Retrainer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The product's main job: representative calibration sets, gradient statistics in an embedded session, a
+ * plan, the masks applied, retrieval evaluated before and after, optional retraining with the masks fixed,
+ * the pruned checkpoint and a report. {@link #compare} runs every scoring method on the statistics of one
+ * session.
+ */
+public final class PruningPipeline {
+
+  /** The variants {@code compare} evaluates by default, in the paper's table order. */
+  public static final List<ScoringMethod> COMPARED = List.of(ScoringMethod.DAI, ScoringMethod.DAI_REFERENCE,
+      ScoringMethod.MAGNITUDE, ScoringMethod.FISHER_DOMAIN, ScoringMethod.FISHER_GENERAL, ScoringMethod.RANDOM);
+
+  private final PipelineOptions options;
+  private final Progress progress;
+  private final PrintStream log;
+  private final Map<String, Double> timings = new LinkedHashMap<>();
+  private final List<String> warnings = new ArrayList<>();
+
+  /**
+   * @param log where the longer messages of the steps go (encoding progress, dataset warnings)
+   */
+  public PruningPipeline(PipelineOptions options, Progress progress, PrintStream log) {
+    this.options = options;
+    this.progress = progress;
+    this.log = log;
+  }
+
+  /** {@code gaprune run}: prunes with the configured scoring and writes model, masks and report into out. */
+  public RunReport run() throws Exception {
+    var out = Files.createDirectories(options.out());
+    var method = ScoringMethod.parse(options.scoring());
+    try (var manager = NDManager.newBaseManager();
+        var model = load(manager)) {
+      var datasets = readDatasets();
+      var evaluations = new ArrayList<RunReport.Evaluation>();
+      evaluations.addAll(evaluate(model, datasets, "dense"));
+      var statistics = statistics(model);
+      var plan = timed("plan", () -> plan(model, statistics, method, out.resolve("masks.safetensors"),
+          out.resolve("plan.json")));
+      var masks = Masks.apply(model.encoder(), Masks.read(out.resolve("masks.safetensors")), manager);
+      evaluations.addAll(evaluate(model, datasets, method.cliName()));
+      if (options.retrainSteps() > 0) {
+        retrain(model, masks);
+        evaluations.addAll(evaluate(model, datasets, method.cliName() + "+retrain"));
+      }
+      timed("write model", () -> {
+        HuggingFaceWriter.write(model, out.resolve("model"));
+        return null;
+      });
+      var report = report("run", plan, evaluations);
+      ReportWriter.write(report, out);
+      return report;
+    }
+  }
+
+  /**
+   * {@code gaprune compare}: one statistics session, then every method of {@code methods} planned at the same
+   * sparsity, applied to the dense weights in turn and evaluated; masks per method in {@code out/masks/}.
+   */
+  public RunReport compare(List<ScoringMethod> methods) throws Exception {
+    var out = Files.createDirectories(options.out());
+    try (var manager = NDManager.newBaseManager();
+        var model = load(manager)) {
+      var datasets = readDatasets();
+      var evaluations = new ArrayList<RunReport.Evaluation>();
+      evaluations.addAll(evaluate(model, datasets, "dense"));
+      var statistics = statistics(model);
+      PlanResult first = null;
+      var dense = DenseCopy.of(model.encoder());
+      for (var method : methods) {
+        var masksFile = out.resolve("masks").resolve(method.cliName() + ".safetensors");
+        Files.createDirectories(masksFile.getParent());
+        var plan = timed("plan " + method.cliName(), () -> plan(model, statistics, method, masksFile,
+            out.resolve("masks").resolve(method.cliName() + ".json")));
+        if (first == null) {
+          first = plan;
+        }
+        var masks = Masks.apply(model.encoder(), Masks.read(masksFile), manager);
+        evaluations.addAll(evaluate(model, datasets, method.cliName()));
+        if (options.retrainSteps() > 0) {
+          retrain(model, masks);
+          evaluations.addAll(evaluate(model, datasets, method.cliName() + "+retrain"));
+        }
+        masks.values().forEach(NDArray::close);
+        dense.restore(model.encoder());
+      }
+      var report = report("compare", first, evaluations);
+      ReportWriter.write(report, out);
+      return report;
+    }
+  }
+
+  private LoadedModel load(NDManager manager) throws IOException {
+    return timed("load model", () -> ModelLoader.load(options.model(), manager, DataType.FLOAT32,
+        options.maxLength()));
+  }
+
+  private List<Map.Entry<String, BeirDataset>> readDatasets() throws IOException {
+    var datasets = new ArrayList<Map.Entry<String, BeirDataset>>();
+    for (var dir : options.evals()) {
+      datasets.add(Map.entry(PipelineOptions.datasetName(dir), BeirReader.read(dir, log)));
+    }
+    return datasets;
+  }
+
+  private List<RunReport.Evaluation> evaluate(LoadedModel model, List<Map.Entry<String, BeirDataset>> datasets,
+      String variant) throws Exception {
+    var rows = new ArrayList<RunReport.Evaluation>();
+    for (var dataset : datasets) {
+      var result = timed("evaluate " + variant + " " + dataset.getKey(),
+          () -> new RetrievalEvaluator(32, null).evaluate(model, dataset.getValue()));
+      var metrics = new LinkedHashMap<String, Double>();
+      metrics.put("ndcg@10", result.ndcg10());
+      metrics.put("mrr@10", result.mrr10());
+      metrics.put("recall@10", result.recall10());
+      metrics.put("recall@100", result.recall100());
+      rows.add(new RunReport.Evaluation(variant, dataset.getKey(), metrics));
+      progress.note(String.format(Locale.ROOT, "%-18s %-12s nDCG@10 %.4f  MRR@10 %.4f  R@10 %.4f  R@100 %.4f",
+          variant, dataset.getKey(), result.ndcg10(), result.mrr10(), result.recall10(), result.recall100()));
+      if (result.truncatedDocuments() + result.truncatedQueries() > 0 && variant.equals("dense")) {
+        warnings.add(String.format(Locale.ROOT, "%s: %d documents and %d queries longer than %d tokens were "
+            + "truncated", dataset.getKey(), result.truncatedDocuments(), result.truncatedQueries(),
+            result.maxLength()));
+      }
+    }
+    return rows;
+  }
+
+  /** The calibration sets (representatively sampled when asked), then the embedded session's statistics. */
+  private UnitStatistics statistics(LoadedModel model) throws Exception {
+    var calibration = options.out().resolve("calibration");
+    var general = calibrationSet(model, options.general(), calibration.resolve("general.json"));
+    var domain = calibrationSet(model, options.domain(), calibration.resolve("domain.json"));
+    var session = SessionConfig.newBuilder()
+        .setSessionId("run-" + Long.toString(System.currentTimeMillis(), 36))
+        .setModel(options.model())
+        .setGeneralPath(general.toAbsolutePath().toString())
+        .setDomainPath(domain.toAbsolutePath().toString())
+        .setSeed(options.seed())
+        .setBatchSize(options.batchSize())
+        .setCandidates(options.layers())
+        .setSparsity(options.sparsity())
+        .setMaxSeqLen(options.maxLength())
+        .setBudget(options.budget())
+        .build();
+    var config = ConfigFactory.empty()
+        .withValue("gaprune.work-dir", ConfigValueFactory.fromAnyRef(
+            options.out().resolve("work").toAbsolutePath().toString()))
+        .withValue("gaprune.model", ConfigValueFactory.fromAnyRef(options.model()))
+        .withValue("gaprune.http.enabled", ConfigValueFactory.fromAnyRef(false))
+        .withFallback(ConfigFactory.load())
+        .resolve();
+    return timed("statistics", () -> EmbeddedSession.run(session, config, options.workers(), Duration.ofDays(7))
+        .statistics());
+  }
+
+  private Path calibrationSet(LoadedModel model, Path source, Path target) throws IOException {
+    List<Triplet> triplets = TripletReader.readAll(source);
+    if (options.samples() == 0 || options.samples() >= triplets.size()) {
+      TripletWriter.write(triplets, target);
+      return target;
+    }
+    var sample = timed("sample " + source.getFileName(),
+        () -> RepresentativeSample.select(model, triplets, options.samples(), options.seed(), null));
+    TripletWriter.write(sample.triplets(), target);
+    progress.note(String.format(Locale.ROOT, "sampled %d of %d triplets of %s (k-means, %d iterations)",
+        sample.triplets().size(), triplets.size(), source, sample.selection().iterations()));
+    return target;
+  }
+
+  private PlanResult plan(LoadedModel model, UnitStatistics statistics, ScoringMethod method, Path masks,
+      Path stats) throws IOException {
+    var config = PlannerConfig.of(options.sparsity())
+        .withScoring(ScoringConfig.defaults().withMethod(method).withSeed(options.seed()))
+        .withLayerTypes(LayerType.parse(options.layers()))
+        .withBudget(BudgetMode.parse(options.budget()));
+    return new DaiPlanner(config).plan(new EncoderTensorSource(model.encoder(), statistics), masks, stats);
+  }
+
+  private void retrain(LoadedModel model, Map<String, NDArray> masks) throws IOException {
+    var triplets = TripletReader.readAll(options.out().resolve("calibration").resolve("domain.json"));
+    var settings = Retrainer.Settings.defaults(options.retrainSteps(), options.seed());
+    var result = timed("retrain", () -> Retrainer.retrain(model, masks, triplets, settings, progress));
+    progress.note(String.format(Locale.ROOT, "retrained %d steps, loss %.4f -> %.4f", result.losses().size(),
+        result.losses().get(0), result.losses().get(result.losses().size() - 1)));
+  }
+
+  private RunReport report(String command, PlanResult plan, List<RunReport.Evaluation> evaluations) {
+    var layers = plan.layers().stream()
+        .map(g -> new RunReport.LayerSparsity(g.group(), g.size(), g.pruned()))
+        .toList();
+    var allWarnings = new ArrayList<>(warnings);
+    allWarnings.addAll(plan.warnings());
+    return new RunReport(command, options.asMap(), plan.requestedSparsity(), plan.actualSparsity(),
+        plan.candidates(), plan.pruned(), new LinkedHashMap<>(timings), layers, evaluations, allWarnings);
+  }
+
+  @FunctionalInterface
+  private interface Step<T, E extends Exception> {
+    T run() throws E;
+  }
+
+  private <T, E extends Exception> T timed(String phase, Step<T, E> step) throws E {
+    long start = System.nanoTime();
+    try {
+      return step.run();
+    } finally {
+      timings.merge(phase, (System.nanoTime() - start) / 1e9, Double::sum);
+    }
+  }
+}

@@ -1,0 +1,47 @@
+package io.gaprune.planner;
+
+import io.gaprune.stats.TensorStats;
+import java.util.Objects;
+
+/**
+ * The per-weight statistics scoring reads, as means: Fisher {@code F = Σg²/batches} and mean gradient
+ * {@code ḡ = Σg/batches} for the general and the domain half (GAPRUNE.md; the sums come from
+ * {@link TensorStats}). Validated against the weights by the scorer, which names the tensor on a mismatch.
+ */
+public record WeightStatistics(
+    double[] fisherGeneral, double[] fisherDomain, double[] meanGradGeneral, double[] meanGradDomain) {
+
+  public WeightStatistics {
+    Objects.requireNonNull(fisherGeneral, "fisherGeneral");
+    Objects.requireNonNull(fisherDomain, "fisherDomain");
+    Objects.requireNonNull(meanGradGeneral, "meanGradGeneral");
+    Objects.requireNonNull(meanGradDomain, "meanGradDomain");
+  }
+
+  /** Means from the merged sums, with the batch count of each half (both > 0). */
+  public static WeightStatistics fromSums(TensorStats s, long generalBatches, long domainBatches) {
+    if (generalBatches <= 0 || domainBatches <= 0) {
+      throw new IllegalArgumentException("tensor " + s.name() + ": batch counts must be > 0, got general "
+          + generalBatches + ", domain " + domainBatches);
+    }
+    return new WeightStatistics(divide(s.sumSqGeneral(), generalBatches), divide(s.sumSqDomain(), domainBatches),
+        divide(s.sumGeneral(), generalBatches), divide(s.sumDomain(), domainBatches));
+  }
+
+  /** Means from the merged sums when every batch has a general and a domain half. */
+  public static WeightStatistics fromSums(TensorStats s, long batches) {
+    return fromSums(s, batches, batches);
+  }
+
+  private static double[] divide(double[] a, long by) {
+    var out = new double[a.length];
+    for (int i = 0; i < a.length; i++) {
+      out[i] = a[i] / by;
+    }
+    return out;
+  }
+
+  public int size() {
+    return fisherGeneral.length;
+  }
+}

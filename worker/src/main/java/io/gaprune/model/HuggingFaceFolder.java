@@ -1,0 +1,185 @@
+package io.gaprune.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import io.gaprune.model.bert.BertEncoder;
+import io.gaprune.model.qwen3.Qwen3Encoder;
+import io.gaprune.model.safetensors.SafetensorsReader;
+import java.io.IOException;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Loads a Hugging Face checkpoint folder: {@code config.json} (model_type {@code bert} or {@code qwen3}),
+ * {@code model.safetensors} or a sharded {@code model.safetensors.index.json}, {@code tokenizer.json}, and
+ * the sentence-transformers files when present ({@code modules.json} with its Pooling and Normalize
+ * modules, {@code config_sentence_transformers.json}'s query prompt).
+ *
+ * <p>Without sentence-transformers files a BERT model pools by MEAN without normalisation
+ * (sentence-transformers' default for a plain transformer) and a Qwen3 model by its last token, normalised
+ * (Qwen3-Embedding's use).
+ */
+public final class HuggingFaceFolder {
+
+  private HuggingFaceFolder() {}
+
+  public static LoadedModel load(Path dir, NDManager manager, DataType dtype, int maxLength) throws IOException {
+    var configFile = dir.resolve("config.json");
+    var hf = readJson(configFile);
+    var type = string(hf, "model_type", configFile);
+    var st = SentenceTransformersConfig.read(dir);
+    var tokenizerFile = dir.resolve("tokenizer.json");
+    if (!Files.isRegularFile(tokenizerFile)) {
+      throw new IOException(tokenizerFile + ": tokenizer file not found (the folder needs a fast-tokenizer "
+          + "tokenizer.json)");
+    }
+    ModelConfig config;
+    TextTokenizer.PaddingSide side;
+    switch (type) {
+      case "bert" -> {
+        config = bertConfig(hf, configFile, st);
+        side = TextTokenizer.PaddingSide.RIGHT;
+      }
+      case "qwen3" -> {
+        config = qwen3Config(hf, configFile, st);
+        side = TextTokenizer.PaddingSide.LEFT;
+      }
+      default -> throw new IOException(configFile + ": unsupported model_type '" + type
+          + "' (supported: bert, qwen3)");
+    }
+    var parameters = readParameters(dir, manager, dtype);
+    Encoder encoder;
+    try {
+      encoder = type.equals("bert") ? new BertEncoder(config, parameters) : new Qwen3Encoder(config, parameters);
+    } catch (IllegalArgumentException e) {
+      parameters.values().forEach(NDArray::close);
+      throw new IOException(dir + ": " + e.getMessage(), e);
+    }
+    var tokenizer = TextTokenizer.fromFile(tokenizerFile, maxLength, side);
+    return new LoadedModel(encoder, tokenizer, dir.toString(), hf);
+  }
+
+  /** Every floating-point tensor of the checkpoint as {@code dtype}; integer buffers are skipped. */
+  static Map<String, NDArray> readParameters(Path dir, NDManager manager, DataType dtype) throws IOException {
+    if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT64) {
+      throw new IllegalArgumentException("parameters load as FLOAT32 or FLOAT64, not " + dtype);
+    }
+    if (!Files.isRegularFile(dir.resolve("model.safetensors"))
+        && !Files.isRegularFile(dir.resolve("model.safetensors.index.json"))) {
+      throw new IOException(dir + ": no model.safetensors or model.safetensors.index.json"
+          + (Files.exists(dir.resolve("pytorch_model.bin")) ? " (pytorch_model.bin is not read: convert it to "
+          + "safetensors)" : ""));
+    }
+    var out = new LinkedHashMap<String, NDArray>();
+    try (var reader = SafetensorsReader.open(dir)) {
+      for (var info : reader.tensors()) {
+        if (!info.dtype().isFloating()) {
+          continue; // e.g. embeddings.position_ids
+        }
+        var shape = new Shape(info.shape());
+        // Converted in Java: DJL aborts the JVM on BF16 arrays (STACK.md).
+        NDArray a = dtype == DataType.FLOAT64
+            ? manager.create(DoubleBuffer.wrap(reader.readDoubles(info.name())), shape)
+            : manager.create(FloatBuffer.wrap(reader.readFloats(info.name())), shape);
+        a.setName(info.name());
+        out.put(info.name(), a);
+      }
+    } catch (IOException | RuntimeException e) {
+      out.values().forEach(NDArray::close);
+      throw e;
+    }
+    return out;
+  }
+
+  static ModelConfig bertConfig(JsonObject hf, Path file, SentenceTransformersConfig st) throws IOException {
+    var act = hf.has("hidden_act") ? string(hf, "hidden_act", file) : "gelu";
+    if (!act.equals("gelu")) {
+      throw new IOException(file + ": hidden_act '" + act + "' is not supported (BERT here uses erf GELU)");
+    }
+    if (hf.has("position_embedding_type") && !string(hf, "position_embedding_type", file).equals("absolute")) {
+      throw new IOException(file + ": position_embedding_type '" + string(hf, "position_embedding_type", file)
+          + "' is not supported (absolute only)");
+    }
+    int hidden = integer(hf, "hidden_size", file);
+    int heads = integer(hf, "num_attention_heads", file);
+    if (heads <= 0 || hidden % heads != 0) {
+      throw new IOException(file + ": hidden_size " + hidden + " is not divisible by num_attention_heads " + heads);
+    }
+    return new ModelConfig(ModelConfig.Family.BERT, integer(hf, "vocab_size", file), hidden,
+        integer(hf, "num_hidden_layers", file), heads, heads, hidden / heads, integer(hf, "intermediate_size", file),
+        integer(hf, "max_position_embeddings", file), number(hf, "layer_norm_eps", file, 1e-12), 0,
+        hf.has("type_vocab_size") ? integer(hf, "type_vocab_size", file) : 2,
+        st.pooling() != null ? st.pooling() : ModelConfig.Pooling.MEAN, st.pooling() != null && st.normalize(),
+        st.queryInstruction());
+  }
+
+  static ModelConfig qwen3Config(JsonObject hf, Path file, SentenceTransformersConfig st) throws IOException {
+    int hidden = integer(hf, "hidden_size", file);
+    int heads = integer(hf, "num_attention_heads", file);
+    int headDim = hf.has("head_dim") ? integer(hf, "head_dim", file) : hidden / heads;
+    return new ModelConfig(ModelConfig.Family.QWEN3, integer(hf, "vocab_size", file), hidden,
+        integer(hf, "num_hidden_layers", file), heads,
+        hf.has("num_key_value_heads") ? integer(hf, "num_key_value_heads", file) : heads, headDim,
+        integer(hf, "intermediate_size", file), integer(hf, "max_position_embeddings", file),
+        number(hf, "rms_norm_eps", file, 1e-6), number(hf, "rope_theta", file, 1_000_000), 0,
+        st.pooling() != null ? st.pooling() : ModelConfig.Pooling.LAST_TOKEN,
+        st.pooling() == null || st.normalize(), st.queryInstruction());
+  }
+
+  static JsonObject readJson(Path file) throws IOException {
+    if (!Files.isRegularFile(file)) {
+      throw new IOException(file + ": file not found");
+    }
+    try {
+      JsonElement e = JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8));
+      if (!e.isJsonObject()) {
+        throw new IOException(file + ": expected a JSON object");
+      }
+      return e.getAsJsonObject();
+    } catch (JsonParseException e) {
+      throw new IOException(file + ": malformed JSON (" + e.getMessage() + ")", e);
+    }
+  }
+
+  static String string(JsonObject o, String field, Path file) throws IOException {
+    var e = o.get(field);
+    if (e == null || !e.isJsonPrimitive()) {
+      throw new IOException(file + ": missing or non-string field \"" + field + "\"");
+    }
+    return e.getAsString();
+  }
+
+  static int integer(JsonObject o, String field, Path file) throws IOException {
+    var e = o.get(field);
+    if (e == null || !e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
+      throw new IOException(file + ": missing or non-numeric field \"" + field + "\"");
+    }
+    double v = e.getAsDouble();
+    if (v != Math.rint(v) || v < 0 || v > Integer.MAX_VALUE) {
+      throw new IOException(file + ": field \"" + field + "\" must be a non-negative integer, got " + e);
+    }
+    return (int) v;
+  }
+
+  static double number(JsonObject o, String field, Path file, double fallback) throws IOException {
+    var e = o.get(field);
+    if (e == null || e.isJsonNull()) {
+      return fallback;
+    }
+    if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
+      throw new IOException(file + ": field \"" + field + "\" is not a number");
+    }
+    return e.getAsDouble();
+  }
+}

@@ -1,0 +1,194 @@
+package io.gaprune.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.google.gson.JsonParser;
+import io.gaprune.model.safetensors.DType;
+import io.gaprune.model.safetensors.SafetensorsWriter;
+import io.gaprune.model.safetensors.TensorSpec;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Writing a model as a Hugging Face folder and loading it back; the folder loader's errors. */
+class HuggingFaceFolderTest {
+
+  @TempDir Path tmp;
+
+  private static float[] embed(LoadedModel model, NDManager manager) {
+    try (var step = manager.newSubManager()) {
+      return model.encoder().embed(model.tokenizer().encode(TestModels.SENTENCES, step)).toFloatArray();
+    }
+  }
+
+  @Test
+  void minilmExportedAndReloadedGivesIdenticalEmbeddings() throws IOException {
+    var dir = tmp.resolve("minilm");
+    try (var manager = NDManager.newBaseManager()) {
+      float[] before;
+      try (var model = ModelLoader.load("minilm", manager, DataType.FLOAT32)) {
+        before = embed(model, manager);
+        HuggingFaceWriter.write(model, dir);
+      }
+      try (var reloaded = ModelLoader.load(dir.toString(), manager, DataType.FLOAT32)) {
+        assertEquals(ModelConfig.Pooling.MEAN, reloaded.config().pooling());
+        assertTrue(reloaded.config().normalize());
+        assertEquals(TestModels.config(KnownModel.MINILM), reloaded.config());
+        assertEquals(dir.toString(), reloaded.source());
+        assertTrue(Arrays.equals(before, embed(reloaded, manager)), "embeddings differ after the round trip");
+      }
+    }
+    var pooling = JsonParser.parseString(Files.readString(dir.resolve("1_Pooling/config.json"))).getAsJsonObject();
+    assertTrue(pooling.get("pooling_mode_mean_tokens").getAsBoolean());
+    assertEquals("bert", JsonParser.parseString(Files.readString(dir.resolve("config.json"))).getAsJsonObject()
+        .get("model_type").getAsString());
+  }
+
+  @Test
+  void bgeKeepsClsPoolingAndQueryInstructionThroughTheFolder() throws IOException {
+    var dir = tmp.resolve("bge");
+    try (var manager = NDManager.newBaseManager()) {
+      float[] before;
+      try (var model = ModelLoader.load("bge-small", manager, DataType.FLOAT32)) {
+        before = embed(model, manager);
+        HuggingFaceWriter.write(model, dir);
+      }
+      try (var reloaded = ModelLoader.load(dir.toString(), manager, DataType.FLOAT32)) {
+        assertEquals(TestModels.config(KnownModel.BGE_SMALL), reloaded.config());
+        assertTrue(Arrays.equals(before, embed(reloaded, manager)));
+      }
+    }
+  }
+
+  /** A minilm folder written once for the error cases below. */
+  private Path writeMinilm() throws IOException {
+    var dir = tmp.resolve("m");
+    try (var manager = NDManager.newBaseManager(); var model = ModelLoader.load("minilm", manager, DataType.FLOAT32)) {
+      HuggingFaceWriter.write(model, dir);
+    }
+    return dir;
+  }
+
+  private static IOException loadFails(Path dir) {
+    try (var manager = NDManager.newBaseManager()) {
+      return assertThrows(IOException.class, () -> ModelLoader.load(dir.toString(), manager, DataType.FLOAT32));
+    }
+  }
+
+  @Test
+  void brokenFoldersGiveErrorsNamingFileAndProblem() throws IOException {
+    var dir = writeMinilm();
+    var weights = dir.resolve("model.safetensors");
+    var good = Files.readAllBytes(weights);
+
+    // a tensor with the wrong shape
+    var specs = new ArrayList<TensorSpec>();
+    try (var manager = NDManager.newBaseManager()) {
+      var params = HuggingFaceFolder.readParameters(dir, manager, DataType.FLOAT32);
+      for (var e : params.entrySet()) {
+        var shape = e.getKey().equals("encoder.layer.2.output.dense.weight") ? new long[] {384, 1535}
+            : e.getValue().getShape().getShape();
+        specs.add(new TensorSpec(e.getKey(), DType.F32, shape));
+      }
+      try (var w = SafetensorsWriter.create(weights, specs, Map.of())) {
+        for (var s : specs) {
+          w.writeFloats(s.name(), new float[(int) s.elementCount()]);
+        }
+      }
+      params.values().forEach(NDArray::close);
+    }
+    assertEquals(dir + ": BERT parameter encoder.layer.2.output.dense.weight: expected shape (384, 1536), got "
+        + "(384, 1535)", loadFails(dir).getMessage());
+
+    // truncated weights
+    Files.write(weights, Arrays.copyOf(good, good.length - 1000));
+    var e = loadFails(dir);
+    assertTrue(e.getMessage().contains(weights.toString()) && e.getMessage().contains("truncated"), e.getMessage());
+    Files.write(weights, good);
+
+    // no weights at all
+    Files.delete(weights);
+    assertEquals(dir + ": no model.safetensors or model.safetensors.index.json", loadFails(dir).getMessage());
+    Files.write(weights, good);
+
+    // missing tokenizer
+    Files.move(dir.resolve("tokenizer.json"), dir.resolve("tokenizer.json.bak"));
+    assertTrue(loadFails(dir).getMessage().startsWith(dir.resolve("tokenizer.json") + ": tokenizer file not found"));
+    Files.move(dir.resolve("tokenizer.json.bak"), dir.resolve("tokenizer.json"));
+
+    // unknown model_type
+    var config = dir.resolve("config.json");
+    var original = Files.readString(config);
+    Files.writeString(config, original.replace("\"bert\"", "\"llama\""));
+    assertEquals(config + ": unsupported model_type 'llama' (supported: bert, qwen3)", loadFails(dir).getMessage());
+
+    // missing config
+    Files.delete(config);
+    assertEquals(config + ": file not found", loadFails(dir).getMessage());
+    Files.writeString(config, original);
+
+    // a pooling config that names two modes
+    var pooling = dir.resolve("1_Pooling/config.json");
+    Files.writeString(pooling, Files.readString(pooling).replace("\"pooling_mode_cls_token\": false",
+        "\"pooling_mode_cls_token\": true"));
+    assertTrue(loadFails(dir).getMessage().startsWith(pooling + ": expected exactly one of"));
+  }
+
+  @Test
+  void qwen3FolderRoundTripGivesTheSameEncoder() throws IOException {
+    var dir = tmp.resolve("qwen3");
+    var tiny = TinyModels.qwen3Config(2);
+    var config = new ModelConfig(tiny.family(), tiny.vocabSize(), tiny.hiddenSize(), tiny.numLayers(), tiny.numHeads(),
+        tiny.numKvHeads(), tiny.headDim(), tiny.intermediateSize(), tiny.maxPositions(), tiny.normEps(),
+        tiny.ropeTheta(), 0, ModelConfig.Pooling.LAST_TOKEN, true, "Instruct: find the definition\nQuery: {q}");
+    var hf = JsonParser.parseString("""
+        {"architectures": ["Qwen3Model"], "model_type": "qwen3", "hidden_size": 12, "num_attention_heads": 4,
+         "num_key_value_heads": 2, "head_dim": 6, "intermediate_size": 20, "rms_norm_eps": 1e-06,
+         "rope_theta": 10000.0, "max_position_embeddings": 64, "vocab_size": 40, "num_hidden_layers": 2,
+         "tie_word_embeddings": true}""").getAsJsonObject();
+    try (var manager = NDManager.newBaseManager()) {
+      var encoder = new io.gaprune.model.qwen3.Qwen3Encoder(config,
+          TinyModels.parameters(TinyModels.qwen3(manager, tiny, DataType.FLOAT32, 7)));
+      var batch = TinyModels.leftPadded(manager, new java.util.Random(3), 5, 2, 7);
+      var before = encoder.embed(batch).toFloatArray();
+      var tokenizer = TextTokenizer.fromJson(TestModels.resource(KnownModel.MINILM.tokenizerResource), "tok", 64,
+          TextTokenizer.PaddingSide.LEFT);
+      try (var model = new LoadedModel(encoder, tokenizer, "tiny qwen3", hf)) {
+        HuggingFaceWriter.write(model, dir);
+      }
+      try (var reloaded = ModelLoader.load(dir.toString(), manager, DataType.FLOAT32)) {
+        assertTrue(reloaded.encoder() instanceof io.gaprune.model.qwen3.Qwen3Encoder);
+        assertEquals(config, reloaded.config());
+        assertEquals(TextTokenizer.PaddingSide.LEFT, reloaded.tokenizer().paddingSide());
+        assertTrue(reloaded.hfConfig().get("tie_word_embeddings").getAsBoolean(), "unknown fields are kept");
+        assertTrue(Arrays.equals(before, reloaded.encoder().embed(batch).toFloatArray()));
+      }
+    }
+  }
+
+  @Test
+  void qwen3ConfigFieldsAreParsed() throws IOException {
+    var json = JsonParser.parseString("""
+        {"model_type": "qwen3", "hidden_size": 1024, "num_attention_heads": 16, "num_key_value_heads": 8,
+         "head_dim": 128, "intermediate_size": 3072, "rms_norm_eps": 1e-06, "rope_theta": 1000000,
+         "max_position_embeddings": 32768, "vocab_size": 151669, "num_hidden_layers": 28}""").getAsJsonObject();
+    var st = new SentenceTransformersConfig(null, false,
+        "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:{q}");
+    var c = HuggingFaceFolder.qwen3Config(json, Path.of("config.json"), st);
+    assertEquals(new ModelConfig(ModelConfig.Family.QWEN3, 151669, 1024, 28, 16, 8, 128, 3072, 32768, 1e-6, 1e6, 0,
+        ModelConfig.Pooling.LAST_TOKEN, true, st.queryInstruction()), c);
+    json.remove("hidden_size");
+    var e = assertThrows(IOException.class, () -> HuggingFaceFolder.qwen3Config(json, Path.of("config.json"), st));
+    assertEquals("config.json: missing or non-numeric field \"hidden_size\"", e.getMessage());
+  }
+}
