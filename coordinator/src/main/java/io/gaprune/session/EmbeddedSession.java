@@ -54,6 +54,10 @@ public final class EmbeddedSession {
     if (workers < 1) {
       throw new IllegalArgumentException("workers must be at least 1, got " + workers);
     }
+    if (!config.hasPath("pekko.actor.provider") || !config.getString("pekko.actor.provider").equals("cluster")) {
+      // A plain application config (ConfigFactory.load()): rebuild the node's Pekko settings from gaprune.*.
+      config = io.gaprune.config.GapruneConfig.load(null, config.withOnlyPath("gaprune"));
+    }
     Config node = ConfigFactory.empty()
         .withValue("gaprune.cluster.seed-nodes", ConfigValueFactory.fromIterable(List.of()))
         .withValue("gaprune.cluster.port", ConfigValueFactory.fromAnyRef(0))
@@ -79,11 +83,24 @@ public final class EmbeddedSession {
             .withValue("gaprune.http.enabled", ConfigValueFactory.fromAnyRef(false))
             .withFallback(config.withOnlyPath("gaprune"));
         Files.writeString(childConf, forChildren.root().render(ConfigRenderOptions.concise().setJson(false)));
+        Path logs = Files.createDirectories(coordinator.workDir().resolve("logs"));
         for (int i = 1; i < workers; i++) {
-          children.add(startWorkerProcess(childConf, "cpu", null));
+          children.add(startWorkerProcess(childConf, "cpu", logs.resolve("worker-" + i + ".log")));
         }
       }
       ActorRef<GeneratedMessage> endpoint = CoordinatorNode.findCoordinator(system, Duration.ofSeconds(60));
+      // Asked for N workers: give the child processes time to load the model and register (a worker that
+      // comes later still joins the running session; one that never comes does not block it).
+      long waitUntil = System.nanoTime() + Duration.ofSeconds(180).toNanos();
+      while (System.nanoTime() < waitUntil
+          && ask(system, endpoint, r -> SessionStatusRequest.newBuilder().setReplyTo(r).build()).getStatus()
+              .getWorkersCount() < workers) {
+        if (children.stream().anyMatch(p -> !p.isAlive())) {
+          log.warn("a worker process ended before registering; see {}", coordinator.workDir().resolve("logs"));
+          break;
+        }
+        Thread.sleep(250);
+      }
       CommandReply started = ask(system, endpoint, r -> StartSession.newBuilder().setConfig(session).setReplyTo(r).build());
       if (!started.getOk()) {
         throw new IllegalArgumentException(started.getMessage());
