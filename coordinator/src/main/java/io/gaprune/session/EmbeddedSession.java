@@ -45,7 +45,7 @@ public final class EmbeddedSession {
 
   private EmbeddedSession() {}
 
-  /** What a finished session produced. */
+  /** What a finished session produced; masks hold one byte per weight, 1 kept, 0 pruned. */
   public record SessionResult(SessionStatus status, UnitStatistics statistics, Map<String, byte[]> masks,
       MaskPlan plan, Path sessionDir) {}
 
@@ -70,7 +70,7 @@ public final class EmbeddedSession {
     ExecutorService computeThread = Executors.newSingleThreadExecutor();
     ModelRuntime model = ModelRuntime.create(config);
     try (CoordinatorNode coordinator = CoordinatorNode.start(resolvedNode, model, List.of("coordinator", "worker"),
-        new ExactDaiPlanner())) {
+        new StreamingDaiPlanner())) {
       ActorSystem<Void> system = coordinator.system();
       // The local worker shares the JVM (and the model) with the coordinator.
       system.systemActorOf(WorkerActor.create(WorkerSettings.from(config, "cpu"), model, computeThread,
@@ -112,7 +112,7 @@ public final class EmbeddedSession {
       }
       Path dir = coordinator.workDir().resolve("sessions").resolve(id);
       AccumulatorStore store = new AccumulatorStore(dir, id, status.getPartitionsList());
-      return new SessionResult(status, store.readAll(), MaskFile.read(Path.of(status.getPlan().getMasksPath())),
+      return new SessionResult(status, store.readAll(), readMasks(Path.of(status.getPlan().getMasksPath())),
           status.getPlan(), dir);
     } finally {
       for (Process p : children) {
@@ -126,6 +126,11 @@ public final class EmbeddedSession {
       computeThread.shutdownNow();
       model.close();
     }
+  }
+
+  /** The plan's masks by tensor: one byte per weight, 1 kept, 0 pruned (the planner's safetensors U8). */
+  public static Map<String, byte[]> readMasks(Path file) throws IOException {
+    return io.gaprune.pipeline.Masks.read(file);
   }
 
   /** Starts {@code gaprune worker} as a child JVM with this JVM's class path. */

@@ -48,7 +48,7 @@ final class TestCluster implements AutoCloseable {
     Path conf = ClusterTestSupport.write(dir, "coordinator.conf",
         ClusterTestSupport.settings(dir.resolve("coordinator-work"), 0, null, extra + "\ngaprune.http.enabled = off"));
     coordinator = CoordinatorNode.start(ClusterTestSupport.load(conf), new SyntheticRuntime(ClusterTestSupport.load(conf)),
-        List.of("coordinator"), new ExactDaiPlanner());
+        List.of("coordinator"), new StreamingDaiPlanner());
     endpoint = CoordinatorNode.findCoordinator(coordinator.system(), Duration.ofSeconds(60));
   }
 
@@ -134,7 +134,7 @@ final class TestCluster implements AutoCloseable {
       assertEquals(applied.stream().distinct().count(), applied.size(), "a unit counted twice: " + applied);
       assertEquals(s.getUnitsTotal() / s.getPartitionsCount(), applied.size(), "units of partition " + p.getIndex());
     }
-    return new EmbeddedSession.SessionResult(s, store.readAll(), MaskFile.read(Path.of(s.getPlan().getMasksPath())),
+    return new EmbeddedSession.SessionResult(s, store.readAll(), EmbeddedSession.readMasks(Path.of(s.getPlan().getMasksPath())),
         s.getPlan(), sdir);
   }
 
