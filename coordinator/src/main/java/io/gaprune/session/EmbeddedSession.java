@@ -47,7 +47,7 @@ public final class EmbeddedSession {
 
   /** What a finished session produced; masks hold one byte per weight, 1 kept, 0 pruned. */
   public record SessionResult(SessionStatus status, UnitStatistics statistics, Map<String, byte[]> masks,
-      MaskPlan plan, Path sessionDir) {}
+      MaskPlan plan, Path sessionDir, Duration sessionTime) {}
 
   /** Runs a session with the defaults of {@code config} ({@code gaprune.*}) and {@code workers} workers. */
   public static SessionResult run(SessionConfig session, Config config, int workers, Duration timeout) throws Exception {
@@ -106,14 +106,17 @@ public final class EmbeddedSession {
         throw new IllegalArgumentException(started.getMessage());
       }
       String id = started.getStatus().getSessionId();
+      long t0 = System.nanoTime();
       SessionStatus status = awaitEnd(system, endpoint, timeout);
+      Duration sessionTime = Duration.ofNanos(System.nanoTime() - t0);
+      log.info("session {}: {} units in {} ms with {} worker(s)", id, status.getUnitsTotal(), sessionTime.toMillis(), workers);
       if (!status.getState().equals("DONE")) {
         throw new IllegalStateException("session " + id + " ended " + status.getState() + ": " + status.getMessage());
       }
       Path dir = coordinator.workDir().resolve("sessions").resolve(id);
       AccumulatorStore store = new AccumulatorStore(dir, id, status.getPartitionsList());
       return new SessionResult(status, store.readAll(), readMasks(Path.of(status.getPlan().getMasksPath())),
-          status.getPlan(), dir);
+          status.getPlan(), dir, sessionTime);
     } finally {
       for (Process p : children) {
         p.destroy();

@@ -135,7 +135,7 @@ final class TestCluster implements AutoCloseable {
       assertEquals(s.getUnitsTotal() / s.getPartitionsCount(), applied.size(), "units of partition " + p.getIndex());
     }
     return new EmbeddedSession.SessionResult(s, store.readAll(), EmbeddedSession.readMasks(Path.of(s.getPlan().getMasksPath())),
-        s.getPlan(), sdir);
+        s.getPlan(), sdir, Duration.ZERO);
   }
 
   static void assertSameResult(EmbeddedSession.SessionResult a, EmbeddedSession.SessionResult b) {
