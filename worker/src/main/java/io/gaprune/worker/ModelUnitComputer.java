@@ -1,5 +1,6 @@
 package io.gaprune.worker;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import com.typesafe.config.Config;
@@ -8,7 +9,6 @@ import io.gaprune.data.TripletReader;
 import io.gaprune.model.LayerType;
 import io.gaprune.model.LoadedModel;
 import io.gaprune.model.ModelLoader;
-import io.gaprune.model.TextTokenizer;
 import io.gaprune.protocol.BatchIndices;
 import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.TensorSpec;
@@ -17,7 +17,6 @@ import io.gaprune.stats.StatisticsStep;
 import io.gaprune.stats.TripletBatch;
 import io.gaprune.stats.UnitStatistics;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -25,41 +24,39 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.Set;
 
 /**
- * The model runtime behind a worker: the configured model ({@code gaprune.model}) loaded once with DJL, and
- * each work unit computed with {@link StatisticsStep}, batch after batch in the unit's order, summed in
- * float64. Calibration files are read once per path and kept.
+ * The real model runtime behind a worker: the model loaded with DJL on PyTorch ({@link ModelLoader}), the
+ * calibration triplets read once per file ({@link TripletReader}), and for each batch of a unit one
+ * {@link StatisticsStep} over the unit's layer partition, summed in batch order in float64.
+ *
+ * <p>The model hash is a SHA-256 of every parameter's name, shape and float32 bits, so two workers agree
+ * only if they hold the same weights, whatever the file they came from.
  */
 public final class ModelUnitComputer implements ModelRuntime {
-
+  private final String spec;
   private final NDManager manager;
-  private final LoadedModel model;
+  private LoadedModel model;
+  private int maxLength;
   private final String hash;
-  private final Map<String, List<Triplet>> triplets = new ConcurrentHashMap<>();
-  private final Map<Integer, TextTokenizer> tokenizers = new ConcurrentHashMap<>();
+  private final Map<String, List<Triplet>> triplets = new HashMap<>();
 
   public ModelUnitComputer(Config config) throws IOException {
-    this(config.getString("gaprune.model"));
-  }
-
-  public ModelUnitComputer(String modelSpec) throws IOException {
-    this.manager = NDManager.newBaseManager();
-    try {
-      this.model = ModelLoader.load(modelSpec, manager, DataType.FLOAT32);
-    } catch (IOException | RuntimeException e) {
-      manager.close();
-      throw e;
+    int threads = config.getInt("gaprune.worker.threads");
+    if (System.getProperty("ai.djl.pytorch.num_threads") == null && threads > 0) {
+      // read by the engine when it starts: one worker per device, a fixed number of threads each
+      System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
     }
-    this.hash = digest(model);
-  }
-
-  public LoadedModel model() {
-    return model;
+    this.spec = config.getString("gaprune.model");
+    this.maxLength = config.getInt("gaprune.session.max-seq-len");
+    this.manager = NDManager.newBaseManager();
+    this.model = ModelLoader.load(spec, manager, DataType.FLOAT32, maxLength);
+    this.hash = hash(model);
   }
 
   @Override
@@ -69,107 +66,95 @@ public final class ModelUnitComputer implements ModelRuntime {
 
   @Override
   public List<TensorSpec> candidateTensors(String candidates) {
-    var types = LayerType.parse(candidates);
-    var specs = new ArrayList<TensorSpec>();
+    Set<LayerType> types = LayerType.parse(candidates.isEmpty() ? "mlp" : candidates);
+    List<TensorSpec> out = new ArrayList<>();
     for (var e : model.encoder().parameters().entrySet()) {
       long[] shape = e.getValue().getShape().getShape();
       if (LayerType.isCandidate(types, e.getKey(), shape)) {
-        var spec = TensorSpec.newBuilder().setName(e.getKey());
+        TensorSpec.Builder b = TensorSpec.newBuilder().setName(e.getKey());
         for (long d : shape) {
-          spec.addShape(d);
+          b.addShape(d);
         }
-        specs.add(spec.build());
+        out.add(b.build());
       }
     }
-    return specs;
+    return out;
   }
 
   @Override
   public double[] weights(String tensor) {
-    var parameter = model.encoder().parameters().get(tensor);
-    if (parameter == null) {
-      throw new IllegalArgumentException("model " + model.source() + " has no tensor " + tensor);
+    NDArray p = model.encoder().parameters().get(tensor);
+    if (p == null) {
+      throw new IllegalArgumentException("model " + spec + " has no parameter " + tensor);
     }
-    try (var scratch = manager.newSubManager()) {
-      scratch.tempAttachAll(parameter);
-      return parameter.toType(DataType.FLOAT64, false).toDoubleArray();
-    }
+    return p.toType(DataType.FLOAT64, false).toDoubleArray();
   }
 
   @Override
-  public UnitStatistics compute(WorkUnit unit, SessionConfig session, Progress progress) {
-    var general = triplets(session.getGeneralPath());
-    var domain = triplets(session.getDomainPath());
-    var tokenizer = tokenizer(session.getMaxSeqLen());
-    var step = new StatisticsStep(model.encoder(), unit.getTensorsList().stream().map(TensorSpec::getName).toList());
-    UnitStatistics sum = null;
+  public synchronized UnitStatistics compute(WorkUnit unit, SessionConfig session, Progress progress) throws IOException {
+    if (session.getMaxSeqLen() > 0 && session.getMaxSeqLen() != maxLength) {
+      // the tokenizer's truncation is fixed at load: reload for a session that asks another length
+      model.close();
+      maxLength = session.getMaxSeqLen();
+      model = ModelLoader.load(spec, manager, DataType.FLOAT32, maxLength);
+    }
+    List<Triplet> general = triplets(session.getGeneralPath());
+    List<Triplet> domain = triplets(session.getDomainPath());
+    List<String> names = unit.getTensorsList().stream().map(TensorSpec::getName).toList();
+    StatisticsStep step = new StatisticsStep(model.encoder(), names);
+    UnitStatistics sum = UnitStatistics.empty();
     int done = 0;
-    for (BatchIndices batch : unit.getBatchesList()) {
-      try (var batchManager = NDManager.newBaseManager()) {
-        var g = TripletBatch.tokenize(pick(general, batch.getGeneralList(), session.getGeneralPath()), tokenizer,
+    for (BatchIndices b : unit.getBatchesList()) {
+      try (NDManager batchManager = manager.newSubManager()) {
+        var g = TripletBatch.tokenize(pick(general, b.getGeneralList(), session.getGeneralPath()), model.tokenizer(),
             model.config(), batchManager);
-        var d = TripletBatch.tokenize(pick(domain, batch.getDomainList(), session.getDomainPath()), tokenizer,
+        var d = TripletBatch.tokenize(pick(domain, b.getDomainList(), session.getDomainPath()), model.tokenizer(),
             model.config(), batchManager);
-        var contribution = step.run(g, d);
-        sum = sum == null ? contribution : sum.plus(contribution);
+        sum = sum.plus(step.run(g, d)); // batch order: the same float64 sums on every worker
       }
       progress.batchesDone(++done);
     }
-    return sum == null ? UnitStatistics.empty() : sum;
+    return sum;
   }
 
   private List<Triplet> triplets(String path) {
     return triplets.computeIfAbsent(path, p -> TripletReader.readAll(Path.of(p)));
   }
 
-  private TextTokenizer tokenizer(int maxLength) {
-    if (maxLength <= 0 || maxLength == model.tokenizer().maxLength()) {
-      return model.tokenizer();
-    }
-    return tokenizers.computeIfAbsent(maxLength, n -> {
-      try {
-        return model.tokenizer().withMaxLength(n);
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    });
-  }
-
-  private static List<Triplet> pick(List<Triplet> all, List<Integer> indices, String path) {
-    var picked = new ArrayList<Triplet>(indices.size());
+  private static List<Triplet> pick(List<Triplet> all, List<Integer> indices, String file) {
+    List<Triplet> out = new ArrayList<>(indices.size());
     for (int i : indices) {
       if (i < 0 || i >= all.size()) {
-        throw new IllegalArgumentException("work unit names triplet " + i + " of " + path + ", which holds "
-            + all.size());
+        throw new IllegalArgumentException("unit asks for triplet " + i + " of " + file + ", which has " + all.size()
+            + " (did the file change since the session started?)");
       }
-      picked.add(all.get(i));
+      out.add(all.get(i));
     }
-    return picked;
+    return out;
   }
 
-  /** SHA-256 over the architecture and every parameter's name, shape and float32 bytes. */
-  static String digest(LoadedModel model) {
+  private static String hash(LoadedModel model) {
     try {
-      var sha = MessageDigest.getInstance("SHA-256");
-      sha.update(model.config().toString().getBytes(StandardCharsets.UTF_8));
+      MessageDigest md = MessageDigest.getInstance("SHA-256");
       for (var e : model.encoder().parameters().entrySet()) {
-        sha.update(e.getKey().getBytes(StandardCharsets.UTF_8));
-        sha.update(e.getValue().getShape().toString().getBytes(StandardCharsets.UTF_8));
-        float[] values = e.getValue().toFloatArray();
-        var bytes = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        bytes.asFloatBuffer().put(values);
-        sha.update(bytes.array());
+        md.update(e.getKey().getBytes(StandardCharsets.UTF_8));
+        ByteBuffer shape = ByteBuffer.allocate(8 * e.getValue().getShape().dimension()).order(ByteOrder.LITTLE_ENDIAN);
+        for (long d : e.getValue().getShape().getShape()) {
+          shape.putLong(d);
+        }
+        md.update(shape.array());
+        md.update(e.getValue().toType(DataType.FLOAT32, false).toByteArray());
       }
-      return HexFormat.of().formatHex(sha.digest());
+      return HexFormat.of().formatHex(md.digest()).substring(0, 16);
     } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+      throw new IllegalStateException(e);
     }
   }
 
   @Override
   public void close() {
-    tokenizers.values().forEach(TextTokenizer::close);
     model.close();
     manager.close();
   }
+
 }
