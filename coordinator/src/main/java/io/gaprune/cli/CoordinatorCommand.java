@@ -2,7 +2,7 @@ package io.gaprune.cli;
 
 import io.gaprune.config.GapruneConfig;
 import io.gaprune.session.CoordinatorNode;
-import io.gaprune.session.ExactDaiPlanner;
+import io.gaprune.session.StreamingDaiPlanner;
 import io.gaprune.worker.ModelRuntime;
 import java.nio.file.Path;
 import java.util.List;
@@ -21,7 +21,7 @@ public final class CoordinatorCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     var cfg = GapruneConfig.load(config, null);
     ModelRuntime model = ModelRuntime.create(cfg);
-    CoordinatorNode node = CoordinatorNode.start(cfg, model, List.of("coordinator"), new ExactDaiPlanner());
+    CoordinatorNode node = CoordinatorNode.start(cfg, model, List.of("coordinator"), new StreamingDaiPlanner());
     System.out.println("gaprune coordinator " + node.address() + " ready; HTTP on 127.0.0.1:" + node.httpPort());
     node.system().getWhenTerminated().toCompletableFuture().join();
     return 0;

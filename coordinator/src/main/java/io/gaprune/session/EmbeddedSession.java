@@ -45,14 +45,18 @@ public final class EmbeddedSession {
 
   private EmbeddedSession() {}
 
-  /** What a finished session produced. */
+  /** What a finished session produced; masks hold one byte per weight, 1 kept, 0 pruned. */
   public record SessionResult(SessionStatus status, UnitStatistics statistics, Map<String, byte[]> masks,
-      MaskPlan plan, Path sessionDir) {}
+      MaskPlan plan, Path sessionDir, Duration sessionTime) {}
 
   /** Runs a session with the defaults of {@code config} ({@code gaprune.*}) and {@code workers} workers. */
   public static SessionResult run(SessionConfig session, Config config, int workers, Duration timeout) throws Exception {
     if (workers < 1) {
       throw new IllegalArgumentException("workers must be at least 1, got " + workers);
+    }
+    if (!config.hasPath("pekko.actor.provider") || !config.getString("pekko.actor.provider").equals("cluster")) {
+      // A plain application config (ConfigFactory.load()): rebuild the node's Pekko settings from gaprune.*.
+      config = io.gaprune.config.GapruneConfig.load(null, config.withOnlyPath("gaprune"));
     }
     Config node = ConfigFactory.empty()
         .withValue("gaprune.cluster.seed-nodes", ConfigValueFactory.fromIterable(List.of()))
@@ -66,7 +70,7 @@ public final class EmbeddedSession {
     ExecutorService computeThread = Executors.newSingleThreadExecutor();
     ModelRuntime model = ModelRuntime.create(config);
     try (CoordinatorNode coordinator = CoordinatorNode.start(resolvedNode, model, List.of("coordinator", "worker"),
-        new ExactDaiPlanner())) {
+        new StreamingDaiPlanner())) {
       ActorSystem<Void> system = coordinator.system();
       // The local worker shares the JVM (and the model) with the coordinator.
       system.systemActorOf(WorkerActor.create(WorkerSettings.from(config, "cpu"), model, computeThread,
@@ -79,24 +83,40 @@ public final class EmbeddedSession {
             .withValue("gaprune.http.enabled", ConfigValueFactory.fromAnyRef(false))
             .withFallback(config.withOnlyPath("gaprune"));
         Files.writeString(childConf, forChildren.root().render(ConfigRenderOptions.concise().setJson(false)));
+        Path logs = Files.createDirectories(coordinator.workDir().resolve("logs"));
         for (int i = 1; i < workers; i++) {
-          children.add(startWorkerProcess(childConf, "cpu", null));
+          children.add(startWorkerProcess(childConf, "cpu", logs.resolve("worker-" + i + ".log")));
         }
       }
       ActorRef<GeneratedMessage> endpoint = CoordinatorNode.findCoordinator(system, Duration.ofSeconds(60));
+      // Asked for N workers: give the child processes time to load the model and register (a worker that
+      // comes later still joins the running session; one that never comes does not block it).
+      long waitUntil = System.nanoTime() + Duration.ofSeconds(180).toNanos();
+      while (System.nanoTime() < waitUntil
+          && ask(system, endpoint, r -> SessionStatusRequest.newBuilder().setReplyTo(r).build()).getStatus()
+              .getWorkersCount() < workers) {
+        if (children.stream().anyMatch(p -> !p.isAlive())) {
+          log.warn("a worker process ended before registering; see {}", coordinator.workDir().resolve("logs"));
+          break;
+        }
+        Thread.sleep(250);
+      }
       CommandReply started = ask(system, endpoint, r -> StartSession.newBuilder().setConfig(session).setReplyTo(r).build());
       if (!started.getOk()) {
         throw new IllegalArgumentException(started.getMessage());
       }
       String id = started.getStatus().getSessionId();
+      long t0 = System.nanoTime();
       SessionStatus status = awaitEnd(system, endpoint, timeout);
+      Duration sessionTime = Duration.ofNanos(System.nanoTime() - t0);
+      log.info("session {}: {} units in {} ms with {} worker(s)", id, status.getUnitsTotal(), sessionTime.toMillis(), workers);
       if (!status.getState().equals("DONE")) {
         throw new IllegalStateException("session " + id + " ended " + status.getState() + ": " + status.getMessage());
       }
       Path dir = coordinator.workDir().resolve("sessions").resolve(id);
       AccumulatorStore store = new AccumulatorStore(dir, id, status.getPartitionsList());
-      return new SessionResult(status, store.readAll(), MaskFile.read(Path.of(status.getPlan().getMasksPath())),
-          status.getPlan(), dir);
+      return new SessionResult(status, store.readAll(), readMasks(Path.of(status.getPlan().getMasksPath())),
+          status.getPlan(), dir, sessionTime);
     } finally {
       for (Process p : children) {
         p.destroy();
@@ -109,6 +129,11 @@ public final class EmbeddedSession {
       computeThread.shutdownNow();
       model.close();
     }
+  }
+
+  /** The plan's masks by tensor: one byte per weight, 1 kept, 0 pruned (the planner's safetensors U8). */
+  public static Map<String, byte[]> readMasks(Path file) throws IOException {
+    return io.gaprune.pipeline.Masks.read(file);
   }
 
   /** Starts {@code gaprune worker} as a child JVM with this JVM's class path. */

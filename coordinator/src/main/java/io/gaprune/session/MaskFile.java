@@ -16,7 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Bit-packed keep-masks (bit i of byte i/8, LSB first, 1 = keep) as a sequence of length-delimited
+ * The wire form of masks for a writer on another node, and the SHA-256 of mask files. Bit-packed keep-masks (bit i of byte i/8, LSB first, 1 = keep) as a sequence of length-delimited
  * {@link MaskChunk}s of at most 64 KiB: the same pieces that travel to a writer over the cluster.
  */
 public final class MaskFile {

@@ -435,12 +435,15 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
         return Effect().persist(event(SessionEvent.newBuilder().setFailed(SessionFailed.newBuilder()
             .setReason("accumulator of partition " + f.partition() + ": " + f.error()))));
       }
-      if (f.newlyApplied().isEmpty()) {
+      // The accumulator file is the truth: record whatever it holds that the journal does not know yet (a
+      // crash between a fold's rename and this event leaves such units behind).
+      List<String> unknown = f.applied().stream().filter(u -> !s.folded.contains(u)).toList();
+      if (unknown.isEmpty()) {
         maybePlan(s);
         return Effect().none();
       }
       return Effect().persist(event(SessionEvent.newBuilder().setUnitsFolded(UnitsFolded.newBuilder()
-          .setPartition(f.partition()).addAllUnitIds(f.newlyApplied())))).thenRun(this::maybePlan);
+          .setPartition(f.partition()).addAllUnitIds(unknown)))).thenRun(this::maybePlan);
     } else if (reply instanceof ShardMerger.Durable d) {
       if (s.status != SessionState.Status.RUNNING) {
         return Effect().none();

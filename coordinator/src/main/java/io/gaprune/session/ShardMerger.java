@@ -44,7 +44,8 @@ public final class ShardMerger {
   /** {@code error} null: the unit's shards are durable (staged now, staged before, or already folded). */
   public record Staged(String unitId, String workerRef, int crc32c, String error) implements Reply {}
 
-  public record Folded(int partition, List<String> newlyApplied, int appliedCount, String error) implements Reply {}
+  /** {@code applied}: every unit the accumulator holds (the file's record, the truth after any crash). */
+  public record Folded(int partition, List<String> newlyApplied, List<String> applied, String error) implements Reply {}
 
   /** unit id → true if folded, false if staged only. */
   public record Durable(Map<String, Boolean> units, String error) implements Reply {}
@@ -107,14 +108,15 @@ public final class ShardMerger {
           ctx.getLog().debug("fold request: partition {} ({} units)", m.partition(), m.order().size());
           try {
             List<String> newly = m.store().foldReady(m.partition(), m.order());
-            int applied = m.store().applied(m.partition()).size();
+            List<String> applied = List.copyOf(m.store().applied(m.partition()));
             if (!newly.isEmpty()) {
-              ctx.getLog().info("partition {}: folded {} ({} of {} units)", m.partition(), newly, applied, m.order().size());
+              ctx.getLog().info("partition {}: folded {} ({} of {} units)", m.partition(), newly, applied.size(),
+                  m.order().size());
             }
             m.replyTo().tell(new Folded(m.partition(), newly, applied, null));
           } catch (Exception e) {
             ctx.getLog().error("partition {}: fold failed: {}", m.partition(), e.getMessage());
-            m.replyTo().tell(new Folded(m.partition(), List.of(), -1, e.getMessage() != null ? e.getMessage() : e.toString()));
+            m.replyTo().tell(new Folded(m.partition(), List.of(), List.of(), e.getMessage() != null ? e.getMessage() : e.toString()));
           }
           return Behaviors.same();
         })

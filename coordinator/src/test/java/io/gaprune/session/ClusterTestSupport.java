@@ -13,6 +13,17 @@ import java.nio.file.Path;
 final class ClusterTestSupport {
   private ClusterTestSupport() {}
 
+  /** A fresh directory under target/cluster-tests (kept after the run: the process logs are there). */
+  static Path testDir(String name) throws IOException {
+    Path d = Path.of("target", "cluster-tests", name).toAbsolutePath();
+    if (Files.exists(d)) {
+      try (var walk = Files.walk(d)) {
+        walk.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      }
+    }
+    return Files.createDirectories(d);
+  }
+
   static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();

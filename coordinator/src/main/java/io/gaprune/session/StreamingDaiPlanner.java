@@ -1,0 +1,94 @@
+package io.gaprune.session;
+
+import io.gaprune.model.LayerType;
+import io.gaprune.planner.BudgetMode;
+import io.gaprune.planner.DaiPlanner;
+import io.gaprune.planner.PlanResult;
+import io.gaprune.planner.PlannerConfig;
+import io.gaprune.planner.ScoringConfig;
+import io.gaprune.planner.TensorInput;
+import io.gaprune.planner.TensorMeta;
+import io.gaprune.planner.TensorSource;
+import io.gaprune.planner.WeightStatistics;
+import io.gaprune.protocol.AccumulatorMeta;
+import io.gaprune.protocol.LayerPartition;
+import io.gaprune.protocol.MaskPlan;
+import io.gaprune.protocol.SessionConfig;
+import io.gaprune.protocol.TensorSpec;
+import io.gaprune.worker.ModelRuntime;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The coordinator's planning step on the project's planner ({@link io.gaprune.planner.DaiPlanner}: DAI
+ * scores, exact radix selection, masks as safetensors U8, 1 = kept). It reads the merged statistics one
+ * tensor at a time straight from the accumulator files and the weights from the model, so the coordinator
+ * never holds more than one tensor's statistics.
+ */
+public final class StreamingDaiPlanner implements MaskPlanner {
+
+  @Override
+  public MaskPlan plan(SessionConfig s, List<LayerPartition> partitions, AccumulatorStore store, ModelRuntime model,
+      Path outDir) throws Exception {
+    PlannerConfig config = PlannerConfig.of(s.getSparsity())
+        .withScoring(ScoringConfig.defaults().withHyper(s.getBeta(), s.getGamma(), s.getAlpha()).withSeed(s.getSeed()))
+        .withLayerTypes(LayerType.parse(s.getCandidates().isEmpty() ? "mlp" : s.getCandidates()))
+        .withBudget(BudgetMode.parse(s.getBudget().isEmpty() ? "global" : s.getBudget()));
+    Files.createDirectories(outDir);
+    Path masks = outDir.resolve("masks.safetensors");
+    PlanResult result = new DaiPlanner(config).plan(new AccumulatorTensorSource(partitions, store, model), masks,
+        outDir.resolve("plan.json"));
+    List<TensorSpec> specs = new ArrayList<>();
+    partitions.forEach(p -> specs.addAll(p.getTensorsList()));
+    return MaskPlan.newBuilder().setSessionId(s.getSessionId()).setSparsity(s.getSparsity())
+        .setCandidateWeights(result.candidates()).setPrunedWeights(result.pruned()).addAllTensors(specs)
+        .setMasksPath(masks.toString()).setMasksSha256(MaskFile.sha256(masks)).build();
+  }
+
+  /** The planner's view of a session: tensors in partition order, statistics read from the accumulators. */
+  static final class AccumulatorTensorSource implements TensorSource {
+    private final AccumulatorStore store;
+    private final ModelRuntime model;
+    private final List<TensorMeta> tensors = new ArrayList<>();
+    private final Map<String, Integer> partitionOf = new HashMap<>();
+    private final Map<Integer, Long> batches = new HashMap<>();
+
+    AccumulatorTensorSource(List<LayerPartition> partitions, AccumulatorStore store, ModelRuntime model) {
+      this.store = store;
+      this.model = model;
+      for (LayerPartition p : partitions) {
+        AccumulatorMeta meta = store.readMeta(p.getIndex());
+        if (meta == null) {
+          throw new IllegalStateException("partition " + p.getIndex() + " has no accumulator");
+        }
+        batches.put(p.getIndex(), meta.getBatches());
+        for (TensorSpec t : p.getTensorsList()) {
+          tensors.add(new TensorMeta(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray()));
+          partitionOf.put(t.getName(), p.getIndex());
+        }
+      }
+    }
+
+    @Override
+    public List<TensorMeta> tensors() {
+      return tensors;
+    }
+
+    @Override
+    public TensorInput load(TensorMeta tensor) throws IOException {
+      int p = partitionOf.get(tensor.name());
+      var stats = store.readTensor(p, tensor.name());
+      double[] w = model.weights(tensor.name());
+      float[] f = new float[w.length];
+      for (int i = 0; i < w.length; i++) {
+        f[i] = (float) w[i];
+      }
+      return new TensorInput(tensor, f, WeightStatistics.fromSums(stats, batches.get(p)));
+    }
+  }
+}

@@ -1,0 +1,114 @@
+package io.gaprune.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.gaprune.protocol.SessionConfig;
+import io.gaprune.protocol.WorkerInfo;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * One coordinator, worker processes on 127.0.0.1, the same session four times: with 1 worker, with 3, with 3
+ * of which one is killed (kill -9) mid-unit, and with a worker added and another drained mid-session. The
+ * statistics must be the same bits and the masks the same bytes every time. Each unit carries a full
+ * MiniLM MLP tensor (1536 × 384 float64, 4.7 MB per statistic), far above Artery's 256 KiB frame.
+ */
+@Tag("slow")
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class SessionEquivalenceTest {
+  static final String EXTRA = TestCluster.TENSORS + "\ngaprune.test.batch-millis = 300";
+
+  Path dir;
+  TestCluster cluster;
+  SessionConfig base;
+  EmbeddedSession.SessionResult reference;
+
+  @BeforeAll
+  void start() throws Exception {
+    dir = ClusterTestSupport.testDir("equivalence");
+    cluster = new TestCluster(dir, EXTRA);
+    cluster.startCoordinator();
+    Path general = ClusterTestSupport.triplets(dir, "general.json", 43);
+    Path domain = ClusterTestSupport.triplets(dir, "domain.json", 41);
+    // 10 batches of 4, one batch per unit; the big tensor alone in partition 0 (budget 18.9 MB) → 20 units
+    base = ClusterTestSupport.session(general, domain, "x").toBuilder().setPartitionBudgetBytes(18_900_000).build();
+  }
+
+  @AfterAll
+  void stop() {
+    cluster.close();
+  }
+
+  @Test
+  @Order(1)
+  void oneWorker() throws Exception {
+    cluster.startWorker("w1", "");
+    cluster.start(base.toBuilder().setSessionId("one").build());
+    reference = cluster.awaitResult("one", Duration.ofSeconds(120));
+    assertEquals(20, reference.status().getUnitsTotal());
+    assertEquals(2, reference.status().getPartitionsCount());
+    assertEquals(10, reference.statistics().batches());
+    assertEquals(1536 * 384 + 2 * 48 * 16, reference.plan().getCandidateWeights());
+  }
+
+  @Test
+  @Order(2)
+  void threeWorkersGiveTheSameBits() throws Exception {
+    cluster.startWorker("w2", "");
+    cluster.startWorker("w3", "");
+    cluster.awaitStatus(s -> s.getWorkersCount() == 3, Duration.ofSeconds(60));
+    cluster.start(base.toBuilder().setSessionId("three").build());
+    TestCluster.assertSameResult(reference, cluster.awaitResult("three", Duration.ofSeconds(120)));
+  }
+
+  @Test
+  @Order(3)
+  void threeWorkersOneKilledMidUnit() throws Exception {
+    cluster.start(base.toBuilder().setSessionId("kill").build());
+    // Wait until a worker holds a unit and has reported progress, then kill -9 its process.
+    var s = cluster.awaitStatus(st -> st.getUnitsDone() >= 2 && st.getWorkersList().stream()
+        .anyMatch(w -> !w.getUnitId().isEmpty()), Duration.ofSeconds(60));
+    WorkerInfo victim = s.getWorkersList().stream().filter(w -> !w.getUnitId().isEmpty()).findFirst().orElseThrow();
+    Process p = cluster.processes.stream().filter(pr -> pr.pid() == victim.getPid()).findFirst().orElseThrow();
+    p.destroyForcibly();
+    assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+    var result = cluster.awaitResult("kill", Duration.ofSeconds(120));
+    TestCluster.assertSameResult(reference, result);
+  }
+
+  @Test
+  @Order(4)
+  void workerAddedAndAnotherDrainedMidSession() throws Exception {
+    Process added = null;
+    cluster.start(base.toBuilder().setSessionId("scale").build());
+    cluster.awaitStatus(st -> st.getUnitsDone() >= 1, Duration.ofSeconds(60));
+    // drain w1 (still alive: the killed one was another, or w1 itself; pick a live one that is not w4)
+    var s = cluster.status();
+    Process drained = cluster.processes.stream()
+        .filter(pr -> pr.isAlive()
+            && s.getWorkersList().stream().anyMatch(w -> w.getPid() == pr.pid()))
+        .findFirst().orElseThrow();
+    WorkerInfo toDrain = s.getWorkersList().stream().filter(w -> w.getPid() == drained.pid()).findFirst().orElseThrow();
+    assertTrue(cluster.drain(toDrain.getWorkerRef()).getOk());
+    added = cluster.startWorker("w4", "");
+    var result = cluster.awaitResult("scale", Duration.ofSeconds(120));
+    assertTrue(added.isAlive());
+    TestCluster.assertSameResult(reference, result);
+    assertTrue(drained.waitFor(30, TimeUnit.SECONDS), "drained worker did not leave");
+    assertEquals(0, drained.exitValue());
+    String addedLog = Files.readString(cluster.log("w4"));
+    assertTrue(addedLog.contains("leased unit"), "the worker added mid-session took no unit:\n" + TestCluster.tail(addedLog));
+  }
+}
