@@ -28,6 +28,7 @@ public final class CompareCommand extends PipelineCommand implements Callable<In
   public Integer call() {
     var err = spec.commandLine().getErr();
     try {
+      quietLogs();
       var chosen = methods.isEmpty() ? PruningPipeline.COMPARED
           : methods.stream().map(ScoringMethod::parse).toList();
       new PruningPipeline(options(chosen.get(0).cliName()), progress(), System.err).compare(chosen);

@@ -87,6 +87,17 @@ abstract class PipelineCommand {
         retrainSteps, seed, maxLength, batchSize, out);
   }
 
+  /**
+   * The terminal shows progress; the cluster's INFO lines (nodes joining, workers registering) are for
+   * daemons, so an interactive job logs warnings only unless --verbose.
+   */
+  void quietLogs() {
+    if (!verbose) {
+      var root = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+      root.setLevel(ch.qos.logback.classic.Level.WARN);
+    }
+  }
+
   ConsoleProgress progress() {
     var mode = jsonLog ? ConsoleProgress.Mode.JSON : quiet ? ConsoleProgress.Mode.QUIET : ConsoleProgress.Mode.TEXT;
     return new ConsoleProgress(System.err, mode);

@@ -26,6 +26,7 @@ public final class RunCommand extends PipelineCommand implements Callable<Intege
   public Integer call() {
     var err = spec.commandLine().getErr();
     try {
+      quietLogs();
       var report = new PruningPipeline(options(scoring), progress(), System.err).run();
       spec.commandLine().getOut().println(String.format(Locale.ROOT,
           "pruned %,d of %,d candidate weights (%.4f); model, masks and report in %s", report.pruned(),

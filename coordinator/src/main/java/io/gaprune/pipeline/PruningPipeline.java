@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import com.typesafe.config.ConfigFactory;
+import io.gaprune.config.GapruneConfig;
 import com.typesafe.config.ConfigValueFactory;
 import io.gaprune.data.Triplet;
 import io.gaprune.data.TripletReader;
@@ -74,9 +75,9 @@ public final class PruningPipeline {
     try (var manager = NDManager.newBaseManager();
         var model = load(manager)) {
       var datasets = readDatasets();
+      var statistics = statistics(model);
       var evaluations = new ArrayList<RunReport.Evaluation>();
       evaluations.addAll(evaluate(model, datasets, "dense"));
-      var statistics = statistics(model);
       var plan = timed("plan", () -> plan(model, statistics, method, out.resolve("masks.safetensors"),
           out.resolve("plan.json")));
       var masks = Masks.apply(model.encoder(), Masks.read(out.resolve("masks.safetensors")), manager);
@@ -104,9 +105,9 @@ public final class PruningPipeline {
     try (var manager = NDManager.newBaseManager();
         var model = load(manager)) {
       var datasets = readDatasets();
+      var statistics = statistics(model);
       var evaluations = new ArrayList<RunReport.Evaluation>();
       evaluations.addAll(evaluate(model, datasets, "dense"));
-      var statistics = statistics(model);
       PlanResult first = null;
       var dense = DenseCopy.of(model.encoder());
       for (var method : methods) {
@@ -173,6 +174,12 @@ public final class PruningPipeline {
     var calibration = options.out().resolve("calibration");
     var general = calibrationSet(model, options.general(), calibration.resolve("general.json"));
     var domain = calibrationSet(model, options.domain(), calibration.resolve("domain.json"));
+    var config = GapruneConfig.load(null, ConfigFactory.empty()
+        .withValue("gaprune.work-dir", ConfigValueFactory.fromAnyRef(
+            options.out().resolve("work").toAbsolutePath().toString()))
+        .withValue("gaprune.model", ConfigValueFactory.fromAnyRef(options.model()))
+        .withValue("gaprune.http.enabled", ConfigValueFactory.fromAnyRef(false)));
+    var defaults = config.getConfig("gaprune.session");
     var session = SessionConfig.newBuilder()
         .setSessionId("run-" + Long.toString(System.currentTimeMillis(), 36))
         .setModel(options.model())
@@ -180,18 +187,16 @@ public final class PruningPipeline {
         .setDomainPath(domain.toAbsolutePath().toString())
         .setSeed(options.seed())
         .setBatchSize(options.batchSize())
+        .setBatchesPerUnit(defaults.getInt("batches-per-unit"))
+        .setPartitionBudgetBytes(defaults.getBytes("partition-budget-bytes"))
         .setCandidates(options.layers())
         .setSparsity(options.sparsity())
         .setMaxSeqLen(options.maxLength())
+        .setAlpha(defaults.getDouble("alpha"))
+        .setBeta(defaults.getDouble("beta"))
+        .setGamma(defaults.getDouble("gamma"))
         .setBudget(options.budget())
         .build();
-    var config = ConfigFactory.empty()
-        .withValue("gaprune.work-dir", ConfigValueFactory.fromAnyRef(
-            options.out().resolve("work").toAbsolutePath().toString()))
-        .withValue("gaprune.model", ConfigValueFactory.fromAnyRef(options.model()))
-        .withValue("gaprune.http.enabled", ConfigValueFactory.fromAnyRef(false))
-        .withFallback(ConfigFactory.load())
-        .resolve();
     return timed("statistics", () -> EmbeddedSession.run(session, config, options.workers(), Duration.ofDays(7))
         .statistics());
   }

@@ -76,6 +76,10 @@ public final class DaiPlanner {
           + " (valid types: " + LayerType.VALID + ")");
     }
     long n = groupSizes.values().stream().mapToLong(Long::longValue).sum();
+    if (n == 0) {
+      throw new IllegalArgumentException("the " + candidates.size() + " candidate tensors hold no weights (a zero "
+          + "dimension): nothing to plan");
+    }
     var warnings = new ArrayList<String>();
 
     // Budgets: one selection per group (uniform) or one over everything (global).
@@ -119,7 +123,9 @@ public final class DaiPlanner {
       }
     }
     long perSelection = config.selectionMemoryBytes() / Math.max(1, active);
-    int digitBits = (int) Math.max(4, Math.min(16, 63 - Long.numberOfLeadingZeros(Math.max(1, perSelection / 8))));
+    // As wide a digit as the memory allows (up to 20 bits, 8 MiB): a wider first digit leaves a smaller bucket,
+    // so a large model reaches the collection pass one histogram pass sooner; each pass re-scores the model.
+    int digitBits = (int) Math.max(4, Math.min(20, 63 - Long.numberOfLeadingZeros(Math.max(1, perSelection / 8))));
     int collectCap = (int) Math.min(Integer.MAX_VALUE - 8, perSelection / 8);
     for (int i = 0; i < s; i++) {
       selectors[i] = new RadixSelector(sizes[i], ks[i], digitBits, collectCap);

@@ -21,7 +21,8 @@ public final class KeyCollection implements PassAccumulator {
     }
     this.prefixBits = prefixBits;
     this.prefix = prefix;
-    this.keys = new long[Math.max(1, expected)];
+    // Start small and grow: a partition of the stream holds only its share of the bucket.
+    this.keys = new long[Math.max(1, Math.min(expected, 1 << 12))];
   }
 
   public int prefixBits() {
@@ -47,11 +48,32 @@ public final class KeyCollection implements PassAccumulator {
   }
 
   @Override
+  public void acceptAll(long[] batch, int offset, int length) {
+    if (prefixBits == 0) {
+      for (int i = offset; i < offset + length; i++) {
+        accept(batch[i]);
+      }
+      return;
+    }
+    int drop = 64 - prefixBits;
+    for (int i = offset; i < offset + length; i++) {
+      long key = batch[i];
+      if ((key >>> drop) == prefix) {
+        if (size == keys.length) {
+          keys = Arrays.copyOf(keys, Math.max(8, size * 2));
+        }
+        keys[size++] = key;
+      }
+    }
+  }
+
+  @Override
   public KeyCollection merge(PassAccumulator other) {
     if (!(other instanceof KeyCollection c) || c.prefixBits != prefixBits || c.prefix != prefix) {
       throw new IllegalArgumentException("cannot merge " + other + " into " + this + ": different passes");
     }
-    var m = new KeyCollection(prefixBits, prefix, size + c.size);
+    var m = new KeyCollection(prefixBits, prefix, 0);
+    m.keys = new long[Math.max(1, size + c.size)];
     System.arraycopy(keys, 0, m.keys, 0, size);
     System.arraycopy(c.keys, 0, m.keys, size, c.size);
     m.size = size + c.size;

@@ -47,6 +47,19 @@ public final class Scorer {
     return out;
   }
 
+  /**
+   * The order-preserving keys of {@link #score}: what a process scoring a partition of the model feeds to a
+   * selection pass's {@link PassAccumulator} before the coordinator merges them.
+   */
+  public long[] scoreKeys(TensorInput t) {
+    var scores = score(t);
+    var keys = new long[scores.length];
+    for (int j = 0; j < scores.length; j++) {
+      keys[j] = ScoreKeys.key(scores[j]);
+    }
+    return keys;
+  }
+
   /** Checks sizes and values; every message names the tensor. */
   static void validate(TensorInput t, boolean needStats) {
     String name = t.name();
@@ -118,15 +131,13 @@ public final class Scorer {
       }
       case DAI -> {
         var s = t.stats();
-        double[] align;
         if (c.alignment() == Alignment.TENSOR) {
           double cos = cosine(s.meanGradGeneral(), s.meanGradDomain(), c.cosineEpsilon());
-          align = null;
           for (int i = 0; i < n; i++) {
             out[i] = dai(w[i], s.fisherDomain()[i], s.fisherGeneral()[i], cos);
           }
         } else {
-          align = localCosine(s.meanGradGeneral(), s.meanGradDomain(), rows(t.meta()), cols(t.meta()),
+          var align = localCosine(s.meanGradGeneral(), s.meanGradDomain(), rows(t.meta()), cols(t.meta()),
               c.alignmentWindow());
           for (int i = 0; i < n; i++) {
             out[i] = dai(w[i], s.fisherDomain()[i], s.fisherGeneral()[i], align[i]);
@@ -271,12 +282,15 @@ public final class Scorer {
     return out;
   }
 
-  /** Per-tensor normalisation (a new array). */
+  /** Per-tensor normalisation: a new array, or {@code x} itself for {@code NONE} (no copy of a large tensor). */
   static double[] postProcess(double[] x, PostProcess p, double temperature) {
+    if (p == PostProcess.NONE) {
+      return x;
+    }
     int n = x.length;
     var out = new double[n];
     switch (p) {
-      case NONE -> System.arraycopy(x, 0, out, 0, n);
+      case NONE -> throw new AssertionError();
       case MINMAX -> {
         double min = Double.POSITIVE_INFINITY;
         double max = Double.NEGATIVE_INFINITY;

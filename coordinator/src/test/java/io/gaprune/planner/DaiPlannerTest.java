@@ -15,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -110,22 +109,35 @@ class DaiPlannerTest {
         .mapToLong(l -> l.stream().mapToLong(i -> cands.get(i).weights().length).sum()).toArray();
     long[] ks = c.budget() == BudgetMode.GLOBAL ? new long[] {Budgets.global(c.sparsity(), sizes[0])}
         : Budgets.uniform(c.sparsity(), sizes, c.rhoMin(), c.rhoMax());
+    // Full sort of each group's scores gives the k-th score T; then, in the fixed order (tensor, flat index),
+    // everything below T is pruned and the first (k − #below) equal to T.
     int gi = 0;
     for (var members : groups.values()) {
-      // (tensor index, flat index) pairs sorted by score, then position
-      var pos = new ArrayList<long[]>();
+      long k = ks[gi++];
+      if (k == 0) {
+        continue;
+      }
+      int size = members.stream().mapToInt(i -> cands.get(i).weights().length).sum();
+      var sorted = new double[size];
+      int at = 0;
       for (int ti : members) {
-        for (int j = 0; j < cands.get(ti).weights().length; j++) {
-          pos.add(new long[] {ti, j});
+        for (double v : scores.get(ti)) {
+          sorted[at++] = v + 0.0; // −0.0 → +0.0: Arrays.sort orders −0 before +0, the planner does not
         }
       }
-      pos.sort(Comparator.<long[]>comparingDouble(p -> scores.get((int) p[0])[(int) p[1]] + 0.0)
-          .thenComparingLong(p -> p[0]).thenComparingLong(p -> p[1]));
-      for (int r = 0; r < ks[gi]; r++) {
-        var p = pos.get(r);
-        masks.get(cands.get((int) p[0]).name())[(int) p[1]] = 0;
+      Arrays.sort(sorted);
+      double t = sorted[(int) k - 1];
+      long below = Arrays.stream(sorted).filter(v -> v < t).count();
+      long ties = k - below;
+      for (int ti : members) {
+        var sc = scores.get(ti);
+        var m = masks.get(cands.get(ti).name());
+        for (int j = 0; j < sc.length; j++) {
+          if (sc[j] < t || (sc[j] == t && ties-- > 0)) {
+            m[j] = 0;
+          }
+        }
       }
-      gi++;
     }
     return masks;
   }
@@ -295,6 +307,37 @@ class DaiPlannerTest {
     assertEquals(all[499], r.selections().get(0).threshold().score());
     var sel = json.getAsJsonArray("selections").get(0).getAsJsonObject();
     assertEquals(all[499], sel.get("threshold").getAsDouble());
+  }
+
+  @Test
+  void localAlignmentPrunesConflictingWeightsFirst() throws IOException {
+    // An 8×8 MLP tensor, all weights 1 and no Fisher difference, so DAI = 0.5·(1 + 0.2·s). The top four rows'
+    // mean gradients agree (ḡ_gen = ḡ_dom = 1), the bottom four conflict (ḡ_gen = 1, ḡ_dom = −1). The paper's
+    // per-tensor cosine is (32 − 32)/64 = 0: every score ties and the fixed order prunes rows 0–1, aligned
+    // weights. The local cosine is 1 on rows 0–2, 1/3 on row 3, −1/3 on row 4, −1 on rows 5–7: 25% (16
+    // weights) falls on rows 5 and 6, conflicting weights.
+    int n = 64;
+    var w = new float[n];
+    Arrays.fill(w, 1f);
+    var gGen = new double[n];
+    var gDom = new double[n];
+    for (int i = 0; i < n; i++) {
+      gGen[i] = 1;
+      gDom[i] = i < 32 ? 1 : -1;
+    }
+    var stats = new WeightStatistics(new double[n], new double[n], gGen, gDom);
+    var model = List.of(new TensorInput(new TensorMeta("layers.0.mlp.up_proj.weight", new long[] {8, 8}), w, stats));
+    for (var alignment : Alignment.values()) {
+      var c = PlannerConfig.of(0.25).withScoring(ScoringConfig.defaults().withAlignment(alignment, 3));
+      var path = dir.resolve(alignment + ".safetensors");
+      new DaiPlanner(c).plan(new InMemoryTensorSource(model), path, null);
+      var mask = readMasks(path).get("layers.0.mlp.up_proj.weight");
+      for (int i = 0; i < n; i++) {
+        int row = i / 8;
+        boolean expectPruned = alignment == Alignment.TENSOR ? row < 2 : row == 5 || row == 6;
+        assertEquals(expectPruned ? 0 : 1, mask[i], alignment + " element " + i);
+      }
+    }
   }
 
   @Test

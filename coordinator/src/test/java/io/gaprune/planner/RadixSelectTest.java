@@ -123,7 +123,7 @@ class RadixSelectTest {
   void equalsFullSortOnManySizesTiesAndSettings() {
     int[] sizes = {1, 2, 10, 1000, 100_000};
     double[] fractions = {0, 0.001, 0.3, 0.5, 0.999, 1};
-    int[][] settings = {{16, 1 << 20}, {16, 0}, {8, 16}, {4, 0}, {13, 100}};
+    int[][] settings = {{16, 1 << 20}, {16, 0}, {8, 16}, {4, 0}, {13, 100}, {20, 64}};
     long seed = 1;
     for (int n : sizes) {
       for (int distinct : new int[] {3, 50, 0}) {

@@ -66,7 +66,7 @@ public final class HuggingFaceFolder {
       parameters.values().forEach(NDArray::close);
       throw new IOException(dir + ": " + e.getMessage(), e);
     }
-    var tokenizer = TextTokenizer.fromFile(tokenizerFile, maxLength, side);
+    var tokenizer = TextTokenizer.fromFile(tokenizerFile, Math.min(maxLength, config.maxPositions()), side);
     return new LoadedModel(encoder, tokenizer, dir.toString(), hf);
   }
 

@@ -27,7 +27,7 @@ public final class ModelLoader {
   /**
    * @param manager owns the parameters (close it to free them)
    * @param dtype FLOAT32 or FLOAT64 parameters
-   * @param maxLength the tokenizer's truncation length
+   * @param maxLength the tokenizer's truncation length (capped at the model's position count)
    * @throws IOException naming the file and the problem when the model cannot be read
    */
   public static LoadedModel load(String spec, NDManager manager, DataType dtype, int maxLength) throws IOException {
@@ -57,8 +57,8 @@ public final class ModelLoader {
     try (var in = resource(known.tokenizerResource)) {
       tokenizerJson = in.readAllBytes();
     }
-    var tokenizer = TextTokenizer.fromJson(tokenizerJson, known.tokenizerResource, maxLength,
-        TextTokenizer.PaddingSide.RIGHT);
+    var tokenizer = TextTokenizer.fromJson(tokenizerJson, known.tokenizerResource,
+        Math.min(maxLength, config.maxPositions()), TextTokenizer.PaddingSide.RIGHT);
     var source = known.shortName + " (" + known.hubName + ", class-path " + known.onnxResource + ")";
     return new LoadedModel(new BertEncoder(config, parameters), tokenizer, source, bertConfigJson(config));
   }

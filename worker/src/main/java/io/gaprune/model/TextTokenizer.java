@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
@@ -29,6 +30,12 @@ public final class TextTokenizer implements AutoCloseable {
    * docs/model-runtime.md).
    */
   public static final int DEFAULT_MAX_LENGTH = 256;
+
+  /**
+   * Suggested length for calibration (gradient statistics), where sequence length drives time and memory:
+   * on chem/dev 128 word pieces truncate 2% of the passages and move MiniLM's nDCG@10 by −0.0007.
+   */
+  public static final int CALIBRATION_MAX_LENGTH = 128;
 
   public enum PaddingSide {
     RIGHT,
@@ -106,7 +113,7 @@ public final class TextTokenizer implements AutoCloseable {
       int offset = i * longest + (side == PaddingSide.LEFT ? longest - n : 0);
       System.arraycopy(e.getIds(), 0, ids, offset, n);
       System.arraycopy(e.getTypeIds(), 0, types, offset, n);
-      java.util.Arrays.fill(mask, offset, offset + n, 1L);
+      Arrays.fill(mask, offset, offset + n, 1L);
     }
     var shape = new Shape(b, longest);
     return new Batch(manager.create(ids, shape), manager.create(mask, shape), manager.create(types, shape));

@@ -1,6 +1,7 @@
 package io.gaprune.stats;
 
 import ai.djl.ndarray.NDArray;
+import io.gaprune.model.bert.BertEncoder;
 
 /**
  * InfoNCE with in-batch and hard negatives, as the paper and the reference implementation (sentence-
@@ -35,14 +36,10 @@ public final class InfoNceLoss {
     if (b == 0) {
       throw new IllegalArgumentException("InfoNCE of an empty batch");
     }
-    var candidates = unit(positives.concat(negatives, 0)); // [B + N, H]
-    var logits = unit(queries).matMul(candidates.transpose()).mul(SCALE); // [B, B + N]
+    var candidates = BertEncoder.l2Normalize(positives.concat(negatives, 0)); // [B + N, H]
+    var logits = BertEncoder.l2Normalize(queries).matMul(candidates.transpose()).mul(SCALE); // [B, B + N]
     var target = queries.getManager().eye((int) b, (int) candidates.getShape().get(0), 0, queries.getDataType());
     // cross-entropy on the diagonal: −log softmax(logits)[i, i], averaged over the queries
     return logits.logSoftmax(1).mul(target).sum().neg().div(b);
-  }
-
-  private static NDArray unit(NDArray x) {
-    return x.div(x.norm(new int[] {-1}, true).maximum(1e-12));
   }
 }

@@ -33,13 +33,17 @@ public final class StatisticsAccumulator {
   /** Disjoint aligned blocks by first batch. */
   private final TreeMap<Long, Block> blocks = new TreeMap<>();
 
-  /** Adds one batch's contribution ({@code contribution.batches() == 1}). */
+  /**
+   * Adds one batch's contribution ({@code contribution.batches() == 1}) and takes ownership of it: its arrays
+   * become sums that later additions change in place (a step's fresh contribution needs no copy; pass
+   * {@code contribution.copy()} to keep using it).
+   */
   public void add(long batch, UnitStatistics contribution) {
     if (contribution.batches() != 1) {
       throw new IllegalArgumentException("a batch contribution must count 1 batch, batch " + batch + " counts "
           + contribution.batches());
     }
-    addBlock(batch, contribution);
+    insert(batch, contribution);
   }
 
   /**
@@ -47,7 +51,11 @@ public final class StatisticsAccumulator {
    * accumulator's {@link #blocks()}. The block is copied; the caller keeps its arrays.
    */
   public void addBlock(long start, UnitStatistics sums) {
-    long size = sums.batches();
+    insert(start, sums.copy());
+  }
+
+  private void insert(long start, UnitStatistics owned) {
+    long size = owned.batches();
     if (start < 0 || size <= 0 || Long.bitCount(size) != 1 || start % size != 0) {
       throw new IllegalArgumentException("batches [" + start + ", " + (start + size) + ") are not an aligned block"
           + " (a power-of-two count starting at a multiple of it): add the blocks() of the unit's accumulator");
@@ -58,7 +66,7 @@ public final class StatisticsAccumulator {
       throw new IllegalArgumentException("batches [" + start + ", " + (start + size) + ") overlap batches ["
           + held.start() + ", " + held.end() + ") already accumulated");
     }
-    var block = new Block(start, size, sums.copy());
+    var block = new Block(start, size, owned);
     while (true) {
       boolean left = (block.start() / block.size()) % 2 == 0;
       long siblingStart = left ? block.end() : block.start() - block.size();

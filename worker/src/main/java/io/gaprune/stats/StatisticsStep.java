@@ -113,12 +113,25 @@ public final class StatisticsStep {
       var gradient = parameter.getGradient();
       step.attachAll(gradient); // a new handle in the parameter's manager otherwise: it would leak every step
       if (collect) {
-        gradients.put(name, gradient.toType(DataType.FLOAT64, false).toDoubleArray());
+        gradients.put(name, toDoubles(gradient));
       }
       // backward adds into .grad: clear it for the next half and the next step
       JniUtils.zeroGrad((PtNDArray) parameter);
     }
     return new Half(loss.toType(DataType.FLOAT64, false).getDouble(), gradients);
+  }
+
+  /** float32 widened in Java (exact) rather than through a float64 copy on the device. */
+  private static double[] toDoubles(NDArray gradient) {
+    if (gradient.getDataType() == DataType.FLOAT64) {
+      return gradient.toDoubleArray();
+    }
+    var floats = gradient.toType(DataType.FLOAT32, false).toFloatArray();
+    var doubles = new double[floats.length];
+    for (int i = 0; i < floats.length; i++) {
+      doubles[i] = floats[i];
+    }
+    return doubles;
   }
 
   /** g², g of both halves and the cosine between them (0 when either gradient is zero). */

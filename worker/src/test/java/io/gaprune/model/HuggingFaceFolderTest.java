@@ -144,6 +144,66 @@ class HuggingFaceFolderTest {
     assertTrue(loadFails(dir).getMessage().startsWith(pooling + ": expected exactly one of"));
   }
 
+  /** Rewrites the folder's weights with {@code dtype}, in {@code shards} files with an index when more than one. */
+  private static void rewriteWeights(Path dir, DType dtype, int shards) throws IOException {
+    try (var manager = NDManager.newBaseManager()) {
+      var params = HuggingFaceFolder.readParameters(dir, manager, DataType.FLOAT32);
+      try (var old = Files.list(dir)) {
+        for (var f : old.filter(f -> f.getFileName().toString().startsWith("model")).toList()) {
+          Files.delete(f);
+        }
+      }
+      var names = new ArrayList<>(params.keySet());
+      var weightMap = new com.google.gson.JsonObject();
+      for (int k = 0; k < shards; k++) {
+        var file = shards == 1 ? "model.safetensors"
+            : String.format("model-%05d-of-%05d.safetensors", k + 1, shards);
+        var part = names.subList(k * names.size() / shards, (k + 1) * names.size() / shards);
+        var specs = part.stream().map(n -> new TensorSpec(n, dtype, params.get(n).getShape().getShape())).toList();
+        try (var w = SafetensorsWriter.create(dir.resolve(file), specs, Map.of("format", "pt"))) {
+          for (var n : part) {
+            w.writeFloats(n, params.get(n).toFloatArray());
+            weightMap.addProperty(n, file);
+          }
+        }
+      }
+      if (shards > 1) {
+        var index = new com.google.gson.JsonObject();
+        index.add("metadata", new com.google.gson.JsonObject());
+        index.add("weight_map", weightMap);
+        Files.writeString(dir.resolve("model.safetensors.index.json"), index.toString());
+      }
+    }
+  }
+
+  @Test
+  void shardedAndBf16CheckpointsLoad() throws IOException {
+    var dir = writeMinilm();
+    float[] reference;
+    try (var manager = NDManager.newBaseManager()) {
+      try (var model = ModelLoader.load(dir.toString(), manager, DataType.FLOAT32)) {
+        reference = embed(model, manager);
+      }
+      rewriteWeights(dir, DType.F32, 3);
+      assertTrue(Files.exists(dir.resolve("model-00003-of-00003.safetensors")));
+      try (var sharded = ModelLoader.load(dir.toString(), manager, DataType.FLOAT32)) {
+        assertTrue(Arrays.equals(reference, embed(sharded, manager)), "sharded checkpoint gives other embeddings");
+      }
+      rewriteWeights(dir, DType.BF16, 1);
+      try (var bf16 = ModelLoader.load(dir.toString(), manager, DataType.FLOAT32)) {
+        var e = embed(bf16, manager);
+        int h = 384;
+        for (int i = 0; i < e.length / h; i++) {
+          double dot = 0;
+          for (int k = 0; k < h; k++) {
+            dot += (double) e[i * h + k] * reference[i * h + k];
+          }
+          assertTrue(dot > 0.99, "bf16 weights: cosine " + dot + " to the f32 embedding of sentence " + i);
+        }
+      }
+    }
+  }
+
   @Test
   void qwen3FolderRoundTripGivesTheSameEncoder() throws IOException {
     var dir = tmp.resolve("qwen3");

@@ -7,10 +7,12 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import io.gaprune.model.Batch;
 import io.gaprune.model.Encoder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.TreeSet;
 
 /**
  * Central finite differences of the full loss (encoder → pooled embeddings → InfoNCE) in float64, compared
@@ -100,8 +102,8 @@ final class FiniteDifferences {
   }
 
   static long[] tokens(TripletBatch batch) {
-    var ids = new java.util.TreeSet<Long>();
-    for (var b : new io.gaprune.model.Batch[] {batch.queries(), batch.positives(), batch.negatives()}) {
+    var ids = new TreeSet<Long>();
+    for (var b : new Batch[] {batch.queries(), batch.positives(), batch.negatives()}) {
       var values = b.inputIds().toLongArray();
       var mask = b.attentionMask().toLongArray();
       for (int i = 0; i < values.length; i++) {

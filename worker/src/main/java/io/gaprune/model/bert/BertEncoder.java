@@ -157,6 +157,12 @@ public final class BertEncoder implements Encoder {
     if (ids.getShape().dimension() != 2) {
       throw new IllegalArgumentException("input ids must be [batch, seq], got " + ids.getShape());
     }
+    if (!batch.attentionMask().getShape().equals(ids.getShape())
+        || batch.tokenTypeIds() != null && !batch.tokenTypeIds().getShape().equals(ids.getShape())) {
+      throw new IllegalArgumentException("attention mask " + batch.attentionMask().getShape() + " and token types "
+          + (batch.tokenTypeIds() == null ? "(none)" : batch.tokenTypeIds().getShape())
+          + " must have the input ids' shape " + ids.getShape());
+    }
     long seq = ids.getShape().get(1);
     if (seq > config.maxPositions()) {
       throw new IllegalArgumentException("sequence length " + seq + " exceeds the model's " + config.maxPositions()

@@ -11,6 +11,7 @@ import ai.djl.nn.core.Linear;
 import io.gaprune.model.Batch;
 import io.gaprune.model.Encoder;
 import io.gaprune.model.ModelConfig;
+import io.gaprune.model.bert.BertEncoder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -203,7 +204,7 @@ public final class Qwen3Encoder implements Encoder {
   @Override
   public NDArray embed(Batch batch) {
     var pooled = lastTokenPool(hiddenStates(batch), batch.attentionMask());
-    return config.normalize() ? l2Normalize(pooled) : pooled;
+    return config.normalize() ? BertEncoder.l2Normalize(pooled) : pooled;
   }
 
   /**
@@ -216,11 +217,6 @@ public final class Qwen3Encoder implements Encoder {
     var last = attentionMask.toType(DataType.INT64, false).mul(positions).max(new int[] {1}, true); // [B, 1]
     var select = positions.eq(last).toType(hidden.getDataType(), false).expandDims(-1); // [B, S, 1]
     return hidden.mul(select).sum(new int[] {1});
-  }
-
-  /** x / max(‖x‖₂, 1e-12) per row, as torch.nn.functional.normalize. */
-  static NDArray l2Normalize(NDArray x) {
-    return x.div(x.norm(new int[] {-1}, true).maximum(1e-12));
   }
 
   /** RMSNorm over the last axis: {@code w · x / sqrt(mean(x²) + eps)}. */
