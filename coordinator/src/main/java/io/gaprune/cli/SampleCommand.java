@@ -6,6 +6,7 @@ import io.gaprune.data.TripletReader;
 import io.gaprune.data.TripletWriter;
 import io.gaprune.model.ModelLoader;
 import io.gaprune.sampling.RepresentativeSample;
+import io.gaprune.progress.ConsoleProgress;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -54,7 +55,8 @@ public final class SampleCommand implements Callable<Integer> {
       var triplets = TripletReader.readAll(input);
       try (var manager = NDManager.newBaseManager();
           var loaded = ModelLoader.load(model, manager, DataType.FLOAT32)) {
-        var result = RepresentativeSample.select(loaded, triplets, size, seed, System.err);
+        var result = RepresentativeSample.select(loaded, triplets, size, seed,
+            new ConsoleProgress(System.err, ConsoleProgress.Mode.TEXT));
         TripletWriter.write(result.triplets(), out);
         spec.commandLine().getOut().println(String.format(Locale.ROOT,
             "{\"input\":%d,\"kept\":%d,\"iterations\":%d,\"converged\":%b,\"out\":\"%s\"}", triplets.size(),

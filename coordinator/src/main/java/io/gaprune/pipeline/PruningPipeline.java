@@ -151,7 +151,7 @@ public final class PruningPipeline {
     var rows = new ArrayList<RunReport.Evaluation>();
     for (var dataset : datasets) {
       var result = timed("evaluate " + variant + " " + dataset.getKey(),
-          () -> new RetrievalEvaluator(32, null).evaluate(model, dataset.getValue()));
+          () -> new RetrievalEvaluator(32, progress).evaluate(model, dataset.getValue()));
       var metrics = new LinkedHashMap<String, Double>();
       metrics.put("ndcg@10", result.ndcg10());
       metrics.put("mrr@10", result.mrr10());
@@ -223,7 +223,7 @@ public final class PruningPipeline {
       return new Calibration(target, triplets.size());
     }
     var sample = timed("sample " + source.getFileName(),
-        () -> RepresentativeSample.select(model, triplets, options.samples(), options.seed(), null));
+        () -> RepresentativeSample.select(model, triplets, options.samples(), options.seed(), progress));
     TripletWriter.write(sample.triplets(), target);
     progress.note(String.format(Locale.ROOT, "sampled %d of %d triplets of %s (k-means, %d iterations)",
         sample.triplets().size(), triplets.size(), source, sample.selection().iterations()));

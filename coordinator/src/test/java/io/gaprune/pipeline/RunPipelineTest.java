@@ -75,7 +75,7 @@ class RunPipelineTest {
     double reported = report.evaluations().get(2).metrics().get("ndcg@10");
     try (var manager = NDManager.newBaseManager();
         var reloaded = ModelLoader.load(out.resolve("model").toString(), manager, DataType.FLOAT32, 64)) {
-      var result = new RetrievalEvaluator(32, null).evaluate(reloaded, BeirReader.read(beir, System.err));
+      var result = new RetrievalEvaluator(32, Progress.SILENT).evaluate(reloaded, BeirReader.read(beir, System.err));
       assertEquals(reported, result.ndcg10(), 1e-6);
     }
     assertTrue(report.evaluations().get(0).metrics().get("ndcg@10") > 0.2, "dense MiniLM should retrieve");
