@@ -47,7 +47,6 @@ public final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
     try {
       if (batchSize < 1 || maxLength < 2) {
         throw new IllegalArgumentException("--batch-size must be ≥ 1 and --max-length ≥ 2");
@@ -77,12 +76,7 @@ public final class EvalCommand implements Callable<Integer> {
       }
       return 0;
     } catch (Exception e) {
-      err.println("gaprune eval: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
-      if (verbose) {
-        e.printStackTrace(err);
-      }
-      err.flush();
-      return 1;
+      return Failure.report(spec, e, verbose);
     }
   }
 

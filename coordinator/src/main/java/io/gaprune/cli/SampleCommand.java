@@ -47,7 +47,6 @@ public final class SampleCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    var err = spec.commandLine().getErr();
     try {
       if (size < 1) {
         throw new IllegalArgumentException("--size must be at least 1, got " + size);
@@ -65,12 +64,7 @@ public final class SampleCommand implements Callable<Integer> {
       }
       return 0;
     } catch (Exception e) {
-      err.println("gaprune sample: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
-      if (verbose) {
-        e.printStackTrace(err);
-      }
-      err.flush();
-      return 1;
+      return Failure.report(spec, e, verbose);
     }
   }
 }
