@@ -187,7 +187,7 @@ public final class PruningPipeline {
         .setDomainPath(domain.toAbsolutePath().toString())
         .setSeed(options.seed())
         .setBatchSize(options.batchSize())
-        .setBatchesPerUnit(defaults.getInt("batches-per-unit"))
+        .setBatchesPerUnit(batchesPerUnit(general, domain))
         .setPartitionBudgetBytes(defaults.getBytes("partition-budget-bytes"))
         .setCandidates(options.layers())
         .setSparsity(options.sparsity())
@@ -197,8 +197,21 @@ public final class PruningPipeline {
         .setGamma(defaults.getDouble("gamma"))
         .setBudget(options.budget())
         .build();
-    return timed("statistics", () -> EmbeddedSession.run(session, config, options.workers(), Duration.ofDays(7))
-        .statistics());
+    var display = new SessionProgress(progress);
+    var result = timed("statistics", () -> EmbeddedSession.run(session, config, options.workers(),
+        Duration.ofDays(7), display::update));
+    display.end();
+    return result.statistics();
+  }
+
+  /**
+   * About four units per worker: enough for leases to balance the load and for a crash to lose little, few
+   * enough that streaming each unit's shards (all of a partition's statistics) stays a small share of the time.
+   */
+  private int batchesPerUnit(Path general, Path domain) {
+    int triplets = Math.min(TripletReader.readAll(general).size(), TripletReader.readAll(domain).size());
+    int batches = Math.max(1, triplets / options.batchSize());
+    return Math.max(1, (batches + 4 * options.workers() - 1) / (4 * options.workers()));
   }
 
   private Path calibrationSet(LoadedModel model, Path source, Path target) throws IOException {
