@@ -76,16 +76,9 @@ public final class PruningPipeline {
         var model = load(manager)) {
       var datasets = readDatasets();
       var statistics = statistics(model);
-      var evaluations = new ArrayList<RunReport.Evaluation>();
-      evaluations.addAll(evaluate(model, datasets, "dense"));
-      var plan = timed("plan", () -> plan(model, statistics, method, out.resolve("masks.safetensors"),
-          out.resolve("plan.json")));
-      var masks = Masks.apply(model.encoder(), Masks.read(out.resolve("masks.safetensors")), manager);
-      evaluations.addAll(evaluate(model, datasets, method.cliName()));
-      if (options.retrainSteps() > 0) {
-        retrain(model, masks);
-        evaluations.addAll(evaluate(model, datasets, method.cliName() + "+retrain"));
-      }
+      var evaluations = new ArrayList<>(evaluate(model, datasets, "dense"));
+      var plan = prune(model, statistics, method, out.resolve("masks.safetensors"), out.resolve("plan.json"),
+          datasets, evaluations, manager);
       timed("write model", () -> {
         HuggingFaceWriter.write(model, out.resolve("model"));
         return null;
@@ -102,35 +95,45 @@ public final class PruningPipeline {
    */
   public RunReport compare(List<ScoringMethod> methods) throws Exception {
     var out = Files.createDirectories(options.out());
+    var masksDir = Files.createDirectories(out.resolve("masks"));
     try (var manager = NDManager.newBaseManager();
         var model = load(manager)) {
       var datasets = readDatasets();
       var statistics = statistics(model);
-      var evaluations = new ArrayList<RunReport.Evaluation>();
-      evaluations.addAll(evaluate(model, datasets, "dense"));
-      PlanResult first = null;
+      var evaluations = new ArrayList<>(evaluate(model, datasets, "dense"));
       var dense = DenseCopy.of(model.encoder());
+      PlanResult first = null;
       for (var method : methods) {
-        var masksFile = out.resolve("masks").resolve(method.cliName() + ".safetensors");
-        Files.createDirectories(masksFile.getParent());
-        var plan = timed("plan " + method.cliName(), () -> plan(model, statistics, method, masksFile,
-            out.resolve("masks").resolve(method.cliName() + ".json")));
-        if (first == null) {
-          first = plan;
-        }
-        var masks = Masks.apply(model.encoder(), Masks.read(masksFile), manager);
-        evaluations.addAll(evaluate(model, datasets, method.cliName()));
-        if (options.retrainSteps() > 0) {
-          retrain(model, masks);
-          evaluations.addAll(evaluate(model, datasets, method.cliName() + "+retrain"));
-        }
-        masks.values().forEach(NDArray::close);
+        var plan = prune(model, statistics, method, masksDir.resolve(method.cliName() + ".safetensors"),
+            masksDir.resolve(method.cliName() + ".json"), datasets, evaluations, manager);
+        first = first == null ? plan : first;
         dense.restore(model.encoder());
       }
       var report = report("compare", first, evaluations);
       ReportWriter.write(report, out);
       return report;
     }
+  }
+
+  /**
+   * Plans with {@code method}, applies the masks to the model, evaluates it, and when asked retrains it with
+   * the masks fixed and evaluates again; the rows go to {@code evaluations}.
+   */
+  private PlanResult prune(LoadedModel model, UnitStatistics statistics, ScoringMethod method, Path masksFile,
+      Path planFile, List<Map.Entry<String, BeirDataset>> datasets, List<RunReport.Evaluation> evaluations,
+      NDManager manager) throws Exception {
+    var plan = timed("plan " + method.cliName(), () -> plan(model, statistics, method, masksFile, planFile));
+    var masks = Masks.apply(model.encoder(), Masks.read(masksFile), manager);
+    try {
+      evaluations.addAll(evaluate(model, datasets, method.cliName()));
+      if (options.retrainSteps() > 0) {
+        retrain(model, masks);
+        evaluations.addAll(evaluate(model, datasets, method.cliName() + "+retrain"));
+      }
+    } finally {
+      masks.values().forEach(NDArray::close);
+    }
+    return plan;
   }
 
   private LoadedModel load(NDManager manager) throws IOException {

@@ -80,4 +80,37 @@ class RunPipelineTest {
     }
     assertTrue(report.evaluations().get(0).metrics().get("ndcg@10") > 0.2, "dense MiniLM should retrieve");
   }
+
+  /**
+   * compare: one session, each method applied to the dense weights (not on top of the previous method's
+   * pruning): the second method's masks applied to a freshly loaded model reproduce its reported score.
+   */
+  @Test
+  void compareScoresEachMethodFromTheDenseModel(@TempDir Path dir) throws Exception {
+    var root = Path.of(System.getProperty("gaprune.root", "."));
+    var sample = root.resolve("data/sample");
+    var beir = SmallBeir.slice(sample.resolve("chem-dev"), dir.resolve("chem-small"), 30, 200);
+    var out = dir.resolve("out");
+    var options = new PipelineOptions("minilm", sample.resolve("general-train.json"),
+        sample.resolve("chem-train.json"), 0.6, "mlp", "dai", "global", 1, 32, List.of(beir), 0, 3, 48, 16, out);
+
+    var report = new PruningPipeline(options, Progress.SILENT, System.err)
+        .compare(List.of(io.gaprune.planner.ScoringMethod.DAI, io.gaprune.planner.ScoringMethod.MAGNITUDE,
+            io.gaprune.planner.ScoringMethod.RANDOM));
+
+    assertEquals(List.of("dense", "dai", "magnitude", "random"),
+        report.evaluations().stream().map(e -> e.variant()).toList());
+    for (var method : List.of("dai", "magnitude", "random")) {
+      assertTrue(Files.isRegularFile(out.resolve("masks/" + method + ".safetensors")), method);
+    }
+    double reported = report.evaluations().get(2).metrics().get("ndcg@10");
+    try (var manager = NDManager.newBaseManager();
+        var fresh = ModelLoader.load("minilm", manager, DataType.FLOAT32, 48)) {
+      Masks.apply(fresh.encoder(), Masks.read(out.resolve("masks/magnitude.safetensors")), manager);
+      var result = new RetrievalEvaluator(32, Progress.SILENT).evaluate(fresh, BeirReader.read(beir, System.err));
+      assertEquals(reported, result.ndcg10(), 1e-6);
+    }
+    var markdown = Files.readString(out.resolve("report.md"));
+    assertTrue(markdown.contains("| magnitude |") && markdown.contains("| random |"), markdown);
+  }
 }
