@@ -197,8 +197,11 @@ public final class PruningPipeline {
         .setGamma(defaults.getDouble("gamma"))
         .setBudget(options.budget())
         .build();
-    return timed("statistics", () -> EmbeddedSession.run(session, config, options.workers(), Duration.ofDays(7))
-        .statistics());
+    var display = new SessionProgress(progress);
+    var result = timed("statistics", () -> EmbeddedSession.run(session, config, options.workers(),
+        Duration.ofDays(7), display::update));
+    display.end();
+    return result.statistics();
   }
 
   private Path calibrationSet(LoadedModel model, Path source, Path target) throws IOException {
