@@ -213,12 +213,25 @@ public final class BertEncoder implements Encoder {
     return layerNorm(x, "embeddings.LayerNorm.");
   }
 
-  private NDArray layer(NDArray x, NDArray maskBias, String p) {
-    var attention = linear(selfAttention(x, maskBias, p + "attention.self."), p + "attention.output.dense.");
-    x = layerNorm(attention.add(x), p + "attention.output.LayerNorm.");
-    // torch's gelu without approximation is the erf form BERT uses (checked against ONNX's Erf graph).
-    var inner = linear(x, p + "intermediate.dense.").getNDArrayInternal().gelu();
-    return layerNorm(linear(inner, p + "output.dense.").add(x), p + "output.LayerNorm.");
+  /**
+   * One block, computed in a scope that is closed when the block is done: only the block's output moves to
+   * the caller's manager. Without it a batch's manager holds every intermediate of every layer until it is
+   * closed (for 32 × 256 tokens that is 6 layers × four [B, heads, S, S] attention tensors, about 2.4 GB);
+   * with it, one layer's. Closing the Java handles is safe under autograd: the graph keeps its own
+   * references to the tensors backward needs.
+   */
+  private NDArray layer(NDArray input, NDArray maskBias, String p) {
+    var parent = input.getManager();
+    try (var scope = parent.newSubManager()) {
+      scope.tempAttachAll(input); // results of ops on input now land in scope; input goes back on close
+      var attention = linear(selfAttention(input, maskBias, p + "attention.self."), p + "attention.output.dense.");
+      var x = layerNorm(attention.add(input), p + "attention.output.LayerNorm.");
+      // torch's gelu without approximation is the erf form BERT uses (checked against ONNX's Erf graph).
+      var inner = linear(x, p + "intermediate.dense.").getNDArrayInternal().gelu();
+      var out = layerNorm(linear(inner, p + "output.dense.").add(x), p + "output.LayerNorm.");
+      out.attach(parent);
+      return out;
+    }
   }
 
   private NDArray selfAttention(NDArray x, NDArray maskBias, String p) {
