@@ -28,6 +28,23 @@ public record WeightStatistics(
         divide(s.sumGeneral(), generalBatches), divide(s.sumDomain(), domainBatches));
   }
 
+  /**
+   * The reference implementation's statistics (GAPRUNE.md item 3): Fisher = {@code Σ_b g_b² / samples} (the
+   * squared gradient of each micro-batch's mean loss, summed, divided by the number of samples), mean gradients
+   * {@code Σg / batches}. Use these with {@code dai-reference} to reproduce the reference's ranking: its Fisher is
+   * smaller than the paper's {@code Σg²/batches} by the batch size, and since the Fisher and the magnitude terms
+   * add, the scale changes which term dominates.
+   */
+  public static WeightStatistics referenceFromSums(TensorStats s, long generalSamples, long domainSamples,
+      long generalBatches, long domainBatches) {
+    if (generalSamples <= 0 || domainSamples <= 0 || generalBatches <= 0 || domainBatches <= 0) {
+      throw new IllegalArgumentException("tensor " + s.name() + ": sample and batch counts must be > 0, got "
+          + generalSamples + "/" + domainSamples + " samples, " + generalBatches + "/" + domainBatches + " batches");
+    }
+    return new WeightStatistics(divide(s.sumSqGeneral(), generalSamples), divide(s.sumSqDomain(), domainSamples),
+        divide(s.sumGeneral(), generalBatches), divide(s.sumDomain(), domainBatches));
+  }
+
   /** Means from the merged sums when every batch has a general and a domain half. */
   public static WeightStatistics fromSums(TensorStats s, long batches) {
     return fromSums(s, batches, batches);

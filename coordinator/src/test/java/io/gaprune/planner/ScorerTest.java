@@ -258,5 +258,12 @@ class ScorerTest {
     assertArrayEquals(new double[] {3, 0}, s.fisherDomain(), 0);
     assertArrayEquals(new double[] {0.5, 1.5}, s.meanGradDomain(), 0);
     assertThrows(IllegalArgumentException.class, () -> WeightStatistics.fromSums(ts, 0));
+    // the reference's Fisher divides by samples (here 8 general, 6 domain), the mean gradients by batches (2)
+    var r = WeightStatistics.referenceFromSums(ts, 8, 6, 2, 2);
+    assertArrayEquals(new double[] {0.5, 1}, r.fisherGeneral(), 0);
+    assertArrayEquals(new double[] {1, 0}, r.fisherDomain(), 0);
+    assertArrayEquals(new double[] {1, -1}, r.meanGradGeneral(), 0);
+    assertArrayEquals(new double[] {0.5, 1.5}, r.meanGradDomain(), 0);
+    assertThrows(IllegalArgumentException.class, () -> WeightStatistics.referenceFromSums(ts, 0, 6, 2, 2));
   }
 }
