@@ -18,15 +18,19 @@ public final class EncoderTensorSource implements TensorSource {
 
   private final Encoder encoder;
   private final UnitStatistics statistics;
+  private final boolean referenceFisher;
   private final List<TensorMeta> metas;
 
   /**
    * @param statistics merged statistics (sums over {@code statistics.batches()} batches); may hold only some
    *     tensors: the others are given without statistics, which is fine for methods that need none
+   * @param referenceFisher divide Σg² by the samples, as the reference implementation does
+   *     ({@link WeightStatistics#referenceFromSums}), instead of by the batches (the paper)
    */
-  public EncoderTensorSource(Encoder encoder, UnitStatistics statistics) {
+  public EncoderTensorSource(Encoder encoder, UnitStatistics statistics, boolean referenceFisher) {
     this.encoder = encoder;
     this.statistics = statistics;
+    this.referenceFisher = referenceFisher;
     this.metas = encoder.parameters().entrySet().stream()
         .map(e -> new TensorMeta(e.getKey(), e.getValue().getShape().getShape()))
         .toList();
@@ -47,7 +51,11 @@ public final class EncoderTensorSource implements TensorSource {
         ? parameter.toFloatArray()
         : parameter.toType(DataType.FLOAT32, false).toFloatArray();
     var sums = statistics.tensors().get(tensor.name());
-    WeightStatistics stats = sums == null ? null : WeightStatistics.fromSums(sums, statistics.batches());
+    WeightStatistics stats = sums == null ? null
+        : referenceFisher
+            ? WeightStatistics.referenceFromSums(sums, statistics.generalSamples(), statistics.domainSamples(),
+                statistics.batches(), statistics.batches())
+            : WeightStatistics.fromSums(sums, statistics.batches());
     return new TensorInput(tensor, weights, stats);
   }
 }

@@ -239,7 +239,8 @@ public final class PruningPipeline {
         .withScoring(ScoringConfig.defaults().withMethod(method).withSeed(options.seed()))
         .withLayerTypes(LayerType.parse(options.layers()))
         .withBudget(BudgetMode.parse(options.budget()));
-    return new DaiPlanner(config).plan(new EncoderTensorSource(model.encoder(), statistics), masks, stats);
+    return new DaiPlanner(config).plan(new EncoderTensorSource(model.encoder(), statistics,
+        method == ScoringMethod.DAI_REFERENCE), masks, stats);
   }
 
   private void retrain(LoadedModel model, Map<String, NDArray> masks) throws IOException {
