@@ -106,10 +106,17 @@ public final class ConsoleProgress implements Progress {
     String tail = switch (event) {
       case "begin" -> "";
       case "end" -> String.format(Locale.ROOT, ", done in %s", duration(seconds));
-      default -> String.format(Locale.ROOT, ", %.1f %s/s%s", rate, unit,
+      default -> String.format(Locale.ROOT, ", %s%s", rate(rate, unit),
           Double.isNaN(left) ? "" : ", " + duration(left) + " left");
     };
     out.println(String.format(Locale.ROOT, "[%s] %s%s", phase, counts, tail));
+  }
+
+  /** Per second, or per minute when slower than one a second (units of minutes of work read better so). */
+  static String rate(double perSecond, String unit) {
+    return perSecond >= 1 || perSecond == 0
+        ? String.format(Locale.ROOT, "%.1f %s/s", perSecond, unit)
+        : String.format(Locale.ROOT, "%.1f %s/min", perSecond * 60, unit);
   }
 
   private static double round(double value) {

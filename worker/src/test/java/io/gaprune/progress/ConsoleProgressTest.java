@@ -70,6 +70,12 @@ class ConsoleProgressTest {
   }
 
   @Test
+  void slowWorkShowsARatePerMinute() {
+    assertEquals("2.5 triplets/s", ConsoleProgress.rate(2.5, "triplets"));
+    assertEquals("3.0 units/min", ConsoleProgress.rate(0.05, "units"));
+  }
+
+  @Test
   void durations() {
     assertEquals("59s", ConsoleProgress.duration(59));
     assertEquals("2m05s", ConsoleProgress.duration(125));
