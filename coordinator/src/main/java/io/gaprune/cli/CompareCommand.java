@@ -26,7 +26,6 @@ public final class CompareCommand extends PipelineCommand implements Callable<In
 
   @Override
   public Integer call() {
-    var err = spec.commandLine().getErr();
     try {
       quietLogs();
       var chosen = methods.isEmpty() ? PruningPipeline.COMPARED
@@ -35,12 +34,7 @@ public final class CompareCommand extends PipelineCommand implements Callable<In
       spec.commandLine().getOut().println(java.nio.file.Files.readString(out.resolve("report.md")));
       return 0;
     } catch (Exception e) {
-      err.println("gaprune compare: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
-      if (verbose) {
-        e.printStackTrace(err);
-      }
-      err.flush();
-      return 1;
+      return Failure.report(spec, e, verbose);
     }
   }
 }

@@ -8,6 +8,7 @@ import io.gaprune.eval.RetrievalEvaluator;
 import io.gaprune.model.ModelLoader;
 import io.gaprune.model.TextTokenizer;
 import java.io.PrintWriter;
+import io.gaprune.progress.ConsoleProgress;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.concurrent.Callable;
@@ -46,7 +47,6 @@ public final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
     try {
       if (batchSize < 1 || maxLength < 2) {
         throw new IllegalArgumentException("--batch-size must be ≥ 1 and --max-length ≥ 2");
@@ -56,7 +56,8 @@ public final class EvalCommand implements Callable<Integer> {
           var loaded = ModelLoader.load(model, manager, DataType.FLOAT32, maxLength)) {
         System.err.println("eval: " + loaded.source() + " on " + beir + " (" + data.corpus().size()
             + " documents, " + data.qrels().size() + " judged queries)");
-        var r = new RetrievalEvaluator(batchSize, System.err).evaluate(loaded, data);
+        var progress = new ConsoleProgress(System.err, ConsoleProgress.Mode.TEXT);
+        var r = new RetrievalEvaluator(batchSize, progress).evaluate(loaded, data);
         var json = new LinkedHashMap<String, Object>();
         json.put("model", model);
         json.put("beir", beir.toString());
@@ -75,12 +76,7 @@ public final class EvalCommand implements Callable<Integer> {
       }
       return 0;
     } catch (Exception e) {
-      err.println("gaprune eval: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
-      if (verbose) {
-        e.printStackTrace(err);
-      }
-      err.flush();
-      return 1;
+      return Failure.report(spec, e, verbose);
     }
   }
 

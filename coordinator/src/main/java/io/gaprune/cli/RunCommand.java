@@ -24,7 +24,6 @@ public final class RunCommand extends PipelineCommand implements Callable<Intege
 
   @Override
   public Integer call() {
-    var err = spec.commandLine().getErr();
     try {
       quietLogs();
       var report = new PruningPipeline(options(scoring), progress(), System.err).run();
@@ -33,12 +32,7 @@ public final class RunCommand extends PipelineCommand implements Callable<Intege
           report.candidates(), report.sparsityActual(), out));
       return 0;
     } catch (Exception e) {
-      err.println("gaprune run: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
-      if (verbose) {
-        e.printStackTrace(err);
-      }
-      err.flush();
-      return 1;
+      return Failure.report(spec, e, verbose);
     }
   }
 }

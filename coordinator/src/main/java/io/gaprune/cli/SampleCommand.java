@@ -6,6 +6,7 @@ import io.gaprune.data.TripletReader;
 import io.gaprune.data.TripletWriter;
 import io.gaprune.model.ModelLoader;
 import io.gaprune.sampling.RepresentativeSample;
+import io.gaprune.progress.ConsoleProgress;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -46,7 +47,6 @@ public final class SampleCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    var err = spec.commandLine().getErr();
     try {
       if (size < 1) {
         throw new IllegalArgumentException("--size must be at least 1, got " + size);
@@ -54,7 +54,8 @@ public final class SampleCommand implements Callable<Integer> {
       var triplets = TripletReader.readAll(input);
       try (var manager = NDManager.newBaseManager();
           var loaded = ModelLoader.load(model, manager, DataType.FLOAT32)) {
-        var result = RepresentativeSample.select(loaded, triplets, size, seed, System.err);
+        var result = RepresentativeSample.select(loaded, triplets, size, seed,
+            new ConsoleProgress(System.err, ConsoleProgress.Mode.TEXT));
         TripletWriter.write(result.triplets(), out);
         spec.commandLine().getOut().println(String.format(Locale.ROOT,
             "{\"input\":%d,\"kept\":%d,\"iterations\":%d,\"converged\":%b,\"out\":\"%s\"}", triplets.size(),
@@ -63,12 +64,7 @@ public final class SampleCommand implements Callable<Integer> {
       }
       return 0;
     } catch (Exception e) {
-      err.println("gaprune sample: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
-      if (verbose) {
-        e.printStackTrace(err);
-      }
-      err.flush();
-      return 1;
+      return Failure.report(spec, e, verbose);
     }
   }
 }

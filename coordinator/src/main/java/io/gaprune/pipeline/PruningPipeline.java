@@ -151,7 +151,7 @@ public final class PruningPipeline {
     var rows = new ArrayList<RunReport.Evaluation>();
     for (var dataset : datasets) {
       var result = timed("evaluate " + variant + " " + dataset.getKey(),
-          () -> new RetrievalEvaluator(32, null).evaluate(model, dataset.getValue()));
+          () -> new RetrievalEvaluator(32, progress).evaluate(model, dataset.getValue()));
       var metrics = new LinkedHashMap<String, Double>();
       metrics.put("ndcg@10", result.ndcg10());
       metrics.put("mrr@10", result.mrr10());
@@ -174,6 +174,7 @@ public final class PruningPipeline {
     var calibration = options.out().resolve("calibration");
     var general = calibrationSet(model, options.general(), calibration.resolve("general.json"));
     var domain = calibrationSet(model, options.domain(), calibration.resolve("domain.json"));
+    int batches = Math.max(1, Math.min(general.size(), domain.size()) / options.batchSize());
     var config = GapruneConfig.load(null, ConfigFactory.empty()
         .withValue("gaprune.work-dir", ConfigValueFactory.fromAnyRef(
             options.out().resolve("work").toAbsolutePath().toString()))
@@ -183,11 +184,11 @@ public final class PruningPipeline {
     var session = SessionConfig.newBuilder()
         .setSessionId("run-" + Long.toString(System.currentTimeMillis(), 36))
         .setModel(options.model())
-        .setGeneralPath(general.toAbsolutePath().toString())
-        .setDomainPath(domain.toAbsolutePath().toString())
+        .setGeneralPath(general.file().toAbsolutePath().toString())
+        .setDomainPath(domain.file().toAbsolutePath().toString())
         .setSeed(options.seed())
         .setBatchSize(options.batchSize())
-        .setBatchesPerUnit(defaults.getInt("batches-per-unit"))
+        .setBatchesPerUnit(batchesPerUnit(batches))
         .setPartitionBudgetBytes(defaults.getBytes("partition-budget-bytes"))
         .setCandidates(options.layers())
         .setSparsity(options.sparsity())
@@ -197,22 +198,36 @@ public final class PruningPipeline {
         .setGamma(defaults.getDouble("gamma"))
         .setBudget(options.budget())
         .build();
-    return timed("statistics", () -> EmbeddedSession.run(session, config, options.workers(), Duration.ofDays(7))
-        .statistics());
+    var display = new SessionProgress(progress);
+    var result = timed("statistics", () -> EmbeddedSession.run(session, config, options.workers(),
+        Duration.ofDays(7), display::update));
+    display.end();
+    return result.statistics();
   }
 
-  private Path calibrationSet(LoadedModel model, Path source, Path target) throws IOException {
+  /**
+   * About four units per worker: enough for leases to balance the load and for a crash to lose little, few
+   * enough that streaming each unit's shards (all of a partition's statistics) stays a small share of the time.
+   */
+  private int batchesPerUnit(int batches) {
+    return Math.max(1, (batches + 4 * options.workers() - 1) / (4 * options.workers()));
+  }
+
+  /** A calibration set as written for the session's workers. */
+  private record Calibration(Path file, int size) {}
+
+  private Calibration calibrationSet(LoadedModel model, Path source, Path target) throws IOException {
     List<Triplet> triplets = TripletReader.readAll(source);
     if (options.samples() == 0 || options.samples() >= triplets.size()) {
       TripletWriter.write(triplets, target);
-      return target;
+      return new Calibration(target, triplets.size());
     }
     var sample = timed("sample " + source.getFileName(),
-        () -> RepresentativeSample.select(model, triplets, options.samples(), options.seed(), null));
+        () -> RepresentativeSample.select(model, triplets, options.samples(), options.seed(), progress));
     TripletWriter.write(sample.triplets(), target);
     progress.note(String.format(Locale.ROOT, "sampled %d of %d triplets of %s (k-means, %d iterations)",
         sample.triplets().size(), triplets.size(), source, sample.selection().iterations()));
-    return target;
+    return new Calibration(target, sample.triplets().size());
   }
 
   private PlanResult plan(LoadedModel model, UnitStatistics statistics, ScoringMethod method, Path masks,

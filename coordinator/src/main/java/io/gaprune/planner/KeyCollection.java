@@ -25,6 +25,24 @@ public final class KeyCollection implements PassAccumulator {
     this.keys = new long[Math.max(1, Math.min(expected, 1 << 12))];
   }
 
+  /** A collection rebuilt from its parts (as carried between processes); keys outside the prefix are refused. */
+  public static KeyCollection of(int prefixBits, long prefix, long[] keys) {
+    var c = new KeyCollection(prefixBits, prefix, 0);
+    for (long k : keys) {
+      if (!c.matches(k)) {
+        throw new IllegalArgumentException("key 0x" + Long.toHexString(k) + " lies outside the bucket of " + c);
+      }
+    }
+    c.keys = keys.length == 0 ? new long[1] : keys.clone();
+    c.size = keys.length;
+    return c;
+  }
+
+  /** The collected keys in arrival order (a copy). */
+  public long[] keys() {
+    return Arrays.copyOf(keys, size);
+  }
+
   public int prefixBits() {
     return prefixBits;
   }

@@ -41,6 +41,24 @@ public final class KeyHistogram implements PassAccumulator {
     this.counts = counts;
   }
 
+  /**
+   * A histogram rebuilt from its parts (as carried between processes: digit bits, level, prefix and counts),
+   * so that a worker's histogram can be sent to the coordinator and merged there.
+   */
+  public static KeyHistogram of(int digitBits, int level, long prefix, long[] counts) {
+    var h = new KeyHistogram(digitBits, level, prefix);
+    if (counts.length != h.counts.length) {
+      throw new IllegalArgumentException("a level-" + level + " histogram of " + digitBits + "-bit digits has "
+          + h.counts.length + " buckets, got " + counts.length);
+    }
+    for (long c : counts) {
+      if (c < 0) {
+        throw new IllegalArgumentException("negative bucket count " + c);
+      }
+    }
+    return new KeyHistogram(h, counts.clone());
+  }
+
   /** Digits needed to cover a 64-bit key. */
   public static int levels(int digitBits) {
     return (64 + digitBits - 1) / digitBits;

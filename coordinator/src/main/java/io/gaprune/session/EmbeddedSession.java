@@ -23,6 +23,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -51,6 +52,15 @@ public final class EmbeddedSession {
 
   /** Runs a session with the defaults of {@code config} ({@code gaprune.*}) and {@code workers} workers. */
   public static SessionResult run(SessionConfig session, Config config, int workers, Duration timeout) throws Exception {
+    return run(session, config, workers, timeout, status -> {});
+  }
+
+  /**
+   * As {@link #run(SessionConfig, Config, int, Duration)}, with every status the coordinator reports while the
+   * session runs (about four a second) handed to {@code onStatus}, for progress displays.
+   */
+  public static SessionResult run(SessionConfig session, Config config, int workers, Duration timeout,
+      Consumer<SessionStatus> onStatus) throws Exception {
     if (workers < 1) {
       throw new IllegalArgumentException("workers must be at least 1, got " + workers);
     }
@@ -107,7 +117,7 @@ public final class EmbeddedSession {
       }
       String id = started.getStatus().getSessionId();
       long t0 = System.nanoTime();
-      SessionStatus status = awaitEnd(system, endpoint, timeout);
+      SessionStatus status = awaitEnd(system, endpoint, timeout, onStatus);
       Duration sessionTime = Duration.ofNanos(System.nanoTime() - t0);
       log.info("session {}: {} units in {} ms with {} worker(s)", id, status.getUnitsTotal(), sessionTime.toMillis(), workers);
       if (!status.getState().equals("DONE")) {
@@ -167,10 +177,16 @@ public final class EmbeddedSession {
 
   public static SessionStatus awaitEnd(ActorSystem<?> system, ActorRef<GeneratedMessage> endpoint, Duration timeout)
       throws Exception {
+    return awaitEnd(system, endpoint, timeout, status -> {});
+  }
+
+  public static SessionStatus awaitEnd(ActorSystem<?> system, ActorRef<GeneratedMessage> endpoint, Duration timeout,
+      Consumer<SessionStatus> onStatus) throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     SessionStatus last = null;
     while (System.nanoTime() < deadline) {
       last = ask(system, endpoint, r -> SessionStatusRequest.newBuilder().setReplyTo(r).build()).getStatus();
+      onStatus.accept(last);
       switch (last.getState()) {
         case "DONE", "FAILED", "CANCELLED" -> {
           return last;

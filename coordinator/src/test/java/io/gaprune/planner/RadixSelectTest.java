@@ -147,6 +147,41 @@ class RadixSelectTest {
   }
 
   @Test
+  void accumulatorsTravelAsPartsAndMergeAcrossProcesses() {
+    // Each "process" scores its partition into an accumulator rebuilt from the pass description, sends its
+    // parts (counts or keys), and the coordinator rebuilds and merges them: the same threshold as one stream.
+    var keys = keys(50_000, 7, 12);
+    long k = 20_000;
+    var sel = new RadixSelector(keys.length, k, 12, 500);
+    while (!sel.resolved()) {
+      var template = sel.newPass();
+      PassAccumulator merged = null;
+      for (int p = 0; p < 4; p++) {
+        int from = keys.length * p / 4;
+        int to = keys.length * (p + 1) / 4;
+        PassAccumulator received;
+        if (template instanceof KeyHistogram h) {
+          var local = new KeyHistogram(h.digitBits(), h.level(), h.prefix());
+          local.acceptAll(keys, from, to - from);
+          received = KeyHistogram.of(local.digitBits(), local.level(), local.prefix(), local.counts());
+          assertEquals(local, received);
+        } else {
+          var c = (KeyCollection) template;
+          var local = new KeyCollection(c.prefixBits(), c.prefix(), 0);
+          local.acceptAll(keys, from, to - from);
+          received = KeyCollection.of(local.prefixBits(), local.prefix(), local.keys());
+        }
+        merged = merged == null ? received : merged.merge(received);
+      }
+      sel.complete(merged);
+    }
+    checkAgainstSort(keys, k, sel.threshold());
+    assertEquals(select(keys, k, 12, 500, 1), sel.threshold());
+    assertThrows(IllegalArgumentException.class, () -> KeyHistogram.of(12, 0, 0, new long[10]));
+    assertThrows(IllegalArgumentException.class, () -> KeyCollection.of(8, 0xAB, new long[] {0x0100_0000_0000_0000L}));
+  }
+
+  @Test
   void aChangedStreamIsDetected() {
     var keys = keys(1000, 0, 9);
     var sel = new RadixSelector(keys.length, 500, 16, 0);

@@ -3,7 +3,7 @@ package io.gaprune.eval;
 import ai.djl.ndarray.NDManager;
 import io.gaprune.model.LoadedModel;
 import io.gaprune.model.TextTokenizer;
-import java.io.PrintStream;
+import io.gaprune.progress.Progress;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -23,9 +23,10 @@ public final class RetrievalEvaluator {
   public static final int TOP_K = 100;
 
   private final int batchSize;
-  private final PrintStream progress;
+  private final Progress progress;
 
-  public RetrievalEvaluator(int batchSize, PrintStream progress) {
+  /** @param progress where encoding progress goes ({@link Progress#SILENT} for none) */
+  public RetrievalEvaluator(int batchSize, Progress progress) {
     if (batchSize < 1) {
       throw new IllegalArgumentException("batch size must be positive, got " + batchSize);
     }
@@ -93,7 +94,7 @@ public final class RetrievalEvaluator {
     var order = IntStream.range(0, texts.size()).boxed()
         .sorted(Comparator.<Integer>comparingInt(i -> -lengths[i]).thenComparingInt(i -> i)).toList();
     var out = new float[texts.size()][];
-    int reported = 0;
+    progress.begin("encode " + label, order.size(), "texts");
     for (int from = 0; from < order.size(); from += batchSize) {
       var idx = order.subList(from, Math.min(order.size(), from + batchSize));
       try (var manager = NDManager.newBaseManager()) {
@@ -106,12 +107,9 @@ public final class RetrievalEvaluator {
           out[idx.get(j)] = normalize(row);
         }
       }
-      int done = Math.min(order.size(), from + batchSize);
-      if (progress != null && (done * 10L / order.size() > reported || done == order.size())) {
-        reported = (int) (done * 10L / order.size());
-        progress.printf("eval: %s %d/%d%n", label, done, order.size());
-      }
+      progress.update(Math.min(order.size(), from + batchSize));
     }
+    progress.end();
     return out;
   }
 

@@ -4,7 +4,7 @@ import io.gaprune.data.Triplet;
 import io.gaprune.eval.RetrievalEvaluator;
 import io.gaprune.model.LoadedModel;
 import io.gaprune.model.TextTokenizer;
-import java.io.PrintStream;
+import io.gaprune.progress.Progress;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -21,9 +21,9 @@ public final class RepresentativeSample {
 
   /**
    * @param size how many to keep; all are kept (no clustering) when it is at least the data's size
-   * @param progress where encoding progress goes, or null
+   * @param progress where encoding progress goes
    */
-  public static Result select(LoadedModel model, List<Triplet> triplets, int size, long seed, PrintStream progress) {
+  public static Result select(LoadedModel model, List<Triplet> triplets, int size, long seed, Progress progress) {
     if (size < 1) {
       throw new IllegalArgumentException("sample size must be at least 1, got " + size);
     }

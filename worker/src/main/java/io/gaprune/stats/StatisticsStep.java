@@ -72,9 +72,9 @@ public final class StatisticsStep {
    */
   public UnitStatistics run(TripletBatch general, TripletBatch domain, boolean collectStatistics) {
     var first = encoder.parameters().values().iterator().next();
-    markRequiresGradient();
     try (NDManager step = NDManager.newBaseManager(first.getDevice());
         var recording = ProcessAutograd.open()) {
+      markRequiresGradient(); // under the recording's lock: another thread's step may use another partition
       step.tempAttachAll(general.arrays());
       step.tempAttachAll(domain.arrays());
       var gen = half(recording.collector(), general, step, collectStatistics);

@@ -22,7 +22,7 @@ class RetrievalEvaluatorSlowTest {
     var dir = Path.of(System.getProperty("gaprune.shared.data"), "chem", "dev");
     var data = BeirReader.read(dir, System.err);
     try (var manager = NDManager.newBaseManager(); var model = ModelLoader.load("minilm", manager, DataType.FLOAT32)) {
-      var r = new RetrievalEvaluator(32, System.out).evaluate(model, data);
+      var r = new RetrievalEvaluator(32, io.gaprune.progress.Progress.SILENT).evaluate(model, data);
       System.out.println(r);
       assertEquals(400, r.queries());
       assertEquals(5000, r.corpus());

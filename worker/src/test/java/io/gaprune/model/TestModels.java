@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import io.gaprune.model.onnx.OnnxModelLoader;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.List;
@@ -27,28 +26,29 @@ public final class TestModels {
       "Any member of the class of organochlorine compounds that is an aromatic compound in which a chlorine "
           + "atom is attached to a benzene ring.");
 
-  private static final Map<String, byte[]> BYTES = new ConcurrentHashMap<>();
+  /**
+   * Parsed weights, kept for the JVM (MiniLM and BGE: about 220 MB of float32). The raw model bytes are not
+   * cached: several test JVMs share this machine's memory.
+   */
   private static final Map<String, Map<String, OnnxModelLoader.HostTensor>> HOST = new ConcurrentHashMap<>();
 
   private TestModels() {}
 
   public static byte[] resource(String name) {
-    return BYTES.computeIfAbsent(name, n -> {
-      try (var in = TestModels.class.getResourceAsStream("/" + n)) {
-        if (in == null) {
-          throw new IllegalStateException("class-path resource " + n + " not found");
-        }
-        return in.readAllBytes();
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
+    try (var in = TestModels.class.getResourceAsStream("/" + name)) {
+      if (in == null) {
+        throw new IllegalStateException("class-path resource " + name + " not found");
       }
-    });
+      return in.readAllBytes();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   public static Map<String, OnnxModelLoader.HostTensor> host(KnownModel model) {
     return HOST.computeIfAbsent(model.onnxResource, n -> {
-      try {
-        return OnnxModelLoader.readParameters(new ByteArrayInputStream(resource(n)), n);
+      try (var in = TestModels.class.getResourceAsStream("/" + n)) {
+        return OnnxModelLoader.readParameters(in, n);
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }

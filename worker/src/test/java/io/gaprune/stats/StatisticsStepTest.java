@@ -75,6 +75,30 @@ class StatisticsStepTest {
     }
   }
 
+  /**
+   * A tensor the forward pass never reads (BERT's pooler) has no gradient at all in PyTorch; its statistics
+   * are those of a zero gradient, not a crash.
+   */
+  @Test
+  void aTensorTheLossDoesNotReachGetsZeroStatistics() {
+    try (var manager = NDManager.newBaseManager()) {
+      var config = TinyModels.bertConfig(1);
+      var parameters = TinyModels.parameters(TinyModels.bert(manager, config, DataType.FLOAT32, 4));
+      parameters.put("pooler.dense.weight", manager.ones(new ai.djl.ndarray.types.Shape(12, 12)));
+      parameters.put("pooler.dense.bias", manager.ones(new ai.djl.ndarray.types.Shape(12)));
+      var encoder = new io.gaprune.model.bert.BertEncoder(config, parameters);
+      var random = new Random(9);
+      var general = TinyModels.triplets(manager, random, 3);
+      var domain = TinyModels.triplets(manager, random, 3);
+      var c = new StatisticsStep(encoder, List.of("pooler.dense.weight", "encoder.layer.0.output.dense.weight"))
+          .run(general, domain);
+      var pooler = c.tensors().get("pooler.dense.weight");
+      assertEquals(0, norm(pooler.sumSqGeneral()) + norm(pooler.sumDomain()));
+      assertEquals(0, pooler.cosineSum());
+      assertTrue(norm(c.tensors().get("encoder.layer.0.output.dense.weight").sumGeneral()) > 0);
+    }
+  }
+
   @Test
   void rejectsNamesTheEncoderDoesNotHave() {
     try (var manager = NDManager.newBaseManager()) {

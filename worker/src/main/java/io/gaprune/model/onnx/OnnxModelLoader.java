@@ -38,8 +38,12 @@ public final class OnnxModelLoader {
 
   private OnnxModelLoader() {}
 
-  /** A parameter read from the graph, in HF layout, as float64 host data (exact for f16/bf16/f32 sources). */
-  public record HostTensor(String name, long[] shape, double[] values) {}
+  /**
+   * A parameter read from the graph, in HF layout, as float32 host data: exact for the f32/f16/bf16
+   * initializers exporters write (a float64 initializer would be rounded to float32). float32 rather than
+   * float64 halves the transient heap of a load (the exports hold up to 33M weights).
+   */
+  public record HostTensor(String name, long[] shape, float[] values) {}
 
   /**
    * Parses an ONNX model and returns its parameters by HF name, in the graph's initializer order.
@@ -101,20 +105,20 @@ public final class OnnxModelLoader {
     return out;
   }
 
-  /** Converts host tensors to NDArrays of {@code dtype} (FLOAT32 or FLOAT64) in {@code manager}. */
+  /** Converts host tensors to NDArrays of {@code dtype} (FLOAT32 or FLOAT64, widened exactly) in {@code manager}. */
   public static Map<String, NDArray> toNDArrays(Map<String, HostTensor> tensors, NDManager manager, DataType dtype) {
     var out = new LinkedHashMap<String, NDArray>();
     for (var t : tensors.values()) {
       var shape = new Shape(t.shape);
       NDArray a;
       if (dtype == DataType.FLOAT64) {
-        a = manager.create(DoubleBuffer.wrap(t.values), shape);
-      } else if (dtype == DataType.FLOAT32) {
-        var f = new float[t.values.length];
-        for (int i = 0; i < f.length; i++) {
-          f[i] = (float) t.values[i];
+        var d = new double[t.values.length];
+        for (int i = 0; i < d.length; i++) {
+          d[i] = t.values[i]; // exact widening
         }
-        a = manager.create(FloatBuffer.wrap(f), shape);
+        a = manager.create(DoubleBuffer.wrap(d), shape);
+      } else if (dtype == DataType.FLOAT32) {
+        a = manager.create(FloatBuffer.wrap(t.values), shape);
       } else {
         throw new IllegalArgumentException("parameters load as FLOAT32 or FLOAT64, not " + dtype);
       }
@@ -154,7 +158,7 @@ public final class OnnxModelLoader {
     for (long d : shape) {
       n = Math.multiplyExact(n, d);
     }
-    var values = new double[Math.toIntExact(n)];
+    var values = new float[Math.toIntExact(n)];
     var raw = t.getRawData();
     int width = switch (t.getDataType()) {
       case FLOAT -> 4;
@@ -174,7 +178,7 @@ public final class OnnxModelLoader {
       }
     } else if (t.getDataType() == DOUBLE && t.getDoubleDataCount() == n) {
       for (int i = 0; i < n; i++) {
-        values[i] = t.getDoubleData(i);
+        values[i] = (float) t.getDoubleData(i);
       }
     } else {
       throw new IOException(source + ": initializer " + t.getName() + " " + Arrays.toString(shape)
@@ -183,11 +187,11 @@ public final class OnnxModelLoader {
     return new HostTensor(t.getName(), shape, values);
   }
 
-  private static void fill(double[] values, ByteBuffer buf, int dataType) {
+  private static void fill(float[] values, ByteBuffer buf, int dataType) {
     for (int i = 0; i < values.length; i++) {
       values[i] = switch (dataType) {
         case FLOAT -> buf.getFloat();
-        case DOUBLE -> buf.getDouble();
+        case DOUBLE -> (float) buf.getDouble();
         case FLOAT16 -> halfToFloat(buf.getShort());
         default -> Float.intBitsToFloat((buf.getShort() & 0xffff) << 16); // bfloat16: the high half of an f32
       };
@@ -213,7 +217,7 @@ public final class OnnxModelLoader {
   private static HostTensor transpose(HostTensor t, String name) {
     int rows = (int) t.shape[0];
     int cols = (int) t.shape[1];
-    var out = new double[t.values.length];
+    var out = new float[t.values.length];
     for (int r = 0; r < rows; r++) {
       for (int c = 0; c < cols; c++) {
         out[c * rows + r] = t.values[r * cols + c];
