@@ -88,6 +88,9 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
     INSTANCE
   }
 
+  /** A cluster member was removed (left, or downed after a crash): its workers' leases go back at once. */
+  private record MemberGone(org.apache.pekko.actor.Address address) implements Command {}
+
   /** What the coordinator needs besides its journal. */
   public record Settings(Duration leaseTimeout, Duration leaseCheckInterval, Duration retryAfter, String codeVersion,
       Path workDir, ModelRuntime model, MaskPlanner planner) {}
@@ -129,6 +132,10 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
     this.mergerReplies = ctx.messageAdapter(ShardMerger.Reply.class, FromMerger::new);
     this.planner = ctx.spawn(DaiPlanner.create(settings.planner(), settings.model()), "dai-planner");
     this.plannerReplies = ctx.messageAdapter(DaiPlanner.Reply.class, FromPlanner::new);
+    ActorRef<org.apache.pekko.cluster.ClusterEvent.MemberRemoved> removed = ctx.messageAdapter(
+        org.apache.pekko.cluster.ClusterEvent.MemberRemoved.class, e -> new MemberGone(e.member().address()));
+    org.apache.pekko.cluster.typed.Cluster.get(ctx.getSystem()).subscriptions().tell(
+        org.apache.pekko.cluster.typed.Subscribe.create(removed, org.apache.pekko.cluster.ClusterEvent.MemberRemoved.class));
   }
 
   @Override
@@ -167,6 +174,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
         .onCommand(FromMerger.class, (s, m) -> onMerger(s, m.reply()))
         .onCommand(FromPlanner.class, (s, m) -> onPlanner(s, m.reply()))
         .onCommand(Tick.class, (s, m) -> onTick(s))
+        .onCommand(MemberGone.class, (s, m) -> onMemberGone(s, m.address()))
         .build();
   }
 
@@ -516,6 +524,20 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
     }
     live.entrySet().removeIf(e -> now - e.getValue().lastSeenMs() > 3 * settings.leaseTimeout().toMillis());
     return persistAll(expired);
+  }
+
+  private Effect<SessionEvent, SessionState> onMemberGone(SessionState s, org.apache.pekko.actor.Address address) {
+    String prefix = address.toString() + "/";
+    live.keySet().removeIf(w -> w.startsWith(prefix));
+    List<SessionEvent> events = new ArrayList<>();
+    for (var e : s.leased.entrySet()) {
+      if (e.getValue().workerRef().startsWith(prefix) && !merging.containsKey(e.getKey())) {
+        ctx.getLog().warn("worker node {} left the cluster; unit {} goes back to the queue", address, e.getKey());
+        events.add(event(SessionEvent.newBuilder().setLeaseReleased(LeaseReleased.newBuilder()
+            .setUnitId(e.getKey()).setLeaseId(e.getValue().leaseId()).setReason("worker node left the cluster"))));
+      }
+    }
+    return s.status == SessionState.Status.RUNNING ? persistAll(events) : Effect().none();
   }
 
   private List<SessionEvent> releaseAll(SessionState s, String worker, String reason) {

@@ -50,6 +50,20 @@ public final class StreamingDaiPlanner implements MaskPlanner {
         .setMasksPath(masks.toString()).setMasksSha256(MaskFile.sha256(masks)).build();
   }
 
+  /** Names the file and element when merged statistics are not finite (a worker sent NaN or ∞). */
+  static void checkFinite(io.gaprune.stats.TensorStats t, int partition) {
+    double[][] arrays = {t.sumSqGeneral(), t.sumGeneral(), t.sumSqDomain(), t.sumDomain()};
+    String[] names = {"Σg²_gen", "Σg_gen", "Σg²_dom", "Σg_dom"};
+    for (int a = 0; a < 4; a++) {
+      for (int i = 0; i < arrays[a].length; i++) {
+        if (!Double.isFinite(arrays[a][i])) {
+          throw new IllegalStateException("merged statistics of " + t.name() + " (partition " + partition + "): "
+              + names[a] + "[" + i + "] = " + arrays[a][i]);
+        }
+      }
+    }
+  }
+
   /** The planner's view of a session: tensors in partition order, statistics read from the accumulators. */
   static final class AccumulatorTensorSource implements TensorSource {
     private final AccumulatorStore store;
@@ -83,6 +97,7 @@ public final class StreamingDaiPlanner implements MaskPlanner {
     public TensorInput load(TensorMeta tensor) throws IOException {
       int p = partitionOf.get(tensor.name());
       var stats = store.readTensor(p, tensor.name());
+      checkFinite(stats, p);
       double[] w = model.weights(tensor.name());
       float[] f = new float[w.length];
       for (int i = 0; i < w.length; i++) {

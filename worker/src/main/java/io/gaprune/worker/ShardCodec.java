@@ -53,6 +53,24 @@ public final class ShardCodec {
     }
   }
 
+  /**
+   * Checks every value is finite: a NaN or infinity would poison every later fold of the partition, so it is
+   * refused at the source with the tensor, statistic and element named.
+   */
+  public static void checkFinite(UnitStatistics stats, List<TensorSpec> order) {
+    for (TensorSpec spec : order) {
+      TensorStats t = stats.tensors().get(spec.getName());
+      for (Statistic s : STATISTICS) {
+        double[] a = array(t, s);
+        for (int i = 0; i < a.length; i++) {
+          if (!Double.isFinite(a[i])) {
+            throw new IllegalStateException("non-finite statistic: " + spec.getName() + " " + s + "[" + i + "] = " + a[i]);
+          }
+        }
+      }
+    }
+  }
+
   public static List<TensorMeta> metas(UnitStatistics stats, List<TensorSpec> order) {
     List<TensorMeta> out = new ArrayList<>();
     for (TensorSpec spec : order) {

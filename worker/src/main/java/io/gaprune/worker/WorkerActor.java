@@ -243,6 +243,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     if (error == null) {
       try {
         ShardCodec.checkCovers(m.stats(), m.lease().getUnit().getTensorsList());
+        ShardCodec.checkFinite(m.stats(), m.lease().getUnit().getTensorsList());
         pending = new Pending(m.lease(), m.stats(),
             ShardCodec.digest(m.stats(), m.lease().getUnit().getTensorsList(), settings.chunkBytes()));
       } catch (RuntimeException e) {
