@@ -12,7 +12,7 @@ import ai.djl.nn.norm.LayerNorm;
 import io.gaprune.model.Batch;
 import io.gaprune.model.Encoder;
 import io.gaprune.model.ModelConfig;
-import java.util.ArrayList;
+import io.gaprune.model.ParameterCheck;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -73,39 +73,8 @@ public final class BertEncoder implements Encoder {
         throw new IllegalArgumentException("BERT parameter " + name + " given twice (with and without 'bert.')");
       }
     }
-    var expected = expectedShapes(config);
-    var missing = new ArrayList<String>();
-    for (var e : expected.entrySet()) {
-      var array = stripped.get(e.getKey());
-      if (array == null) {
-        missing.add(e.getKey());
-        continue;
-      }
-      if (!array.getShape().equals(e.getValue())) {
-        throw new IllegalArgumentException("BERT parameter " + e.getKey() + ": expected shape " + e.getValue()
-            + ", got " + array.getShape());
-      }
-    }
-    if (!missing.isEmpty()) {
-      throw new IllegalArgumentException("BERT parameters missing (" + missing.size() + "): "
-          + (missing.size() > 8 ? missing.subList(0, 8) + " ..." : missing));
-    }
-    for (var name : stripped.keySet()) {
-      if (!expected.containsKey(name) && !name.startsWith("pooler.")) {
-        throw new IllegalArgumentException("unexpected BERT parameter " + name + " " + stripped.get(name).getShape()
-            + " (not part of a " + config.numLayers() + "-layer BertModel)");
-      }
-    }
-    this.dtype = stripped.get("embeddings.word_embeddings.weight").getDataType();
-    if (!dtype.isFloating()) {
-      throw new IllegalArgumentException("BERT parameters must be floating point, got " + dtype);
-    }
-    for (var e : stripped.entrySet()) {
-      if (e.getValue().getDataType() != dtype) {
-        throw new IllegalArgumentException("BERT parameter " + e.getKey() + " has dtype " + e.getValue().getDataType()
-            + ", the others " + dtype);
-      }
-    }
+    this.dtype = ParameterCheck.validate("BERT", config.numLayers() + "-layer BertModel", stripped,
+        expectedShapes(config), name -> name.startsWith("pooler."), "embeddings.word_embeddings.weight");
     this.parameters = Collections.unmodifiableMap(stripped);
   }
 

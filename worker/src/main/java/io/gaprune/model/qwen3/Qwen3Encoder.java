@@ -11,8 +11,8 @@ import ai.djl.nn.core.Linear;
 import io.gaprune.model.Batch;
 import io.gaprune.model.Encoder;
 import io.gaprune.model.ModelConfig;
+import io.gaprune.model.ParameterCheck;
 import io.gaprune.model.bert.BertEncoder;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -82,37 +82,8 @@ public final class Qwen3Encoder implements Encoder {
         throw new IllegalArgumentException("Qwen3 parameter " + name + " given twice (with and without 'model.')");
       }
     }
-    var expected = expectedShapes(config);
-    var missing = new ArrayList<String>();
-    for (var e : expected.entrySet()) {
-      var array = stripped.get(e.getKey());
-      if (array == null) {
-        missing.add(e.getKey());
-      } else if (!array.getShape().equals(e.getValue())) {
-        throw new IllegalArgumentException("Qwen3 parameter " + e.getKey() + ": expected shape " + e.getValue()
-            + ", got " + array.getShape());
-      }
-    }
-    if (!missing.isEmpty()) {
-      throw new IllegalArgumentException("Qwen3 parameters missing (" + missing.size() + "): "
-          + (missing.size() > 8 ? missing.subList(0, 8) + " ..." : missing));
-    }
-    for (var e : stripped.entrySet()) {
-      if (!expected.containsKey(e.getKey())) {
-        throw new IllegalArgumentException("unexpected Qwen3 parameter " + e.getKey() + " " + e.getValue().getShape()
-            + " (not part of a " + config.numLayers() + "-layer Qwen3Model)");
-      }
-    }
-    this.dtype = stripped.get("embed_tokens.weight").getDataType();
-    if (!dtype.isFloating()) {
-      throw new IllegalArgumentException("Qwen3 parameters must be floating point, got " + dtype);
-    }
-    for (var e : stripped.entrySet()) {
-      if (e.getValue().getDataType() != dtype) {
-        throw new IllegalArgumentException("Qwen3 parameter " + e.getKey() + " has dtype " + e.getValue().getDataType()
-            + ", the others " + dtype);
-      }
-    }
+    this.dtype = ParameterCheck.validate("Qwen3", config.numLayers() + "-layer Qwen3Model", stripped,
+        expectedShapes(config), name -> false, "embed_tokens.weight");
     this.parameters = Collections.unmodifiableMap(stripped);
     int half = config.headDim() / 2;
     this.inverseFrequencies = new double[half];
