@@ -68,6 +68,23 @@ abstract class PipelineCommand {
   @Option(names = "--batch-size", defaultValue = "16", description = "triplets per statistics batch and half (default ${DEFAULT-VALUE})")
   int batchSize;
 
+  @Option(names = "--beta", defaultValue = "1.0", description = "DAI: weight of the general Fisher (default ${DEFAULT-VALUE})")
+  double beta;
+
+  @Option(names = "--gamma", defaultValue = "0.5", description = "DAI: weight of the magnitude term γ·sqrt|θ| (default ${DEFAULT-VALUE})")
+  double gamma;
+
+  @Option(names = "--alpha", defaultValue = "0.2", description = "DAI: weight of the alignment, 1 + α·s (default ${DEFAULT-VALUE})")
+  double alpha;
+
+  @Option(names = "--alignment", defaultValue = "tensor",
+      description = "DAI alignment: tensor (the paper's per-tensor cosine) or local (per weight, 3×3 window) (default ${DEFAULT-VALUE})")
+  String alignment;
+
+  @Option(names = "--post-process", defaultValue = "none",
+      description = "per-tensor score normalisation: none, zscore_sigmoid, minmax, rank (default ${DEFAULT-VALUE})")
+  String postProcess;
+
   @Option(names = "--quiet", description = "print only warnings, results and errors")
   boolean quiet;
 
@@ -84,7 +101,8 @@ abstract class PipelineCommand {
         domain != null ? domain : sample.resolve("chem-train.json"),
         sparsity, layers, scoring, budget, workers, samples,
         evals.isEmpty() ? List.of(sample.resolve("chem-dev")) : evals,
-        retrainSteps, seed, maxLength, batchSize, out);
+        retrainSteps, seed, maxLength, batchSize, out,
+        new PipelineOptions.ScoringParameters(beta, gamma, alpha, alignment, postProcess));
   }
 
   /**

@@ -1,6 +1,9 @@
 package io.gaprune.pipeline;
 
+import io.gaprune.planner.Alignment;
 import io.gaprune.planner.BudgetMode;
+import io.gaprune.planner.PostProcess;
+import io.gaprune.planner.ScoringConfig;
 import io.gaprune.model.LayerType;
 import io.gaprune.planner.ScoringMethod;
 import java.nio.file.Files;
@@ -27,6 +30,7 @@ import java.util.Map;
  * @param maxLength tokens per text, longer texts are truncated (and counted)
  * @param batchSize triplets per statistics batch and half
  * @param out output folder
+ * @param scoringParameters β, γ, α, alignment and post-processing of the scoring (paper defaults)
  */
 public record PipelineOptions(
     String model,
@@ -43,10 +47,61 @@ public record PipelineOptions(
     long seed,
     int maxLength,
     int batchSize,
-    Path out) {
+    Path out,
+    ScoringParameters scoringParameters) {
+
+  /**
+   * The scoring hyperparameters a user can set; {@link #paper()} gives the paper's.
+   *
+   * @param beta weight of the general Fisher, {@code F_dom − β·F_gen}
+   * @param gamma weight of the magnitude term {@code γ·sqrt|θ|}
+   * @param alpha weight of the alignment, {@code 1 + α·s}
+   * @param alignment {@code tensor} (the paper's per-tensor cosine) or {@code local} (per weight, 3×3 window)
+   * @param postProcess per-tensor normalisation: none, zscore_sigmoid, minmax, rank
+   */
+  public record ScoringParameters(double beta, double gamma, double alpha, String alignment, String postProcess) {
+    public ScoringParameters {
+      alignment(alignment);
+      PostProcess.parse(postProcess);
+      for (double v : new double[] {beta, gamma, alpha}) {
+        if (!Double.isFinite(v)) {
+          throw new IllegalArgumentException("--beta, --gamma and --alpha must be finite numbers, got " + v);
+        }
+      }
+    }
+
+    private static Alignment alignment(String name) {
+      return switch (name.trim().toLowerCase(java.util.Locale.ROOT)) {
+        case "tensor" -> Alignment.TENSOR;
+        case "local" -> Alignment.LOCAL;
+        default -> throw new IllegalArgumentException("unknown alignment \"" + name + "\" (valid: tensor, local)");
+      };
+    }
+
+    public static ScoringParameters paper() {
+      return new ScoringParameters(1.0, 0.5, 0.2, "tensor", "none");
+    }
+
+    /** These parameters over the paper's defaults, for {@code method}. */
+    public ScoringConfig config(ScoringMethod method, long seed) {
+      var defaults = ScoringConfig.defaults();
+      return defaults.withMethod(method).withSeed(seed).withHyper(beta, gamma, alpha)
+          .withAlignment(alignment(alignment), defaults.alignmentWindow())
+          .withPostProcess(PostProcess.parse(postProcess), defaults.temperature());
+    }
+  }
+
+  /** The options with the paper's scoring parameters. */
+  public PipelineOptions(String model, Path general, Path domain, double sparsity, String layers, String scoring,
+      String budget, int workers, int samples, List<Path> evals, int retrainSteps, long seed, int maxLength,
+      int batchSize, Path out) {
+    this(model, general, domain, sparsity, layers, scoring, budget, workers, samples, evals, retrainSteps, seed,
+        maxLength, batchSize, out, ScoringParameters.paper());
+  }
 
   public PipelineOptions {
     evals = List.copyOf(evals);
+    java.util.Objects.requireNonNull(scoringParameters, "scoringParameters");
     if (!(sparsity >= 0 && sparsity <= 1)) {
       throw new IllegalArgumentException("--sparsity must lie in [0, 1], got " + sparsity);
     }
@@ -97,6 +152,11 @@ public record PipelineOptions(
     map.put("seed", seed);
     map.put("max_length", maxLength);
     map.put("batch_size", batchSize);
+    map.put("beta", scoringParameters.beta());
+    map.put("gamma", scoringParameters.gamma());
+    map.put("alpha", scoringParameters.alpha());
+    map.put("alignment", scoringParameters.alignment());
+    map.put("post_process", scoringParameters.postProcess());
     return map;
   }
 

@@ -20,7 +20,6 @@ import io.gaprune.planner.DaiPlanner;
 import io.gaprune.model.LayerType;
 import io.gaprune.planner.PlanResult;
 import io.gaprune.planner.PlannerConfig;
-import io.gaprune.planner.ScoringConfig;
 import io.gaprune.planner.ScoringMethod;
 import io.gaprune.progress.Progress;
 import io.gaprune.protocol.SessionConfig;
@@ -236,7 +235,7 @@ public final class PruningPipeline {
   private PlanResult plan(LoadedModel model, UnitStatistics statistics, ScoringMethod method, Path masks,
       Path stats) throws IOException {
     var config = PlannerConfig.of(options.sparsity())
-        .withScoring(ScoringConfig.defaults().withMethod(method).withSeed(options.seed()))
+        .withScoring(options.scoringParameters().config(method, options.seed()))
         .withLayerTypes(LayerType.parse(options.layers()))
         .withBudget(BudgetMode.parse(options.budget()));
     return new DaiPlanner(config).plan(new EncoderTensorSource(model.encoder(), statistics,
