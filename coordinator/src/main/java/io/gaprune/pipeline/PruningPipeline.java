@@ -224,7 +224,7 @@ public final class PruningPipeline {
       TripletWriter.write(triplets, target);
       return new Calibration(target, triplets.size());
     }
-    var sample = timed("sample " + source.getFileName(),
+    var sample = timed("sample " + target.getFileName().toString().replace(".json", ""),
         () -> RepresentativeSample.select(model, triplets, options.samples(), options.seed(), progress));
     TripletWriter.write(sample.triplets(), target);
     progress.note(String.format(Locale.ROOT, "sampled %d of %d triplets of %s (k-means, %d iterations)",
