@@ -27,6 +27,7 @@ public final class ConsoleProgress implements Progress {
   private long done;
   private long startedAt;
   private long lastPrinted = Long.MIN_VALUE;
+  private long lastPrintedDone = -1;
 
   public ConsoleProgress(PrintStream out, Mode mode, long intervalMillis, LongSupplier clockMillis) {
     this.out = out;
@@ -47,6 +48,7 @@ public final class ConsoleProgress implements Progress {
     this.done = 0;
     this.startedAt = clock.getAsLong();
     this.lastPrinted = Long.MIN_VALUE;
+    this.lastPrintedDone = -1;
     emit("begin");
   }
 
@@ -54,8 +56,12 @@ public final class ConsoleProgress implements Progress {
   public synchronized void update(long done) {
     this.done = done;
     long now = clock.getAsLong();
-    if (lastPrinted == Long.MIN_VALUE || now - lastPrinted >= intervalMillis) {
+    // Unchanged counts repeat only every 15 intervals: a slow unit shows it is alive without flooding the log.
+    boolean due = lastPrinted == Long.MIN_VALUE || now - lastPrinted >= intervalMillis;
+    boolean heartbeat = lastPrinted == Long.MIN_VALUE || now - lastPrinted >= 15 * intervalMillis;
+    if (due && (done != lastPrintedDone || heartbeat)) {
       lastPrinted = now;
+      lastPrintedDone = done;
       emit("progress");
     }
   }

@@ -43,6 +43,21 @@ class ConsoleProgressTest {
   }
 
   @Test
+  void anUnchangedCountRepeatsOnlyAsAHeartbeat() {
+    var p = progress(ConsoleProgress.Mode.TEXT);
+    p.begin("statistics", 4, "units");
+    for (int i = 0; i < 10; i++) {
+      now.addAndGet(1000);
+      p.update(0); // first printed, the next nine are the same count within 15 intervals
+    }
+    now.addAndGet(6000);
+    p.update(0); // 16 s after the last line: a heartbeat
+    now.addAndGet(1000);
+    p.update(1);
+    assertEquals(4, lines().length, String.join("\n", lines()));
+  }
+
+  @Test
   void jsonLinesForScripts() {
     var p = progress(ConsoleProgress.Mode.JSON);
     p.begin("eval", 10, "queries");
