@@ -148,6 +148,10 @@ public final class ReportWriter {
             "<rect class=\"bar\" x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"%s\"><title>%s %s %.4f</title></rect>%n",
             x0 + v * barWidth, 10 + plotHeight - h, barWidth - 2, h, PALETTE[v % PALETTE.length],
             escape(variants.get(v)), escape(datasets.get(d)), value));
+        // the value itself: differences between methods are often a few thousandths, too small to see as height
+        svg.append(String.format(Locale.ROOT,
+            "<text x=\"%d\" y=\"%.1f\" font-size=\"8\" text-anchor=\"middle\">%.3f</text>%n",
+            x0 + v * barWidth + (barWidth - 2) / 2, 10 + plotHeight - h - 3, value));
       }
       svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>%n",
           x0 + groupWidth / 2, plotHeight + 28, escape(datasets.get(d))));
