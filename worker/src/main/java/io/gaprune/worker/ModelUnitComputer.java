@@ -87,7 +87,11 @@ public final class ModelUnitComputer implements ModelRuntime {
     if (p == null) {
       throw new IllegalArgumentException("model " + spec + " has no parameter " + tensor);
     }
-    return p.toType(DataType.FLOAT64, false).toDoubleArray();
+    try (var scratch = manager.newSubManager()) {
+      // toType makes a float64 copy in the parameter's manager; borrow the parameter so the copy dies here
+      scratch.tempAttachAll(p);
+      return p.toType(DataType.FLOAT64, false).toDoubleArray();
+    }
   }
 
   @Override
