@@ -1,5 +1,6 @@
 package io.gaprune.planner;
 
+import io.gaprune.model.Shapes;
 import io.gaprune.stats.TensorStats;
 import java.util.Arrays;
 import java.util.Objects;
@@ -10,11 +11,11 @@ public record TensorMeta(String name, long[] shape) {
   public TensorMeta {
     Objects.requireNonNull(name, "name");
     shape = shape.clone();
-    TensorStats.elementCount(shape);
+    Shapes.elementCount(shape);
   }
 
   public long size() {
-    return TensorStats.elementCount(shape);
+    return Shapes.elementCount(shape);
   }
 
   @Override

@@ -1,5 +1,6 @@
 package io.gaprune.planner;
 
+import io.gaprune.model.Shapes;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -42,7 +43,7 @@ class CheckpointTensorSourceTest {
     var ckpt = dir.resolve("model.safetensors");
     try (var w = SafetensorsWriter.create(ckpt, specs, Map.of("format", "pt"))) {
       for (int i = 0; i < names.length; i++) {
-        int n = (int) TensorStats.elementCount(shapes[i]);
+        int n = (int) Shapes.elementCount(shapes[i]);
         var v = new float[n];
         for (int j = 0; j < n; j++) {
           v[j] = (float) rnd.nextGaussian();

@@ -1,5 +1,6 @@
 package io.gaprune.stats;
 
+import io.gaprune.model.Shapes;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -24,7 +25,7 @@ public record TensorStats(
 
   public TensorStats {
     Objects.requireNonNull(name, "name");
-    long n = elementCount(shape);
+    long n = Shapes.elementCount(shape);
     for (double[] a : new double[][] {sumSqGeneral, sumGeneral, sumSqDomain, sumDomain}) {
       if (a.length != n) {
         throw new IllegalArgumentException(
@@ -36,7 +37,7 @@ public record TensorStats(
 
   /** All-zero statistics for a tensor of this shape. */
   public static TensorStats zeros(String name, long[] shape) {
-    int n = Math.toIntExact(elementCount(shape));
+    int n = Math.toIntExact(Shapes.elementCount(shape));
     return new TensorStats(name, shape.clone(), new double[n], new double[n], new double[n], new double[n], 0, 0);
   }
 
@@ -71,14 +72,4 @@ public record TensorStats(
     }
   }
 
-  public static long elementCount(long[] shape) {
-    long n = 1;
-    for (long d : shape) {
-      if (d < 0) {
-        throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
-      }
-      n = Math.multiplyExact(n, d);
-    }
-    return n;
-  }
 }

@@ -1,5 +1,6 @@
 package io.gaprune.model.safetensors;
 
+import io.gaprune.model.Shapes;
 import com.google.gson.Strictness;
 import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
@@ -215,7 +216,7 @@ public final class SafetensorsFile implements SafetensorsReader {
     }
     long count;
     try {
-      count = TensorInfo.elementCount(shape);
+      count = Shapes.elementCount(shape);
     } catch (IllegalArgumentException | ArithmeticException e) {
       throw new SafetensorsException("safetensors file " + path + ": tensor " + name + ": bad shape "
           + java.util.Arrays.toString(shape));

@@ -1,5 +1,6 @@
 package io.gaprune.model.safetensors;
 
+import io.gaprune.model.Shapes;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -22,7 +23,7 @@ public record TensorInfo(String name, DType dtype, long[] shape, long begin, lon
 
   /** Number of elements: the product of the shape (1 for a scalar). */
   public long elementCount() {
-    return elementCount(shape);
+    return Shapes.elementCount(shape);
   }
 
   public long byteSize() {
@@ -38,17 +39,6 @@ public record TensorInfo(String name, DType dtype, long[] shape, long begin, lon
     return shape.length;
   }
 
-  /** Product of the dimensions, with overflow and negative dimensions rejected. */
-  public static long elementCount(long[] shape) {
-    long n = 1;
-    for (long d : shape) {
-      if (d < 0) {
-        throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
-      }
-      n = Math.multiplyExact(n, d);
-    }
-    return n;
-  }
 
   @Override
   public boolean equals(Object o) {

@@ -1,5 +1,6 @@
 package io.gaprune.model.safetensors;
 
+import io.gaprune.model.Shapes;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -10,11 +11,11 @@ public record TensorSpec(String name, DType dtype, long[] shape) {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(dtype, "dtype");
     shape = shape.clone();
-    TensorInfo.elementCount(shape);
+    Shapes.elementCount(shape);
   }
 
   public long elementCount() {
-    return TensorInfo.elementCount(shape);
+    return Shapes.elementCount(shape);
   }
 
   @Override
