@@ -1,7 +1,7 @@
 package io.gaprune.cli;
 
 import io.gaprune.pipeline.PruningPipeline;
-import io.gaprune.planner.ScoringMethod;
+import io.gaprune.pipeline.MethodSpec;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -14,23 +14,29 @@ import picocli.CommandLine.Spec;
     name = "compare",
     mixinStandardHelpOptions = true,
     description = "Computes the statistics once, then prunes with each method at the same sparsity and evaluates "
-        + "it: dense, dai, dai-reference, magnitude, fisher-domain, fisher-general, random. Writes the table to "
+        + "it: dense, dai, dai-reference, dai-calibrated, magnitude, fisher-domain, fisher-general, random. Writes the table to "
         + "--out as report.json, report.md and report.html, and each method's masks to masks/.")
 public final class CompareCommand extends PipelineCommand implements Callable<Integer> {
 
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--methods", split = ",", paramLabel = "METHOD",
-      description = "methods to compare, comma-separated (default: all)")
+  @Option(names = "--methods", split = ",", paramLabel = "METHOD[:KEY=VALUE...]",
+      description = "methods to compare, comma-separated, each optionally with its own hyperparameters, e.g. "
+          + "dai-calibrated:q=0.25:lambda=0 (default: all methods with the run's hyperparameters)")
   List<String> methods = new ArrayList<>();
+
+  @Option(names = "--sparsities", split = ",", paramLabel = "S",
+      description = "several sparsities in one run, comma-separated (default: --sparsity)")
+  List<Double> sparsities = new ArrayList<>();
 
   @Override
   public Integer call() {
     try {
       quietLogs();
-      var chosen = methods.isEmpty() ? PruningPipeline.COMPARED
-          : methods.stream().map(ScoringMethod::parse).toList();
-      new PruningPipeline(options(chosen.get(0).cliName()), progress(), System.err).compare(chosen);
+      var chosen = methods.isEmpty() ? PruningPipeline.COMPARED.stream().map(MethodSpec::of).toList()
+          : methods.stream().map(MethodSpec::parse).toList();
+      new PruningPipeline(options(chosen.get(0).method().cliName()), progress(), System.err)
+          .compare(chosen, sparsities.isEmpty() ? List.of(sparsity) : sparsities);
       spec.commandLine().getOut().println(java.nio.file.Files.readString(out.resolve("report.md")));
       return 0;
     } catch (Exception e) {

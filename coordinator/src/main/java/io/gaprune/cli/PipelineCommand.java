@@ -1,6 +1,7 @@
 package io.gaprune.cli;
 
 import io.gaprune.pipeline.PipelineOptions;
+import io.gaprune.planner.ScoringConfig;
 import io.gaprune.progress.ConsoleProgress;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -85,6 +86,29 @@ abstract class PipelineCommand {
       description = "per-tensor score normalisation: none, zscore_sigmoid, minmax, rank (default ${DEFAULT-VALUE})")
   String postProcess;
 
+  @Option(names = "--fisher-exponent", defaultValue = "0.5",
+      description = "dai-calibrated: exponent q of the Fisher factor; 0 ranks as magnitude, 1 as Fisher (default ${DEFAULT-VALUE})")
+  double fisherExponent;
+
+  @Option(names = "--general-weight", defaultValue = "1.0",
+      description = "dai-calibrated: weight λ of the general Fisher, on the domain Fisher's scale; negative lowers general-only weights (default ${DEFAULT-VALUE})")
+  double generalWeight;
+
+  @Option(names = "--alignment-weight", defaultValue = "0.0",
+      description = "dai-calibrated: weight of the per-weight gradient alignment, a factor e^(a·s) (default ${DEFAULT-VALUE})")
+  double alignmentWeight;
+
+  @Option(names = "--rank1", description = "dai-calibrated: use the rank-1 (row × column) estimate of each matrix's Fisher")
+  boolean rank1;
+
+  @Option(names = "--statistics", paramLabel = "FILE",
+      description = "plan from the statistics file of an earlier run (--save-statistics) instead of computing them")
+  Path statistics;
+
+  @Option(names = "--save-statistics",
+      description = "write the computed statistics to OUT/statistics.safetensors, for --statistics later")
+  boolean saveStatistics;
+
   @Option(names = "--quiet", description = "print only warnings, results and errors")
   boolean quiet;
 
@@ -102,7 +126,10 @@ abstract class PipelineCommand {
         sparsity, layers, scoring, budget, workers, samples,
         evals.isEmpty() ? List.of(sample.resolve("chem-dev")) : evals,
         retrainSteps, seed, maxLength, batchSize, out,
-        new PipelineOptions.ScoringParameters(beta, gamma, alpha, alignment, postProcess));
+        new PipelineOptions.ScoringParameters(beta, gamma, alpha, alignment, postProcess,
+            new ScoringConfig.Calibrated(fisherExponent, generalWeight, alignmentWeight,
+                ScoringConfig.Calibrated.defaults().alignmentWindow(), rank1)),
+        statistics, saveStatistics);
   }
 
   /**

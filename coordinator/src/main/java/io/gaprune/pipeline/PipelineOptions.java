@@ -31,6 +31,8 @@ import java.util.Map;
  * @param batchSize triplets per statistics batch and half
  * @param out output folder
  * @param scoringParameters β, γ, α, alignment and post-processing of the scoring (paper defaults)
+ * @param statistics a statistics file of an earlier run to plan from instead of computing them (null: compute)
+ * @param saveStatistics write the computed statistics to {@code out/statistics.safetensors}
  */
 public record PipelineOptions(
     String model,
@@ -48,7 +50,9 @@ public record PipelineOptions(
     int maxLength,
     int batchSize,
     Path out,
-    ScoringParameters scoringParameters) {
+    ScoringParameters scoringParameters,
+    Path statistics,
+    boolean saveStatistics) {
 
   /**
    * The scoring hyperparameters a user can set; {@link #paper()} gives the paper's.
@@ -58,9 +62,18 @@ public record PipelineOptions(
    * @param alpha weight of the alignment, {@code 1 + α·s}
    * @param alignment {@code tensor} (the paper's per-tensor cosine) or {@code local} (per weight, 3×3 window)
    * @param postProcess per-tensor normalisation: none, zscore_sigmoid, minmax, rank
+   * @param calibrated the parameters of {@code dai-calibrated}
    */
-  public record ScoringParameters(double beta, double gamma, double alpha, String alignment, String postProcess) {
+  public record ScoringParameters(double beta, double gamma, double alpha, String alignment, String postProcess,
+      ScoringConfig.Calibrated calibrated) {
+
+    /** The paper's DAI parameters as given, and the calibrated DAI's defaults. */
+    public ScoringParameters(double beta, double gamma, double alpha, String alignment, String postProcess) {
+      this(beta, gamma, alpha, alignment, postProcess, ScoringConfig.Calibrated.defaults());
+    }
+
     public ScoringParameters {
+      java.util.Objects.requireNonNull(calibrated, "calibrated");
       alignment(alignment);
       PostProcess.parse(postProcess);
       for (double v : new double[] {beta, gamma, alpha}) {
@@ -87,7 +100,8 @@ public record PipelineOptions(
       var defaults = ScoringConfig.defaults();
       return defaults.withMethod(method).withSeed(seed).withHyper(beta, gamma, alpha)
           .withAlignment(alignment(alignment), defaults.alignmentWindow())
-          .withPostProcess(PostProcess.parse(postProcess), defaults.temperature());
+          .withPostProcess(PostProcess.parse(postProcess), defaults.temperature())
+          .withCalibrated(calibrated);
     }
   }
 
@@ -96,7 +110,7 @@ public record PipelineOptions(
       String budget, int workers, int samples, List<Path> evals, int retrainSteps, long seed, int maxLength,
       int batchSize, Path out) {
     this(model, general, domain, sparsity, layers, scoring, budget, workers, samples, evals, retrainSteps, seed,
-        maxLength, batchSize, out, ScoringParameters.paper());
+        maxLength, batchSize, out, ScoringParameters.paper(), null, false);
   }
 
   public PipelineOptions {
@@ -128,6 +142,9 @@ public record PipelineOptions(
         throw new IllegalArgumentException("triplet file " + file + " does not exist");
       }
     }
+    if (statistics != null && !Files.isRegularFile(statistics)) {
+      throw new IllegalArgumentException("statistics file " + statistics + " does not exist");
+    }
     for (var dir : evals) {
       if (!Files.isDirectory(dir)) {
         throw new IllegalArgumentException("evaluation folder " + dir + " does not exist");
@@ -157,6 +174,15 @@ public record PipelineOptions(
     map.put("alpha", scoringParameters.alpha());
     map.put("alignment", scoringParameters.alignment());
     map.put("post_process", scoringParameters.postProcess());
+    var c = scoringParameters.calibrated();
+    map.put("calibrated_q", c.fisherExponent());
+    map.put("calibrated_lambda", c.generalWeight());
+    map.put("calibrated_alignment_weight", c.alignmentWeight());
+    map.put("calibrated_alignment_window", c.alignmentWindow());
+    map.put("calibrated_rank1", c.rank1());
+    if (statistics != null) {
+      map.put("statistics", statistics.toString());
+    }
     return map;
   }
 

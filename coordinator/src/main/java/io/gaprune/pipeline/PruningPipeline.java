@@ -27,6 +27,7 @@ import io.gaprune.report.ReportWriter;
 import io.gaprune.report.RunReport;
 import io.gaprune.sampling.RepresentativeSample;
 import io.gaprune.session.EmbeddedSession;
+import io.gaprune.stats.StatisticsFile;
 import io.gaprune.stats.UnitStatistics;
 import io.gaprune.train.Retrainer;
 import java.io.IOException;
@@ -50,7 +51,7 @@ public final class PruningPipeline {
 
   /** The variants {@code compare} evaluates by default, in the paper's table order. */
   public static final List<ScoringMethod> COMPARED = List.of(ScoringMethod.DAI, ScoringMethod.DAI_REFERENCE,
-      ScoringMethod.MAGNITUDE, ScoringMethod.FISHER_DOMAIN, ScoringMethod.FISHER_GENERAL, ScoringMethod.RANDOM);
+      ScoringMethod.DAI_CALIBRATED, ScoringMethod.MAGNITUDE, ScoringMethod.FISHER_DOMAIN, ScoringMethod.FISHER_GENERAL, ScoringMethod.RANDOM);
 
   private final PipelineOptions options;
   private final Progress progress;
@@ -76,8 +77,8 @@ public final class PruningPipeline {
       var datasets = readDatasets();
       var statistics = statistics(model);
       var evaluations = new ArrayList<>(evaluate(model, datasets, "dense"));
-      var plan = prune(model, statistics, method, out.resolve("masks.safetensors"), out.resolve("plan.json"),
-          datasets, evaluations, manager);
+      var plan = prune(model, statistics, MethodSpec.of(method), options.sparsity(), method.cliName(),
+          out.resolve("masks.safetensors"), out.resolve("plan.json"), datasets, evaluations, manager);
       timed("write model", () -> {
         HuggingFaceWriter.write(model, out.resolve("model"));
         return null;
@@ -93,6 +94,23 @@ public final class PruningPipeline {
    * sparsity, applied to the dense weights in turn and evaluated; masks per method in {@code out/masks/}.
    */
   public RunReport compare(List<ScoringMethod> methods) throws Exception {
+    return compare(methods.stream().map(MethodSpec::of).toList(), List.of(options.sparsity()));
+  }
+
+  /**
+   * {@code gaprune compare} in full: one statistics session, then every method at every sparsity, each applied
+   * to the dense weights and evaluated. With more than one sparsity the variants are named
+   * {@code METHOD@PERCENT}; masks go to {@code out/masks/}.
+   */
+  public RunReport compare(List<MethodSpec> methods, List<Double> sparsities) throws Exception {
+    if (methods.isEmpty() || sparsities.isEmpty()) {
+      throw new IllegalArgumentException("compare needs at least one method and one sparsity");
+    }
+    for (double sparsity : sparsities) {
+      if (!(sparsity >= 0 && sparsity <= 1)) {
+        throw new IllegalArgumentException("--sparsity must lie in [0, 1], got " + sparsity);
+      }
+    }
     var out = Files.createDirectories(options.out());
     var masksDir = Files.createDirectories(out.resolve("masks"));
     try (var manager = NDManager.newBaseManager();
@@ -102,11 +120,16 @@ public final class PruningPipeline {
       var evaluations = new ArrayList<>(evaluate(model, datasets, "dense"));
       var dense = DenseCopy.of(model.encoder());
       PlanResult first = null;
-      for (var method : methods) {
-        var plan = prune(model, statistics, method, masksDir.resolve(method.cliName() + ".safetensors"),
-            masksDir.resolve(method.cliName() + ".json"), datasets, evaluations, manager);
-        first = first == null ? plan : first;
-        dense.restore(model.encoder());
+      for (double sparsity : sparsities) {
+        for (var method : methods) {
+          var variant = sparsities.size() == 1 ? method.label()
+              : method.label() + "@" + String.format(Locale.ROOT, "%.0f", sparsity * 100);
+          var file = variant.replaceAll("[^A-Za-z0-9.@\\-]", "_");
+          var plan = prune(model, statistics, method, sparsity, variant, masksDir.resolve(file + ".safetensors"),
+              masksDir.resolve(file + ".json"), datasets, evaluations, manager);
+          first = first == null ? plan : first;
+          dense.restore(model.encoder());
+        }
       }
       var report = report("compare", first, evaluations);
       ReportWriter.write(report, out);
@@ -118,16 +141,16 @@ public final class PruningPipeline {
    * Plans with {@code method}, applies the masks to the model, evaluates it, and when asked retrains it with
    * the masks fixed and evaluates again; the rows go to {@code evaluations}.
    */
-  private PlanResult prune(LoadedModel model, UnitStatistics statistics, ScoringMethod method, Path masksFile,
-      Path planFile, List<Map.Entry<String, BeirDataset>> datasets, List<RunReport.Evaluation> evaluations,
-      NDManager manager) throws Exception {
-    var plan = timed("plan " + method.cliName(), () -> plan(model, statistics, method, masksFile, planFile));
+  private PlanResult prune(LoadedModel model, UnitStatistics statistics, MethodSpec method, double sparsity,
+      String variant, Path masksFile, Path planFile, List<Map.Entry<String, BeirDataset>> datasets,
+      List<RunReport.Evaluation> evaluations, NDManager manager) throws Exception {
+    var plan = timed("plan " + variant, () -> plan(model, statistics, method, sparsity, masksFile, planFile));
     var masks = Masks.apply(model.encoder(), Masks.read(masksFile), manager);
     try {
-      evaluations.addAll(evaluate(model, datasets, method.cliName()));
+      evaluations.addAll(evaluate(model, datasets, variant));
       if (options.retrainSteps() > 0) {
         retrain(model, masks);
-        evaluations.addAll(evaluate(model, datasets, method.cliName() + "+retrain"));
+        evaluations.addAll(evaluate(model, datasets, variant + "+retrain"));
       }
     } finally {
       masks.values().forEach(NDArray::close);
@@ -171,8 +194,35 @@ public final class PruningPipeline {
     return rows;
   }
 
-  /** The calibration sets (representatively sampled when asked), then the embedded session's statistics. */
+  /**
+   * The statistics file of an earlier run when given; else the calibration sets (representatively sampled when
+   * asked), then the embedded session's statistics, written to {@code statistics.safetensors} when asked.
+   */
   private UnitStatistics statistics(LoadedModel model) throws Exception {
+    if (options.statistics() != null) {
+      var loaded = timed("read statistics", () -> StatisticsFile.read(options.statistics()));
+      if (!loaded.model().equals(options.model())) {
+        throw new IllegalArgumentException("statistics file " + options.statistics() + " was computed on model \""
+            + loaded.model() + "\", this run prunes \"" + options.model() + "\"");
+      }
+      progress.note(String.format(Locale.ROOT, "statistics from %s: %d batches, %d + %d triplets, %d tensors",
+          options.statistics(), loaded.statistics().batches(), loaded.statistics().generalSamples(),
+          loaded.statistics().domainSamples(), loaded.statistics().tensors().size()));
+      return loaded.statistics();
+    }
+    var statistics = computeStatistics(model);
+    if (options.saveStatistics()) {
+      var file = options.out().resolve("statistics.safetensors");
+      timed("write statistics", () -> {
+        StatisticsFile.write(statistics, options.model(), file);
+        return null;
+      });
+      progress.note("statistics written to " + file + " (reuse them with --statistics)");
+    }
+    return statistics;
+  }
+
+  private UnitStatistics computeStatistics(LoadedModel model) throws Exception {
     var calibration = options.out().resolve("calibration");
     var general = calibrationSet(model, options.general(), calibration.resolve("general.json"));
     var domain = calibrationSet(model, options.domain(), calibration.resolve("domain.json"));
@@ -232,10 +282,11 @@ public final class PruningPipeline {
     return new Calibration(target, sample.triplets().size());
   }
 
-  private PlanResult plan(LoadedModel model, UnitStatistics statistics, ScoringMethod method, Path masks,
-      Path stats) throws IOException {
-    var config = PlannerConfig.of(options.sparsity())
-        .withScoring(options.scoringParameters().config(method, options.seed()))
+  private PlanResult plan(LoadedModel model, UnitStatistics statistics, MethodSpec spec, double sparsity,
+      Path masks, Path stats) throws IOException {
+    var method = spec.method();
+    var config = PlannerConfig.of(sparsity)
+        .withScoring(spec.apply(options.scoringParameters().config(method, options.seed())))
         .withLayerTypes(LayerType.parse(options.layers()))
         .withBudget(BudgetMode.parse(options.budget()));
     return new DaiPlanner(config).plan(new EncoderTensorSource(model.encoder(), statistics,
@@ -243,7 +294,12 @@ public final class PruningPipeline {
   }
 
   private void retrain(LoadedModel model, Map<String, NDArray> masks) throws IOException {
-    var triplets = TripletReader.readAll(options.out().resolve("calibration").resolve("domain.json"));
+    var file = options.out().resolve("calibration").resolve("domain.json");
+    if (!Files.isRegularFile(file)) { // statistics read from a file: no calibration set was made yet
+      Files.createDirectories(file.getParent());
+      calibrationSet(model, options.domain(), file);
+    }
+    var triplets = TripletReader.readAll(file);
     var settings = Retrainer.Settings.defaults(options.retrainSteps(), options.seed());
     var result = timed("retrain", () -> Retrainer.retrain(model, masks, triplets, settings, progress));
     progress.note(String.format(Locale.ROOT, "retrained %d steps, loss %.4f -> %.4f", result.losses().size(),

@@ -144,6 +144,7 @@ public final class Scorer {
           }
         }
       }
+      case DAI_CALIBRATED -> calibrated(t, out);
       case DAI_REFERENCE -> {
         var s = t.stats();
         double[] a = referenceAlignment(s.meanGradGeneral(), s.meanGradDomain(), t.meta());
@@ -157,6 +158,80 @@ public final class Scorer {
           double abs = Math.abs((double) w[i]);
           double factor = Math.min(c.referenceClampHigh(), Math.max(c.referenceClampLow(), 1 + c.alpha() * a[i]));
           out[i] = softplus((fd - c.beta() * fg) * abs * factor + c.gamma() * Math.sqrt(abs + 1e-8));
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * {@code 2·log|θ| + q·log(F + ε) + a·s}: a product {@code θ²·F^q·e^(a·s)} ranked through its logarithm, so
+   * that no term's units decide the ranking. {@code F = max(0, F_dom + λ·c·F_gen)} with
+   * {@code c = ΣF_dom / ΣF_gen} over the tensor (the general Fisher on the domain's scale),
+   * {@code ε = 10⁻⁶·mean(F)} (a weight with no gradient falls back to its magnitude, not to −∞).
+   */
+  private void calibrated(TensorInput t, double[] out) {
+    var p = config.calibrated();
+    var s = t.stats();
+    var w = t.weights();
+    int n = w.length;
+    double sumDom = 0;
+    double sumGen = 0;
+    for (int i = 0; i < n; i++) {
+      sumDom += s.fisherDomain()[i];
+      sumGen += s.fisherGeneral()[i];
+    }
+    double scale = sumGen > 0 ? p.generalWeight() * sumDom / sumGen : 0;
+    var f = new double[n];
+    double mean = 0;
+    for (int i = 0; i < n; i++) {
+      f[i] = Math.max(0, s.fisherDomain()[i] + scale * s.fisherGeneral()[i]);
+      mean += f[i];
+    }
+    mean /= Math.max(1, n);
+    int rows = rows(t.meta());
+    int cols = cols(t.meta());
+    if (p.rank1() && t.meta().shape().length == 2) {
+      f = rankOne(f, rows, cols);
+    }
+    double eps = mean > 0 ? 1e-6 * mean : Double.MIN_NORMAL;
+    double[] align = p.alignmentWeight() == 0 ? null
+        : localCosine(s.meanGradGeneral(), s.meanGradDomain(), rows, cols, p.alignmentWindow());
+    double q = p.fisherExponent();
+    for (int i = 0; i < n; i++) {
+      double v = 2 * Math.log(Math.abs((double) w[i]));
+      if (q != 0) {
+        v += q * Math.log(f[i] + eps);
+      }
+      if (align != null) {
+        v += p.alignmentWeight() * align[i];
+      }
+      out[i] = v;
+    }
+  }
+
+  /**
+   * The rank-1 estimate {@code F_ij ≈ r_i·c_j / ΣF} (row sums times column sums over the total): for a linear
+   * layer {@code g_ij = δ_i·x_j}, so {@code E[g_ij²] ≈ E[δ_i²]·E[x_j²]} when the two are independent, and the
+   * product of the margins averages the per-weight noise of a few hundred samples away.
+   */
+  static double[] rankOne(double[] f, int rows, int cols) {
+    var r = new double[rows];
+    var c = new double[cols];
+    double total = 0;
+    for (int i = 0; i < rows; i++) {
+      for (int j = 0; j < cols; j++) {
+        double v = f[i * cols + j];
+        r[i] += v;
+        c[j] += v;
+        total += v;
+      }
+    }
+    var out = new double[f.length];
+    if (total > 0) {
+      for (int i = 0; i < rows; i++) {
+        for (int j = 0; j < cols; j++) {
+          out[i * cols + j] = r[i] * c[j] / total;
         }
       }
     }

@@ -20,6 +20,7 @@ package io.gaprune.planner;
  * @param fusionAlpha α_f of {@code α_f·F_dom·|θ| + β_f·score}
  * @param fusionBeta β_f of the same
  * @param seed seed of the random baseline
+ * @param calibrated the parameters of {@code dai-calibrated} ({@link Calibrated})
  */
 public record ScoringConfig(
     ScoringMethod method,
@@ -37,10 +38,49 @@ public record ScoringConfig(
     boolean fusion,
     double fusionAlpha,
     double fusionBeta,
-    long seed) {
+    long seed,
+    Calibrated calibrated) {
+
+  /**
+   * The calibrated DAI's parameters (docs/planner.md, "The calibrated DAI"): the score is
+   * {@code 2·log|θ| + q·log(F_dom + λ·(ΣF_dom/ΣF_gen)·F_gen + ε) + a·c}, with {@code c} the local cosine of the
+   * two mean gradients.
+   *
+   * @param fisherExponent q: 0 ranks as magnitude, 1 as the Fisher (OBD) saliency; in between both count
+   * @param generalWeight λ: the general Fisher's share after it is put on the domain Fisher's scale (≥ −1;
+   *     negative values lower weights that matter more to general data than to the domain, the paper's β)
+   * @param alignmentWeight a: weight of the per-weight alignment in log space ({@code e^(a·c)} as a factor)
+   * @param alignmentWindow odd window of the local cosine (3: the 3×3 neighbourhood)
+   * @param rank1 replace each 2-D tensor's mixed Fisher by its rank-1 (row × column) estimate before scoring
+   */
+  public record Calibrated(double fisherExponent, double generalWeight, double alignmentWeight,
+      int alignmentWindow, boolean rank1) {
+    public Calibrated {
+      if (!(fisherExponent >= 0 && fisherExponent <= 4)) {
+        throw new IllegalArgumentException("dai-calibrated: Fisher exponent q must lie in [0, 4], got "
+            + fisherExponent);
+      }
+      if (!(generalWeight >= -1 && generalWeight <= 100)) {
+        throw new IllegalArgumentException("dai-calibrated: general weight λ must lie in [-1, 100], got "
+            + generalWeight);
+      }
+      if (!Double.isFinite(alignmentWeight)) {
+        throw new IllegalArgumentException("dai-calibrated: alignment weight must be finite, got " + alignmentWeight);
+      }
+      if (alignmentWindow < 1 || alignmentWindow % 2 == 0) {
+        throw new IllegalArgumentException("dai-calibrated: alignment window must be odd and ≥ 1, got "
+            + alignmentWindow);
+      }
+    }
+
+    /** The recommended default (docs/results.md, "Calibrated DAI"). */
+    public static Calibrated defaults() {
+      return new Calibrated(0.5, 1.0, 0.0, 3, false);
+    }
+  }
 
   public ScoringConfig {
-    if (method == null || alignment == null || postProcess == null) {
+    if (method == null || alignment == null || postProcess == null || calibrated == null) {
       throw new IllegalArgumentException("scoring method, alignment and post-processing are required");
     }
     for (double v : new double[] {beta, gamma, alpha, cosineEpsilon, referenceClampLow, referenceClampHigh,
@@ -66,42 +106,48 @@ public record ScoringConfig(
   /** The paper's DAI with its defaults: β = 1, γ = 0.5, α = 0.2, per-tensor cosine, no post-processing. */
   public static ScoringConfig defaults() {
     return new ScoringConfig(ScoringMethod.DAI, 1.0, 0.5, 0.2, Alignment.TENSOR, 3, 1e-8, 0.8, 1.2, false,
-        PostProcess.NONE, 1.0, false, 1.0, 1.0, 0L);
+        PostProcess.NONE, 1.0, false, 1.0, 1.0, 0L, Calibrated.defaults());
   }
 
   public ScoringConfig withMethod(ScoringMethod m) {
     return new ScoringConfig(m, beta, gamma, alpha, alignment, alignmentWindow, cosineEpsilon, referenceClampLow,
-        referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed);
+        referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed, calibrated);
   }
 
   public ScoringConfig withPostProcess(PostProcess p, double t) {
     return new ScoringConfig(method, beta, gamma, alpha, alignment, alignmentWindow, cosineEpsilon,
-        referenceClampLow, referenceClampHigh, referenceHalfStorage, p, t, fusion, fusionAlpha, fusionBeta, seed);
+        referenceClampLow, referenceClampHigh, referenceHalfStorage, p, t, fusion, fusionAlpha, fusionBeta, seed, calibrated);
   }
 
   public ScoringConfig withAlignment(Alignment a, int window) {
     return new ScoringConfig(method, beta, gamma, alpha, a, window, cosineEpsilon, referenceClampLow,
-        referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed);
+        referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed, calibrated);
   }
 
   public ScoringConfig withFusion(double fa, double fb) {
     return new ScoringConfig(method, beta, gamma, alpha, alignment, alignmentWindow, cosineEpsilon,
-        referenceClampLow, referenceClampHigh, referenceHalfStorage, postProcess, temperature, true, fa, fb, seed);
+        referenceClampLow, referenceClampHigh, referenceHalfStorage, postProcess, temperature, true, fa, fb, seed, calibrated);
   }
 
   public ScoringConfig withHyper(double b, double g, double a) {
     return new ScoringConfig(method, b, g, a, alignment, alignmentWindow, cosineEpsilon, referenceClampLow,
-        referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed);
+        referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed, calibrated);
   }
 
   public ScoringConfig withReferenceHalfStorage(boolean on) {
     return new ScoringConfig(method, beta, gamma, alpha, alignment, alignmentWindow, cosineEpsilon,
-        referenceClampLow, referenceClampHigh, on, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed);
+        referenceClampLow, referenceClampHigh, on, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed, calibrated);
   }
 
   public ScoringConfig withSeed(long s) {
     return new ScoringConfig(method, beta, gamma, alpha, alignment, alignmentWindow, cosineEpsilon,
         referenceClampLow, referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha,
-        fusionBeta, s);
+        fusionBeta, s, calibrated);
+  }
+
+  public ScoringConfig withCalibrated(Calibrated c) {
+    return new ScoringConfig(method, beta, gamma, alpha, alignment, alignmentWindow, cosineEpsilon,
+        referenceClampLow, referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha,
+        fusionBeta, seed, c);
   }
 }

@@ -10,6 +10,11 @@ public enum ScoringMethod {
   DAI("dai", true),
   /** The reference implementation's variant (GAPRUNE.md items 1–5). */
   DAI_REFERENCE("dai-reference", true),
+  /**
+   * The calibrated DAI (docs/planner.md): the same ingredients in log space, where their scales no longer
+   * matter: {@code 2·log|θ| + q·log(F_dom + λ·c·F_gen + ε) + a·s_local}.
+   */
+  DAI_CALIBRATED("dai-calibrated", true),
   /** {@code |θ|}. */
   MAGNITUDE("magnitude", false),
   /** {@code F_dom·θ²}: the loss increase on the domain data when the weight is zeroed (Fisher/OBD saliency). */

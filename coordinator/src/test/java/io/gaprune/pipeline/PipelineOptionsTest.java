@@ -19,7 +19,8 @@ class PipelineOptionsTest {
   private static PipelineOptions options(double sparsity, String layers, String scoring, int workers, Path domain,
       PipelineOptions.ScoringParameters parameters) {
     return new PipelineOptions("minilm", SAMPLE.resolve("general-train.json"), domain, sparsity, layers, scoring,
-        "global", workers, 0, List.of(SAMPLE.resolve("chem-dev")), 0, 1, 128, 16, Path.of("out"), parameters);
+        "global", workers, 0, List.of(SAMPLE.resolve("chem-dev")), 0, 1, 128, 16, Path.of("out"), parameters, null,
+        false);
   }
 
   private static String error(Function<Void, Object> build) {

@@ -266,4 +266,119 @@ class ScorerTest {
     assertArrayEquals(new double[] {0.5, 1.5}, r.meanGradDomain(), 0);
     assertThrows(IllegalArgumentException.class, () -> WeightStatistics.referenceFromSums(ts, 0, 6, 2, 2));
   }
+
+  static ScoringConfig calibrated(double q, double lambda, double a, boolean rank1) {
+    return ScoringConfig.defaults().withMethod(ScoringMethod.DAI_CALIBRATED)
+        .withCalibrated(new ScoringConfig.Calibrated(q, lambda, a, 3, rank1));
+  }
+
+  @Test
+  void calibratedDaiByHand() {
+    // λ = 1: c = ΣF_dom / ΣF_gen = 1.9 / 0.8 = 2.375; F = F_dom + 2.375·F_gen = [0.5375, 0.575, 0.5, 2.1875]
+    // mean(F) = 0.95 → ε = 9.5e-7; score = 2·log|θ| + 0.5·log(F + ε), θ_3 = 0 → −∞
+    double eps = 9.5e-7;
+    near(new double[] {2 * Math.log(0.25) + 0.5 * Math.log(0.5375 + eps), 0.5 * Math.log(0.575 + eps),
+        2 * Math.log(4) + 0.5 * Math.log(0.5 + eps), Double.NEGATIVE_INFINITY},
+        new Scorer(calibrated(0.5, 1, 0, false)).score(input(new long[] {2, 2})));
+    // λ = −1: F = max(0, F_dom − 2.375·F_gen) = [0.0625, 0, 0.5, 0], mean 0.140625 → ε = 1.40625e-7;
+    // alignment a = 0.5 with the local cosines of the [1,4] layout worked out in daiWithLocalAlignment
+    double e2 = 1.40625e-7;
+    near(new double[] {2 * Math.log(0.25) + Math.log(0.0625 + e2) + 0.5 * 0.8, Math.log(e2) + 0.5 * 0.5962847939999439,
+        2 * Math.log(4) + Math.log(0.5 + e2), Double.NEGATIVE_INFINITY},
+        new Scorer(calibrated(1, -1, 0.5, false)).score(input(new long[] {1, 4})));
+  }
+
+  /** Random weights and statistics of one [rows, cols] tensor, heavy-tailed like real gradients. */
+  static TensorInput randomInput(int rows, int cols, long seed) {
+    var rnd = new java.util.Random(seed);
+    int n = rows * cols;
+    var w = new float[n];
+    var fg = new double[n];
+    var fd = new double[n];
+    var gg = new double[n];
+    var gd = new double[n];
+    for (int i = 0; i < n; i++) {
+      w[i] = (float) (rnd.nextGaussian() * 0.05);
+      fg[i] = Math.exp(rnd.nextGaussian() * 2) * 1e-6;
+      fd[i] = Math.exp(rnd.nextGaussian() * 2) * 3e-6;
+      gg[i] = rnd.nextGaussian() * 1e-3;
+      gd[i] = rnd.nextGaussian() * 1e-3;
+    }
+    return new TensorInput(new TensorMeta("layers.1.mlp.down_proj.weight", new long[] {rows, cols}), w,
+        new WeightStatistics(fg, fd, gg, gd));
+  }
+
+  static Integer[] order(double[] scores) {
+    var idx = new Integer[scores.length];
+    for (int i = 0; i < idx.length; i++) {
+      idx[i] = i;
+    }
+    java.util.Arrays.sort(idx, (x, y) -> Double.compare(scores[x], scores[y]));
+    return idx;
+  }
+
+  @Test
+  void calibratedDaiSpansMagnitudeAndFisher() {
+    var t = randomInput(24, 40, 7);
+    // q = 0, a = 0: exactly the magnitude ranking
+    assertArrayEquals(order(new Scorer(ScoringConfig.defaults().withMethod(ScoringMethod.MAGNITUDE)).score(t)),
+        order(new Scorer(calibrated(0, 1, 0, false)).score(t)));
+    // q = 1, λ = 0, a = 0: the domain Fisher (OBD) ranking F_dom·θ² (ε = 1e-6·mean is far below every F here)
+    assertArrayEquals(order(new Scorer(ScoringConfig.defaults().withMethod(ScoringMethod.FISHER_DOMAIN)).score(t)),
+        order(new Scorer(calibrated(1, 0, 0, false)).score(t)));
+  }
+
+  @Test
+  void calibratedDaiDoesNotDependOnTheUnitsOfTheStatistics() {
+    // The point of the calibration: scaling F_gen, or both Fishers, by any constant changes no ranking.
+    var t = randomInput(16, 32, 11);
+    var s = t.stats();
+    var scaledGeneral = new TensorInput(t.meta(), t.weights(), new WeightStatistics(times(s.fisherGeneral(), 1e6),
+        s.fisherDomain(), s.meanGradGeneral(), s.meanGradDomain()));
+    var scaledBoth = new TensorInput(t.meta(), t.weights(), new WeightStatistics(times(s.fisherGeneral(), 1e-4),
+        times(s.fisherDomain(), 1e-4), times(s.meanGradGeneral(), 1e-2), times(s.meanGradDomain(), 1e-2)));
+    var scorer = new Scorer(calibrated(0.5, 1, 0.3, false));
+    var base = order(scorer.score(t));
+    assertArrayEquals(base, order(scorer.score(scaledGeneral)));
+    assertArrayEquals(base, order(scorer.score(scaledBoth)));
+    // The paper's DAI does depend on them: γ·sqrt|θ| does not scale with F.
+    var paper = new Scorer(ScoringConfig.defaults());
+    assertNotEquals(java.util.Arrays.asList(order(paper.score(t))),
+        java.util.Arrays.asList(order(paper.score(new TensorInput(t.meta(), t.weights(), new WeightStatistics(
+            times(s.fisherGeneral(), 1e6), times(s.fisherDomain(), 1e6), s.meanGradGeneral(), s.meanGradDomain()))))));
+  }
+
+  static double[] times(double[] a, double k) {
+    var out = new double[a.length];
+    for (int i = 0; i < a.length; i++) {
+      out[i] = a[i] * k;
+    }
+    return out;
+  }
+
+  @Test
+  void rankOneRecoversAnOuterProductAndAveragesNoise() {
+    double[] r = {1, 2, 3};
+    double[] c = {0.5, 4, 1, 2};
+    var f = new double[12];
+    for (int i = 0; i < 3; i++) {
+      for (int j = 0; j < 4; j++) {
+        f[i * 4 + j] = r[i] * c[j];
+      }
+    }
+    assertArrayEquals(f, Scorer.rankOne(f, 3, 4), 1e-12);
+    assertArrayEquals(new double[6], Scorer.rankOne(new double[6], 2, 3), 0);
+  }
+
+  @Test
+  void calibratedParametersAreChecked() {
+    assertThrows(IllegalArgumentException.class, () -> new ScoringConfig.Calibrated(-0.1, 1, 0, 3, false));
+    assertThrows(IllegalArgumentException.class, () -> new ScoringConfig.Calibrated(0.5, -2, 0, 3, false));
+    assertThrows(IllegalArgumentException.class, () -> new ScoringConfig.Calibrated(0.5, 1, Double.NaN, 3, false));
+    assertThrows(IllegalArgumentException.class, () -> new ScoringConfig.Calibrated(0.5, 1, 0, 2, false));
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> new Scorer(calibrated(0.5, 1, 0, false)).score(new TensorInput(
+            new TensorMeta("layers.0.mlp.up_proj.weight", new long[] {2, 2}), W, null)));
+    assertTrue(e.getMessage().contains("no statistics"), e.getMessage());
+  }
 }

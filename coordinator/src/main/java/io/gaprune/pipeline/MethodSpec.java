@@ -1,0 +1,86 @@
+package io.gaprune.pipeline;
+
+import io.gaprune.planner.ScoringConfig;
+import io.gaprune.planner.ScoringMethod;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * One entry of {@code compare --methods}: a scoring method, optionally with hyperparameters of its own, so that
+ * one statistics session serves a whole sensitivity table. Written {@code METHOD[:KEY=VALUE]...}, e.g.
+ * {@code dai-calibrated:q=0.25:lambda=0} or {@code dai:gamma=0.01}.
+ *
+ * <p>Keys: {@code beta}, {@code gamma}, {@code alpha} (every DAI), and for {@code dai-calibrated} {@code q}
+ * (Fisher exponent), {@code lambda} (general weight), {@code a} (alignment weight), {@code window}
+ * (alignment window), {@code rank1} (0 or 1).
+ *
+ * @param label the text as written (the report's variant name)
+ * @param method the scoring method
+ * @param overrides the hyperparameters set in the text, in its order
+ */
+public record MethodSpec(String label, ScoringMethod method, Map<String, Double> overrides) {
+
+  public MethodSpec {
+    overrides = Map.copyOf(overrides);
+  }
+
+  /** A method with the run's hyperparameters. */
+  public static MethodSpec of(ScoringMethod method) {
+    return new MethodSpec(method.cliName(), method, Map.of());
+  }
+
+  /** @throws IllegalArgumentException naming the entry and what is wrong with it */
+  public static MethodSpec parse(String text) {
+    var parts = text.trim().split(":");
+    var method = ScoringMethod.parse(parts[0]);
+    var overrides = new LinkedHashMap<String, Double>();
+    for (int i = 1; i < parts.length; i++) {
+      var kv = parts[i].split("=", -1);
+      if (kv.length != 2 || kv[0].isBlank()) {
+        throw new IllegalArgumentException("method \"" + text + "\": \"" + parts[i] + "\" is not KEY=VALUE");
+      }
+      var key = kv[0].trim().toLowerCase(Locale.ROOT);
+      boolean known = switch (key) {
+        case "beta", "gamma", "alpha" -> true;
+        case "q", "lambda", "a", "window", "rank1" -> method == ScoringMethod.DAI_CALIBRATED;
+        default -> false;
+      };
+      if (!known) {
+        throw new IllegalArgumentException("method \"" + text + "\": " + method.cliName() + " has no parameter \""
+            + key + "\" (beta, gamma, alpha; dai-calibrated also q, lambda, a, window, rank1)");
+      }
+      double v;
+      try {
+        v = Double.parseDouble(kv[1].trim());
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("method \"" + text + "\": " + key + " = \"" + kv[1] + "\" is not a number");
+      }
+      if (overrides.put(key, v) != null) {
+        throw new IllegalArgumentException("method \"" + text + "\": " + key + " is set twice");
+      }
+    }
+    return new MethodSpec(text.trim(), method, overrides);
+  }
+
+  /** {@code base} with this entry's method and hyperparameters. */
+  public ScoringConfig apply(ScoringConfig base) {
+    var c = base.withMethod(method).withHyper(get("beta", base.beta()), get("gamma", base.gamma()),
+        get("alpha", base.alpha()));
+    var k = c.calibrated();
+    double window = get("window", k.alignmentWindow());
+    if (window != Math.rint(window)) {
+      throw new IllegalArgumentException("method \"" + label + "\": window must be an odd whole number");
+    }
+    double rank1 = get("rank1", k.rank1() ? 1 : 0);
+    if (rank1 != 0 && rank1 != 1) {
+      throw new IllegalArgumentException("method \"" + label + "\": rank1 must be 0 or 1");
+    }
+    return c.withCalibrated(new ScoringConfig.Calibrated(get("q", k.fisherExponent()),
+        get("lambda", k.generalWeight()), get("a", k.alignmentWeight()), (int) window, rank1 == 1));
+  }
+
+  private double get(String key, double fallback) {
+    return overrides.getOrDefault(key, fallback);
+  }
+}

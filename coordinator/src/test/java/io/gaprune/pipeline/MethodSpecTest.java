@@ -1,0 +1,49 @@
+package io.gaprune.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.gaprune.planner.ScoringConfig;
+import io.gaprune.planner.ScoringMethod;
+import org.junit.jupiter.api.Test;
+
+class MethodSpecTest {
+
+  @Test
+  void parsesMethodsWithTheirOwnHyperparameters() {
+    var spec = MethodSpec.parse(" dai-calibrated:q=0.25:lambda=-0.5:a=1:window=5:rank1=1 ");
+    assertEquals("dai-calibrated:q=0.25:lambda=-0.5:a=1:window=5:rank1=1", spec.label());
+    var c = spec.apply(ScoringConfig.defaults());
+    assertEquals(ScoringMethod.DAI_CALIBRATED, c.method());
+    assertEquals(new ScoringConfig.Calibrated(0.25, -0.5, 1, 5, true), c.calibrated());
+    var dai = MethodSpec.parse("dai:gamma=0.01").apply(ScoringConfig.defaults());
+    assertEquals(ScoringMethod.DAI, dai.method());
+    assertEquals(0.01, dai.gamma());
+    assertEquals(1.0, dai.beta());
+    // Unset keys keep the run's values.
+    var base = ScoringConfig.defaults().withCalibrated(new ScoringConfig.Calibrated(0.7, 2, 0, 3, false));
+    assertEquals(new ScoringConfig.Calibrated(0.1, 2, 0, 3, false),
+        MethodSpec.parse("dai-calibrated:q=0.1").apply(base).calibrated());
+    assertEquals(ScoringMethod.MAGNITUDE, MethodSpec.of(ScoringMethod.MAGNITUDE).apply(base).method());
+  }
+
+  @Test
+  void badEntriesNameTheProblem() {
+    assertTrue(error("magnitude:q=1").contains("magnitude has no parameter \"q\""));
+    assertTrue(error("dai-calibrated:q").contains("not KEY=VALUE"));
+    assertTrue(error("dai-calibrated:q=abc").contains("not a number"));
+    assertTrue(error("dai-calibrated:q=1:q=2").contains("set twice"));
+    assertTrue(error("dia").contains("unknown scoring method"));
+    assertTrue(assertThrows(IllegalArgumentException.class,
+        () -> MethodSpec.parse("dai-calibrated:rank1=2").apply(ScoringConfig.defaults())).getMessage()
+        .contains("rank1 must be 0 or 1"));
+    assertTrue(assertThrows(IllegalArgumentException.class,
+        () -> MethodSpec.parse("dai-calibrated:q=-1").apply(ScoringConfig.defaults())).getMessage()
+        .contains("Fisher exponent"));
+  }
+
+  static String error(String text) {
+    return assertThrows(IllegalArgumentException.class, () -> MethodSpec.parse(text)).getMessage();
+  }
+}
