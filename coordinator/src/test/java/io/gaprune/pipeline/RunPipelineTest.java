@@ -113,4 +113,58 @@ class RunPipelineTest {
     var markdown = Files.readString(out.resolve("report.md"));
     assertTrue(markdown.contains("| magnitude |") && markdown.contains("| random |"), markdown);
   }
+
+  /**
+   * compare from a saved statistics file: no session, several sparsities and per-method hyperparameters in one
+   * run; dai-calibrated with q = 0 prunes exactly magnitude's weights (its definition), and a file computed on
+   * another model is refused by name.
+   */
+  @Test
+  void compareReplansFromSavedStatisticsAtSeveralSparsities(@TempDir Path dir) throws Exception {
+    var root = Path.of(System.getProperty("gaprune.root", "."));
+    var sample = root.resolve("data/sample");
+    var beir = SmallBeir.slice(sample.resolve("chem-dev"), dir.resolve("chem-small"), 20, 120);
+    var first = dir.resolve("first");
+    var general = sample.resolve("general-train.json");
+    var domain = sample.resolve("chem-train.json");
+    var compute = new PipelineOptions("minilm", general, domain, 0.5, "mlp", "magnitude", "global", 1, 32,
+        List.of(beir), 0, 5, 48, 16, first, PipelineOptions.ScoringParameters.paper(), null, true);
+    new PruningPipeline(compute, Progress.SILENT, System.err)
+        .compare(List.of(MethodSpec.of(io.gaprune.planner.ScoringMethod.MAGNITUDE)), List.of(0.5));
+    var file = first.resolve("statistics.safetensors");
+    assertTrue(Files.isRegularFile(file));
+
+    var second = dir.resolve("second");
+    var replan = new PipelineOptions("minilm", general, domain, 0.5, "mlp", "magnitude", "global", 1, 32,
+        List.of(beir), 0, 5, 48, 16, second, PipelineOptions.ScoringParameters.paper(), file, false);
+    var report = new PruningPipeline(replan, Progress.SILENT, System.err).compare(
+        List.of(MethodSpec.parse("dai-calibrated:q=0"), MethodSpec.of(io.gaprune.planner.ScoringMethod.MAGNITUDE),
+            MethodSpec.parse("dai-calibrated:q=0.5:lambda=0:a=0.5")), List.of(0.5, 0.7));
+    assertEquals(List.of("dense", "dai-calibrated:q=0@50", "magnitude@50", "dai-calibrated:q=0.5:lambda=0:a=0.5@50",
+        "dai-calibrated:q=0@70", "magnitude@70", "dai-calibrated:q=0.5:lambda=0:a=0.5@70"),
+        report.evaluations().stream().map(e -> e.variant()).toList());
+    assertTrue(report.timingsSeconds().containsKey("read statistics"), report.timingsSeconds().toString());
+    assertTrue(!report.timingsSeconds().containsKey("statistics"), "no session may run");
+    for (var pct : List.of("50", "70")) {
+      var calibrated = Masks.read(second.resolve("masks/dai-calibrated_q_0@" + pct + ".safetensors"));
+      var magnitude = Masks.read(second.resolve("masks/magnitude@" + pct + ".safetensors"));
+      assertEquals(magnitude.keySet(), calibrated.keySet());
+      magnitude.forEach((name, mask) -> assertTrue(java.util.Arrays.equals(mask, calibrated.get(name)), name));
+      long candidates = magnitude.values().stream().mapToLong(m -> m.length).sum();
+      assertEquals(io.gaprune.planner.Budgets.floorOf(Integer.parseInt(pct) / 100.0, candidates),
+          Masks.prunedCount(magnitude));
+    }
+    // The same evaluation of the dense model as in the run that computed the statistics.
+    var firstReport = JsonParser.parseString(Files.readString(first.resolve("report.json"))).getAsJsonObject();
+    assertEquals(firstReport.getAsJsonArray("evaluations").get(0).getAsJsonObject().getAsJsonObject("metrics")
+        .get("ndcg@10").getAsDouble(), report.evaluations().get(0).metrics().get("ndcg@10"), 1e-9);
+
+    var wrongModel = new PipelineOptions("bge-small", general, domain, 0.5, "mlp", "magnitude", "global", 1, 32,
+        List.of(beir), 0, 5, 48, 16, dir.resolve("third"), PipelineOptions.ScoringParameters.paper(), file, false);
+    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> new PruningPipeline(wrongModel, Progress.SILENT, System.err).compare(
+            List.of(MethodSpec.of(io.gaprune.planner.ScoringMethod.MAGNITUDE)), List.of(0.5)));
+    assertTrue(e.getMessage().contains("computed on model \"minilm\"") && e.getMessage().contains("bge-small"),
+        e.getMessage());
+  }
 }
