@@ -7,6 +7,8 @@ import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigValueFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Loads a node's configuration: overrides, then the operator's file, then system properties, then the
@@ -46,11 +48,38 @@ public final class GapruneConfig {
           "gaprune.persistence.backend must be \"h2\" or \"postgres\", not \"" + backend + "\"");
     }
     if (probe.getBoolean("gaprune.tls.enabled")) {
+      checkTls(probe);
       variants = ConfigFactory.parseResources("gaprune-tls.conf").withFallback(variants);
     }
     // H2 refuses paths implicitly relative to the working directory: make the work dir absolute.
     Path workDir = Path.of(probe.getString("gaprune.work-dir")).toAbsolutePath().normalize();
     Config abs = ConfigFactory.empty().withValue("gaprune.work-dir", ConfigValueFactory.fromAnyRef(workDir.toString()));
     return abs.withFallback(top).withFallback(variants).withFallback(base).resolve();
+  }
+
+  /**
+   * With TLS on, every store and password must be there before the node starts: Pekko opens the stores
+   * only at the first connection, so a node with a wrong path would come up, never join, and say so only
+   * in a log line about a failed handshake. This names the key and the environment variable instead.
+   */
+  static void checkTls(Config c) {
+    List<String> problems = new ArrayList<>();
+    for (String store : List.of("key-store", "trust-store")) {
+      String path = c.getString("gaprune.tls." + store);
+      String env = store.equals("key-store") ? "GAPRUNE_TLS_KEYSTORE" : "GAPRUNE_TLS_TRUSTSTORE";
+      if (path.isEmpty()) {
+        problems.add("gaprune.tls." + store + " is not set (or set " + env + ")");
+      } else if (!Files.isRegularFile(Path.of(path)) || !Files.isReadable(Path.of(path))) {
+        problems.add("gaprune.tls." + store + " " + Path.of(path).toAbsolutePath() + " is not a readable file");
+      }
+      String pw = store + "-password";
+      if (c.getString("gaprune.tls." + pw).isEmpty()) {
+        problems.add("gaprune.tls." + pw + " is empty: set " + env + "_PASSWORD in the environment");
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw new IllegalArgumentException("gaprune.tls.enabled = on, but " + String.join("; ", problems)
+          + " (docs/security.md shows how to make the stores)");
+    }
   }
 }

@@ -8,6 +8,9 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 
 /** Shared set-up of the cluster tests: configuration files, free ports, calibration files. */
 final class ClusterTestSupport {
@@ -75,5 +78,28 @@ final class ClusterTestSupport {
         .setSeed(42).setBatchSize(4).setBatchesPerUnit(1).setPartitionBudgetBytes(48 * 16 * 32 * 2)
         .setCandidates("mlp").setSparsity(0.5).setAlpha(0.2).setBeta(1.0).setGamma(0.5).setBudget("global")
         .build();
+  }
+
+  /**
+   * A gaprune CLI process ({@code coordinator --config F}, {@code worker --config F --device cpu}, ...) on
+   * this JVM's class path, output in {@code log}; {@code env} adds environment variables (the passwords
+   * nodes read from the environment: TLS stores, PostgreSQL).
+   */
+  static Process startNode(Path log, Map<String, String> env, String... args) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx1g", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
+        "io.gaprune.cli.Main"));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+    pb.environment().putAll(env);
+    return pb.start();
+  }
+
+  /** The JSON body of {@code POST /session/start} for {@link #session}'s settings with a partition budget. */
+  static String sessionJson(Path general, Path domain, String id, long partitionBudgetBytes) {
+    return "{\"session_id\":\"" + id + "\",\"general_path\":\"" + general + "\",\"domain_path\":\"" + domain
+        + "\",\"seed\":42,\"batch_size\":4,\"batches_per_unit\":1,\"partition_budget_bytes\":" + partitionBudgetBytes
+        + ",\"candidates\":\"mlp\",\"sparsity\":0.5,\"alpha\":0.2,\"beta\":1.0,\"gamma\":0.5,\"budget\":\"global\","
+        + "\"model\":\"synthetic\"}";
   }
 }

@@ -5,10 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import io.gaprune.protocol.MaskPlan;
 import io.gaprune.protocol.SessionConfig;
-import io.gaprune.protocol.SessionStatus;
-import io.gaprune.worker.testing.SyntheticRuntime;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -18,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -57,10 +55,7 @@ class CoordinatorCrashTest {
 
       SessionConfig session = ClusterTestSupport.session(general, domain, "crash").toBuilder()
           .setPartitionBudgetBytes(18_900_000).build();
-      String body = "{\"session_id\":\"crash\",\"general_path\":\"" + general + "\",\"domain_path\":\"" + domain
-          + "\",\"seed\":42,\"batch_size\":4,\"batches_per_unit\":1,\"partition_budget_bytes\":18900000,"
-          + "\"candidates\":\"mlp\",\"sparsity\":0.5,\"alpha\":0.2,\"beta\":1.0,\"gamma\":0.5,\"budget\":\"global\","
-          + "\"model\":\"synthetic\"}";
+      String body = ClusterTestSupport.sessionJson(general, domain, "crash", 18_900_000);
       var start = http.send(HttpRequest.newBuilder(URI.create(url + "/session/start"))
           .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
       assertEquals(200, start.statusCode(), start.body());
@@ -78,17 +73,8 @@ class CoordinatorCrashTest {
       String log2 = Files.readString(dir.resolve("coordinator-2.log"));
       assertTrue(log2.contains("session coordinator up: RUNNING (session crash, 20 units"), TestCluster.tail(log2));
 
-      // Rebuild the status from the deterministic partitioning to read the accumulators.
       var cfg = ClusterTestSupport.load(coordConf);
-      var plan = Partitioner.plan(session, new SyntheticRuntime(cfg).candidateTensors("mlp"), 43, 41);
-      JsonObject p = done.getAsJsonObject("plan");
-      SessionStatus status = SessionStatus.newBuilder().setSessionId("crash").setState("DONE").setUnitsTotal(20)
-          .addAllPartitions(plan.partitions())
-          .setPlan(MaskPlan.newBuilder().setMasksPath(p.get("masks_path").getAsString())
-              .setMasksSha256(p.get("masks_sha256").getAsString())
-              .setPrunedWeights(p.get("pruned_weights").getAsLong()))
-          .build();
-      var result = TestCluster.result(Path.of(cfg.getString("gaprune.work-dir")), status);
+      var result = TestCluster.result(cfg, session, 43, 41, done);
 
       // The same session undisturbed, in one JVM with one worker.
       Path refConf = ClusterTestSupport.write(dir, "reference.conf", ClusterTestSupport.settings(
@@ -101,10 +87,7 @@ class CoordinatorCrashTest {
   }
 
   static Process startCoordinator(Path conf, Path log) throws Exception {
-    List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx1g", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
-        "io.gaprune.cli.Main", "coordinator", "--config", conf.toString());
-    return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    return ClusterTestSupport.startNode(log, Map.of(), "coordinator", "--config", conf.toString());
   }
 
   static JsonObject awaitJson(HttpClient http, String url, java.util.function.Predicate<JsonObject> p, Duration timeout)

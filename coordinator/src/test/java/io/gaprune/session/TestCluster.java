@@ -3,9 +3,12 @@ package io.gaprune.session;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import com.google.gson.JsonObject;
 import com.google.protobuf.GeneratedMessage;
+import com.typesafe.config.Config;
 import io.gaprune.protocol.CommandReply;
 import io.gaprune.protocol.DrainWorker;
+import io.gaprune.protocol.MaskPlan;
 import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.SessionStatus;
 import io.gaprune.protocol.SessionStatusRequest;
@@ -136,6 +139,25 @@ final class TestCluster implements AutoCloseable {
     }
     return new EmbeddedSession.SessionResult(s, store.readAll(), EmbeddedSession.readMasks(Path.of(s.getPlan().getMasksPath())),
         s.getPlan(), sdir, Duration.ZERO);
+  }
+
+  /**
+   * The result of a session run by a coordinator process, from its final HTTP status ({@code done}): the
+   * partitions are rebuilt from the deterministic partitioning (synthetic runtime, {@code general} and
+   * {@code domain} triplets) to read the accumulators, checked for exactly-once as {@link #result} does.
+   */
+  static EmbeddedSession.SessionResult result(Config cfg, SessionConfig session, int general, int domain,
+      JsonObject done) throws Exception {
+    var plan = Partitioner.plan(session, new SyntheticRuntime(cfg).candidateTensors("mlp"), general, domain);
+    JsonObject p = done.getAsJsonObject("plan");
+    SessionStatus status = SessionStatus.newBuilder().setSessionId(session.getSessionId()).setState("DONE")
+        .setUnitsTotal(done.get("units_total").getAsInt())
+        .addAllPartitions(plan.partitions())
+        .setPlan(MaskPlan.newBuilder().setMasksPath(p.get("masks_path").getAsString())
+            .setMasksSha256(p.get("masks_sha256").getAsString())
+            .setPrunedWeights(p.get("pruned_weights").getAsLong()))
+        .build();
+    return result(Path.of(cfg.getString("gaprune.work-dir")), status);
   }
 
   static void assertSameResult(EmbeddedSession.SessionResult a, EmbeddedSession.SessionResult b) {

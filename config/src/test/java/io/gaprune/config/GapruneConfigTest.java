@@ -1,0 +1,85 @@
+package io.gaprune.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The variants GapruneConfig layers on: what Pekko ends up reading for TLS and for PostgreSQL. */
+class GapruneConfigTest {
+  @TempDir Path tmp;
+
+  private Config load(String text) throws Exception {
+    Path f = Files.writeString(tmp.resolve("node.conf"), "gaprune.work-dir = \"" + tmp + "\"\n" + text);
+    return GapruneConfig.load(f, ConfigFactory.empty());
+  }
+
+  @Test
+  void defaultsArePlainTcpOnH2WithoutJavaSerialization() throws Exception {
+    Config c = load("");
+    assertEquals("tcp", c.getString("pekko.remote.artery.transport"));
+    assertEquals("slick.jdbc.H2Profile$", c.getString("pekko-persistence-jdbc.shared-databases.slick.profile"));
+    assertEquals("off", c.getString("pekko.actor.allow-java-serialization"));
+  }
+
+  @Test
+  void tlsSwitchesArteryToMutuallyAuthenticatedTls() throws Exception {
+    Path ks = Files.writeString(tmp.resolve("node.p12"), "x");
+    Path ts = Files.writeString(tmp.resolve("trust.p12"), "x");
+    // Passwords as the environment would give them (GAPRUNE_TLS_*_PASSWORD); here as overrides.
+    Config c = GapruneConfig.load(Files.writeString(tmp.resolve("tls.conf"), """
+        gaprune.work-dir = "%s"
+        gaprune.tls { enabled = on, key-store = "%s", trust-store = "%s" }
+        """.formatted(tmp, ks, ts)), ConfigFactory.parseString(
+        "gaprune.tls { key-store-password = k-secret, trust-store-password = t-secret }"));
+    assertEquals("tls-tcp", c.getString("pekko.remote.artery.transport"));
+    assertEquals("org.apache.pekko.remote.artery.tcp.ConfigSSLEngineProvider",
+        c.getString("pekko.remote.artery.ssl.ssl-engine-provider"));
+    Config ssl = c.getConfig("pekko.remote.artery.ssl.config-ssl-engine");
+    assertEquals(ks.toString(), ssl.getString("key-store"));
+    assertEquals(ts.toString(), ssl.getString("trust-store"));
+    assertEquals("k-secret", ssl.getString("key-store-password"));
+    assertEquals("k-secret", ssl.getString("key-password"), "a PKCS12 key shares its store's password");
+    assertEquals("t-secret", ssl.getString("trust-store-password"));
+    assertEquals("TLSv1.3", ssl.getString("protocol"));
+    assertEquals(List.of("TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256"), ssl.getStringList("enabled-algorithms"));
+    assertTrue(ssl.getBoolean("require-mutual-authentication"));
+    assertFalse(ssl.getBoolean("hostname-verification"));
+    // TLS changes the transport only: the wire still carries protobuf alone, frames stay capped.
+    assertEquals("off", c.getString("pekko.actor.allow-java-serialization"));
+    assertEquals(256 * 1024, c.getBytes("pekko.remote.artery.advanced.maximum-frame-size"));
+  }
+
+  @Test
+  void tlsWithoutStoresOrPasswordsIsRefusedWithTheKeysToSet() throws Exception {
+    var e = assertThrows(IllegalArgumentException.class, () -> load("gaprune.tls.enabled = on"));
+    assertTrue(e.getMessage().contains("gaprune.tls.key-store is not set (or set GAPRUNE_TLS_KEYSTORE)"), e.getMessage());
+    assertTrue(e.getMessage().contains("gaprune.tls.trust-store-password is empty: set GAPRUNE_TLS_TRUSTSTORE_PASSWORD"),
+        e.getMessage());
+    var missing = assertThrows(IllegalArgumentException.class, () -> load(
+        "gaprune.tls { enabled = on, key-store = \"" + tmp.resolve("absent.p12") + "\" }"));
+    assertTrue(missing.getMessage().contains("absent.p12 is not a readable file"), missing.getMessage());
+  }
+
+  @Test
+  void postgresBackendPointsTheSharedPoolAtPostgres() throws Exception {
+    Config c = load("""
+        gaprune.persistence { backend = postgres, postgres { url = "jdbc:postgresql://127.0.0.1:5433/g", user = u, password = p } }
+        """);
+    Config db = c.getConfig("pekko-persistence-jdbc.shared-databases.slick");
+    assertEquals("slick.jdbc.PostgresProfile$", db.getString("profile"));
+    assertEquals("jdbc:postgresql://127.0.0.1:5433/g", db.getString("db.url"));
+    assertEquals("u", db.getString("db.user"));
+    assertEquals("p", db.getString("db.password"));
+    assertEquals("org.postgresql.Driver", db.getString("db.driver"));
+    assertEquals("slick", c.getString("jdbc-journal.use-shared-db"));
+  }
+}

@@ -1,0 +1,129 @@
+package io.gaprune.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Artery over TLS with mutual authentication, as configured by gaprune.tls (gaprune-tls.conf): a CA made at
+ * test time signs a coordinator's and a worker's certificate; the two processes (real CLI, passwords only in
+ * their environment) form a cluster and finish a session. A third process whose certificate comes from
+ * another CA, but which trusts the cluster's CA, is refused: the coordinator demands and rejects its
+ * certificate, so it never joins, never registers and keeps saying it cannot reach the coordinator.
+ */
+@Tag("slow")
+class TlsClusterTest {
+
+  @Test
+  void nodesWithCaSignedCertificatesFormAClusterAndAStrangerIsRefused() throws Exception {
+    Path dir = ClusterTestSupport.testDir("tls-cluster");
+    TestPki pki = new TestPki(dir.resolve("pki"));
+    TestPki.Ca ca = pki.ca("gaprune-test-ca");
+    TestPki.Store trust = pki.trustStore(ca, "truststore");
+    // Hostname verification is on below: the certificates name the address the nodes advertise.
+    TestPki.Store coordinatorKeys = pki.node(ca, "coordinator", "ip:127.0.0.1,dns:localhost");
+    TestPki.Store workerKeys = pki.node(ca, "worker", "ip:127.0.0.1,dns:localhost");
+    // The stranger: a certificate the cluster's CA never signed (same names, another CA). It trusts the
+    // cluster's CA, so only the cluster's check of *its* certificate (mutual authentication) can stop it.
+    TestPki.Store strangerKeys = pki.node(pki.ca("stranger-ca"), "stranger", "ip:127.0.0.1,dns:localhost");
+
+    int port = ClusterTestSupport.freePort();
+    int httpPort = ClusterTestSupport.freePort();
+    String seed = "pekko://gaprune@127.0.0.1:" + port;
+    Path general = ClusterTestSupport.triplets(dir, "general.json", 24);
+    Path domain = ClusterTestSupport.triplets(dir, "domain.json", 24);
+    Path coordConf = ClusterTestSupport.write(dir, "coordinator.conf", ClusterTestSupport.settings(
+        dir.resolve("coordinator-work"), port, seed, tls(coordinatorKeys, trust) + "\ngaprune.http.port = " + httpPort));
+    Path workerConf = ClusterTestSupport.write(dir, "worker.conf", ClusterTestSupport.settings(
+        dir.resolve("worker-work"), 0, seed, tls(workerKeys, trust)));
+    Path strangerConf = ClusterTestSupport.write(dir, "stranger.conf", ClusterTestSupport.settings(
+        dir.resolve("stranger-work"), 0, seed, tls(strangerKeys, trust)));
+    // No password is in any file: each process gets its own from the environment, as in production.
+    for (Path f : List.of(coordConf, workerConf, strangerConf)) {
+      String text = Files.readString(f);
+      for (TestPki.Store s : List.of(trust, coordinatorKeys, workerKeys, strangerKeys)) {
+        assertFalse(text.contains(s.password()), f + " holds a password");
+      }
+    }
+
+    List<Process> procs = new ArrayList<>();
+    HttpClient http = HttpClient.newHttpClient();
+    String url = "http://127.0.0.1:" + httpPort;
+    try {
+      Process coordinator = ClusterTestSupport.startNode(dir.resolve("coordinator.log"), env(coordinatorKeys, trust),
+          "coordinator", "--config", coordConf.toString());
+      procs.add(coordinator);
+      TestCluster.waitForLog(dir.resolve("coordinator.log"), "ready", Duration.ofSeconds(90));
+      Process worker = ClusterTestSupport.startNode(dir.resolve("worker.log"), env(workerKeys, trust),
+          "worker", "--config", workerConf.toString(), "--device", "cpu");
+      procs.add(worker);
+      Process stranger = ClusterTestSupport.startNode(dir.resolve("stranger.log"), env(strangerKeys, trust),
+          "worker", "--config", strangerConf.toString(), "--device", "cpu");
+      procs.add(stranger);
+
+      // The trusted worker joins over TLS and registers; a session runs to the end across the two processes.
+      CoordinatorCrashTest.awaitJson(http, url, s -> s.getAsJsonArray("workers").size() == 1, Duration.ofSeconds(90));
+      var start = http.send(HttpRequest.newBuilder(URI.create(url + "/session/start"))
+          .POST(HttpRequest.BodyPublishers.ofString(ClusterTestSupport.sessionJson(general, domain, "tls", 48 * 16 * 32 * 2)))
+          .build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, start.statusCode(), start.body());
+      JsonObject done = CoordinatorCrashTest.awaitJson(http, url, s -> s.get("state").getAsString().equals("DONE"),
+          Duration.ofSeconds(120));
+      assertEquals(12, done.get("units_total").getAsInt(), done.toString());
+      assertEquals(12, done.get("units_done").getAsInt(), done.toString());
+      assertTrue(done.getAsJsonObject("plan").get("pruned_weights").getAsLong() > 0, done.toString());
+
+      String coordLog = Files.readString(dir.resolve("coordinator.log"));
+      assertTrue(coordLog.contains("tls-tcp"), "Artery did not start on TLS:\n" + TestCluster.tail(coordLog));
+      String workerLog = Files.readString(dir.resolve("worker.log"));
+      assertTrue(workerLog.contains("registered with the coordinator"), TestCluster.tail(workerLog));
+
+      // The stranger has been knocking since before the session started: it never got in.
+      TestCluster.waitForLog(dir.resolve("stranger.log"), "coordinator unreachable (seed nodes [" + seed + "])",
+          Duration.ofSeconds(30));
+      // What stopped it: the coordinator's side of the handshake rejected its certificate.
+      TestCluster.waitForLog(dir.resolve("stranger.log"), "SSLHandshakeException: Received fatal alert: bad_certificate",
+          Duration.ofSeconds(30));
+      String strangerLog = Files.readString(dir.resolve("stranger.log"));
+      assertTrue(stranger.isAlive(), "the refused node should keep retrying:\n" + TestCluster.tail(strangerLog));
+      assertTrue(strangerLog.lines().filter(l -> l.contains("coordinator unreachable")).count() >= 2,
+          TestCluster.tail(strangerLog));
+      assertFalse(strangerLog.contains("registered with the coordinator"), TestCluster.tail(strangerLog));
+      assertFalse(strangerLog.contains("coordinator found"), TestCluster.tail(strangerLog));
+      JsonObject status = CoordinatorCrashTest.awaitJson(http, url, s -> true, Duration.ofSeconds(10));
+      assertEquals(1, status.getAsJsonArray("workers").size(), status.toString());
+    } finally {
+      procs.forEach(Process::destroyForcibly);
+    }
+  }
+
+  /** The gaprune.tls settings of a node: paths in the file, passwords left to the environment. */
+  static String tls(TestPki.Store keys, TestPki.Store trust) {
+    return """
+        gaprune.tls {
+          enabled = on
+          key-store = "%s"
+          trust-store = "%s"
+          hostname-verification = on
+        }
+        """.formatted(keys.path(), trust.path());
+  }
+
+  static Map<String, String> env(TestPki.Store keys, TestPki.Store trust) {
+    return Map.of("GAPRUNE_TLS_KEYSTORE_PASSWORD", keys.password(), "GAPRUNE_TLS_TRUSTSTORE_PASSWORD", trust.password());
+  }
+}
