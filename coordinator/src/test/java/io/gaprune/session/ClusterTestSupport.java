@@ -37,6 +37,7 @@ final class ClusterTestSupport {
           work-dir = "%s"
           cluster { port = %d, seed-nodes = [%s], stable-after = 2s }
           http { enabled = on, port = 0 }
+          management { port = 0, worker-port = 0 }
           coordinator { lease-timeout = 4s, lease-check-interval = 500ms, retry-after = 300ms }
           worker { unit-computer = "io.gaprune.worker.testing.SyntheticRuntime", progress-interval = 500ms,
                    retry-interval = 1s, ack-timeout = 20s }
