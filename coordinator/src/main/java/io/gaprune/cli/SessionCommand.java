@@ -1,89 +1,240 @@
 package io.gaprune.cli;
 
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.URLEncoder;
-import java.nio.charset.StandardCharsets;
-import java.time.Duration;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
-/** {@code gaprune session start|status|drain|cancel}: talks to a running coordinator's loopback HTTP front. */
+/**
+ * {@code gaprune session list|status|start|cancel|workers|drain|report}: the coordinator's operator API
+ * (docs/operator-api.md) from the command line, one subcommand per endpoint. Prints the API's JSON; exits 0
+ * on success, 1 when the API refuses or nothing answers, 2 on bad usage.
+ */
 @Command(name = "session", mixinStandardHelpOptions = true,
-    description = "Start, inspect, drain or cancel a session on a running coordinator (HTTP on loopback).")
-public final class SessionCommand implements Callable<Integer> {
-  @Parameters(index = "0", description = "start, status, drain or cancel")
-  String action;
-
-  @Option(names = "--coordinator", defaultValue = "http://127.0.0.1:8558", description = "the coordinator's HTTP front")
-  String url;
-
-  @Option(names = "--general", description = "general-domain triplets (JSON array)") String general;
-  @Option(names = "--domain", description = "domain triplets (JSON array)") String domain;
-  @Option(names = "--session-id") String sessionId;
-  @Option(names = "--seed") Long seed;
-  @Option(names = "--batch-size") Integer batchSize;
-  @Option(names = "--batches-per-unit") Integer batchesPerUnit;
-  @Option(names = "--limit", description = "at most this many triplets of each set") Integer limit;
-  @Option(names = "--sparsity") Double sparsity;
-  @Option(names = "--candidates", description = "mlp, attention, linear, all") String candidates;
-  @Option(names = "--partition-budget-mb") Long partitionBudgetMb;
-  @Option(names = "--worker", description = "drain: worker ref or a fragment of device@host:pid") String worker;
+    description = "Operate sessions on a running coordinator through its HTTP API (see docs/operator-api.md).",
+    subcommands = {SessionCommand.ListSessions.class, SessionCommand.Status.class, SessionCommand.Start.class,
+        SessionCommand.Cancel.class, SessionCommand.Workers.class, SessionCommand.Drain.class,
+        SessionCommand.Report.class})
+public final class SessionCommand implements Runnable {
+  @Spec CommandSpec spec;
 
   @Override
-  public Integer call() throws Exception {
-    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-    HttpRequest.Builder req;
-    switch (action) {
-      case "status" -> req = HttpRequest.newBuilder(URI.create(url + "/session/status")).GET();
-      case "cancel" -> req = HttpRequest.newBuilder(URI.create(url + "/session/cancel")).POST(HttpRequest.BodyPublishers.noBody());
-      case "drain" -> {
-        if (worker == null) {
-          System.err.println("gaprune session drain: --worker is required");
-          return 2;
-        }
-        req = HttpRequest.newBuilder(URI.create(url + "/session/drain?worker="
-            + URLEncoder.encode(worker, StandardCharsets.UTF_8))).POST(HttpRequest.BodyPublishers.noBody());
-      }
-      case "start" -> {
-        if (general == null || domain == null) {
-          System.err.println("gaprune session start: --general and --domain are required");
-          return 2;
-        }
-        JsonObject o = new JsonObject();
-        o.addProperty("general_path", general);
-        o.addProperty("domain_path", domain);
-        if (sessionId != null) o.addProperty("session_id", sessionId);
-        if (seed != null) o.addProperty("seed", seed);
-        if (batchSize != null) o.addProperty("batch_size", batchSize);
-        if (batchesPerUnit != null) o.addProperty("batches_per_unit", batchesPerUnit);
-        if (limit != null) {
-          o.addProperty("general_limit", limit);
-          o.addProperty("domain_limit", limit);
-        }
-        if (sparsity != null) o.addProperty("sparsity", sparsity);
-        if (candidates != null) o.addProperty("candidates", candidates);
-        if (partitionBudgetMb != null) o.addProperty("partition_budget_bytes", partitionBudgetMb << 20);
-        req = HttpRequest.newBuilder(URI.create(url + "/session/start"))
-            .POST(HttpRequest.BodyPublishers.ofString(o.toString()));
-      }
-      default -> {
-        System.err.println("gaprune session: unknown action \"" + action + "\" (start, status, drain, cancel)");
-        return 2;
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  /** What the subcommands share: the API client, output, and the error convention. */
+  abstract static class Base implements Callable<Integer> {
+    @Mixin ApiClient api;
+    @Spec CommandSpec spec;
+
+    @Override
+    public final Integer call() throws Exception {
+      try {
+        return run();
+      } catch (ApiClient.Unreachable e) {
+        return fail(e.getMessage());
       }
     }
-    try {
-      HttpResponse<String> resp = http.send(req.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
-      System.out.println(resp.body());
-      return resp.statusCode() == 200 ? 0 : 1;
-    } catch (java.net.ConnectException e) {
-      System.err.println("gaprune session: no coordinator answers at " + url + " (is `gaprune coordinator` running?)");
+
+    abstract int run() throws Exception;
+
+    PrintWriter out() {
+      return spec.commandLine().getOut();
+    }
+
+    int fail(String message) {
+      PrintWriter err = spec.commandLine().getErr();
+      err.println("gaprune session " + spec.name() + ": " + message);
+      err.flush();
       return 1;
+    }
+
+    /** Prints a JSON reply when it is a success, its error otherwise. */
+    int print(ApiClient.Reply r) {
+      if (!r.ok()) {
+        return fail(r.error());
+      }
+      out().println(ApiClient.pretty(r.json()));
+      out().flush();
+      return 0;
+    }
+
+    /** The session the command is about: the one named, else the coordinator's current session. */
+    String sessionOrCurrent(String id) throws Exception {
+      if (id != null) {
+        return id;
+      }
+      ApiClient.Reply r = api.get(ApiClient.API + "/sessions");
+      if (!r.ok()) {
+        throw new ApiClient.Unreachable(r.error());
+      }
+      JsonElement current = r.json().get("current");
+      if (current == null || current.isJsonNull()) {
+        throw new ApiClient.Unreachable("the coordinator holds no session yet");
+      }
+      return current.getAsString();
+    }
+  }
+
+  @Command(name = "list", mixinStandardHelpOptions = true,
+      description = "The current session and the earlier ones the coordinator's journal records.")
+  static final class ListSessions extends Base {
+    @Override
+    int run() throws Exception {
+      return print(api.get(ApiClient.API + "/sessions"));
+    }
+  }
+
+  @Command(name = "status", mixinStandardHelpOptions = true,
+      description = "A session's state, phase, units done/total, triplets/s and workers (default: the current one).")
+  static final class Status extends Base {
+    @Parameters(index = "0", arity = "0..1", paramLabel = "ID", description = "session id (default: the current)")
+    String id;
+
+    @Override
+    int run() throws Exception {
+      return print(api.get(ApiClient.API + "/sessions/" + ApiClient.segment(sessionOrCurrent(id))));
+    }
+  }
+
+  @Command(name = "start", mixinStandardHelpOptions = true,
+      description = "Start a session; options left out take the coordinator's gaprune.session defaults.")
+  static final class Start extends Base {
+    @Option(names = "--general", required = true,
+        description = "general-domain triplets (JSON array), a path every worker can read")
+    String general;
+    @Option(names = "--domain", required = true, description = "domain triplets") String domain;
+    @Option(names = "--session-id") String sessionId;
+    @Option(names = "--seed") Long seed;
+    @Option(names = "--batch-size") Integer batchSize;
+    @Option(names = "--batches-per-unit") Integer batchesPerUnit;
+    @Option(names = "--limit", description = "at most this many triplets of each set") Integer limit;
+    @Option(names = "--sparsity") Double sparsity;
+    @Option(names = "--candidates", description = "mlp, attention, linear, all") String candidates;
+    @Option(names = "--partition-budget-mb") Long partitionBudgetMb;
+
+    @Override
+    int run() throws Exception {
+      JsonObject o = new JsonObject();
+      // Paths as the coordinator and the workers will open them: absolute, resolved here.
+      o.addProperty("general_path", Path.of(general).toAbsolutePath().normalize().toString());
+      o.addProperty("domain_path", Path.of(domain).toAbsolutePath().normalize().toString());
+      if (sessionId != null) o.addProperty("session_id", sessionId);
+      if (seed != null) o.addProperty("seed", seed);
+      if (batchSize != null) o.addProperty("batch_size", batchSize);
+      if (batchesPerUnit != null) o.addProperty("batches_per_unit", batchesPerUnit);
+      if (limit != null) {
+        o.addProperty("general_limit", limit);
+        o.addProperty("domain_limit", limit);
+      }
+      if (sparsity != null) o.addProperty("sparsity", sparsity);
+      if (candidates != null) o.addProperty("candidates", candidates);
+      if (partitionBudgetMb != null) o.addProperty("partition_budget_bytes", partitionBudgetMb << 20);
+      return print(api.post(ApiClient.API + "/sessions", o.toString()));
+    }
+  }
+
+  @Command(name = "cancel", mixinStandardHelpOptions = true,
+      description = "Cancel a running session (default: the current one).")
+  static final class Cancel extends Base {
+    @Parameters(index = "0", arity = "0..1", paramLabel = "ID", description = "session id (default: the current)")
+    String id;
+
+    @Override
+    int run() throws Exception {
+      return print(api.post(ApiClient.API + "/sessions/" + ApiClient.segment(sessionOrCurrent(id)) + "/cancel", null));
+    }
+  }
+
+  @Command(name = "workers", mixinStandardHelpOptions = true,
+      description = "The live workers: id (device@host:pid), state, unit, triplets/s.")
+  static final class Workers extends Base {
+    @Override
+    int run() throws Exception {
+      return print(api.get(ApiClient.API + "/workers"));
+    }
+  }
+
+  @Command(name = "drain", mixinStandardHelpOptions = true,
+      description = "Let a worker finish its unit and leave. WORKER is its id as `workers` lists it, or a part of"
+          + " it that names exactly one live worker.")
+  static final class Drain extends Base {
+    @Parameters(index = "0", arity = "0..1", paramLabel = "WORKER") String worker;
+    @Option(names = "--worker", hidden = true, description = "the former spelling of WORKER") String workerOption;
+
+    @Override
+    int run() throws Exception {
+      String wanted = worker != null ? worker : workerOption;
+      if (wanted == null) {
+        throw new CommandLine.ParameterException(spec.commandLine(), "which worker? give its id (see `gaprune session workers`)");
+      }
+      ApiClient.Reply r = api.get(ApiClient.API + "/workers");
+      if (!r.ok()) {
+        return fail(r.error());
+      }
+      JsonArray workers = r.json().getAsJsonArray("workers");
+      List<String> ids = new ArrayList<>();
+      List<String> matching = new ArrayList<>();
+      for (JsonElement w : workers) {
+        String id = w.getAsJsonObject().get("id").getAsString();
+        String ref = w.getAsJsonObject().get("ref").getAsString();
+        ids.add(id);
+        if (id.equals(wanted) || ref.equals(wanted)) {
+          matching.clear();
+          matching.add(id);
+          break;
+        }
+        if (id.contains(wanted)) {
+          matching.add(id);
+        }
+      }
+      if (matching.size() != 1) {
+        return fail((matching.isEmpty() ? "no live worker matches \"" : "more than one worker matches \"") + wanted
+            + "\"; live workers: " + (matching.isEmpty() ? ids : matching));
+      }
+      return print(api.post(ApiClient.API + "/workers/" + ApiClient.segment(matching.get(0)) + "/drain", null));
+    }
+  }
+
+  @Command(name = "report", mixinStandardHelpOptions = true,
+      description = "A finished session's report: its plan (plan.json) as JSON, or one of its files with --file.")
+  static final class Report extends Base {
+    @Parameters(index = "0", arity = "0..1", paramLabel = "ID", description = "session id (default: the current)")
+    String id;
+    @Option(names = "--file", description = "plan.json or masks.safetensors: download that file as it is") String file;
+    @Option(names = "--out", description = "write to this file instead of standard output") Path outFile;
+
+    @Override
+    int run() throws Exception {
+      String path = ApiClient.API + "/sessions/" + ApiClient.segment(sessionOrCurrent(id)) + "/report"
+          + (file == null ? "" : "?file=" + ApiClient.segment(file));
+      ApiClient.Reply r = api.get(path);
+      if (!r.ok()) {
+        return fail(r.error());
+      }
+      if (outFile != null) {
+        Files.write(outFile, r.body());
+        out().println("wrote " + r.body().length + " bytes to " + outFile);
+        out().flush();
+        return 0;
+      }
+      if (file != null && file.endsWith(".safetensors")) {
+        return fail("binary file: give --out FILE");
+      }
+      return print(r);
     }
   }
 }

@@ -231,7 +231,9 @@ public final class PruningPipeline {
         .withValue("gaprune.work-dir", ConfigValueFactory.fromAnyRef(
             options.out().resolve("work").toAbsolutePath().toString()))
         .withValue("gaprune.model", ConfigValueFactory.fromAnyRef(options.model()))
-        .withValue("gaprune.http.enabled", ConfigValueFactory.fromAnyRef(false)));
+        .withValue("gaprune.http.enabled", ConfigValueFactory.fromAnyRef(false))
+        // A private one-node cluster inside one job: no operator endpoints, no fixed ports to collide on.
+        .withValue("gaprune.management.enabled", ConfigValueFactory.fromAnyRef(false)));
     var defaults = config.getConfig("gaprune.session");
     var session = SessionConfig.newBuilder()
         .setSessionId("run-" + Long.toString(System.currentTimeMillis(), 36))

@@ -4,6 +4,9 @@ import com.google.protobuf.GeneratedMessage;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import io.gaprune.api.HttpFront;
+import io.gaprune.api.HttpSettings;
+import io.gaprune.ops.Management;
 import io.gaprune.protocol.Versions;
 import io.gaprune.worker.ClusterKeys;
 import io.gaprune.worker.ModelRuntime;
@@ -27,8 +30,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A coordinator node: an ActorSystem with the {@code coordinator} role, the journal's tables, the session
- * coordinator singleton and the loopback HTTP front. With no seed nodes configured the node joins itself
- * (the embedded mode's one-node cluster).
+ * coordinator singleton, the operator HTTP API and Pekko Management. With no seed nodes configured the node
+ * joins itself (the embedded mode's one-node cluster).
  */
 public final class CoordinatorNode implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CoordinatorNode.class);
@@ -36,12 +39,15 @@ public final class CoordinatorNode implements AutoCloseable {
   private final ActorSystem<Void> system;
   private final ModelRuntime model;
   private final HttpFront http;
+  private final String management;
   private final Path workDir;
 
-  private CoordinatorNode(ActorSystem<Void> system, ModelRuntime model, HttpFront http, Path workDir) {
+  private CoordinatorNode(ActorSystem<Void> system, ModelRuntime model, HttpFront http, String management,
+      Path workDir) {
     this.system = system;
     this.model = model;
     this.http = http;
+    this.management = management;
     this.workDir = workDir;
   }
 
@@ -53,6 +59,10 @@ public final class CoordinatorNode implements AutoCloseable {
 
   public static CoordinatorNode start(Config config, ModelRuntime model, List<String> roles, MaskPlanner planner) {
     Path workDir = Path.of(config.getString("gaprune.work-dir"));
+    // Refuse an unsafe operator binding before anything starts (no half-up node holding ports).
+    checkOperatorAccess(config, roles);
+    boolean httpOn = config.getBoolean("gaprune.http.enabled");
+    HttpSettings httpSettings = httpOn ? HttpSettings.from(config, System.getenv()) : null;
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), config.getString("gaprune.cluster.system-name"),
         nodeConfig(config, roles));
     try {
@@ -70,17 +80,26 @@ public final class CoordinatorNode implements AutoCloseable {
           workDir, model, planner);
       ClusterSingleton.get(system).init(
           SingletonActor.of(SessionCoordinator.create(settings), "session-coordinator"));
-      HttpFront http = null;
-      if (config.getBoolean("gaprune.http.enabled")) {
-        http = HttpFront.start(system, config.getString("gaprune.http.hostname"), config.getInt("gaprune.http.port"));
-      }
+      String management = Management.start(system, System.getenv(), Duration.ofSeconds(30)).orElse(null);
+      HttpFront http = httpOn ? HttpFront.start(system, httpSettings, config) : null;
       log.info("coordinator node {} up (work dir {}, journal {})", cluster.selfMember().address(), workDir,
           config.getString("gaprune.persistence.backend"));
-      return new CoordinatorNode(system, model, http, workDir);
+      return new CoordinatorNode(system, model, http, management, workDir);
     } catch (Exception e) {
       system.terminate();
       throw new IllegalStateException("cannot start the coordinator: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Throws, naming the keys to change, when the operator API or Pekko Management would listen beyond
+   * loopback without a token. Cheap: callers run it before loading a model.
+   */
+  public static void checkOperatorAccess(Config config, List<String> roles) {
+    if (config.getBoolean("gaprune.http.enabled")) {
+      HttpSettings.from(config, System.getenv()).check();
+    }
+    Management.check(nodeConfig(config, roles), System.getenv());
   }
 
   public ActorSystem<Void> system() {
@@ -97,6 +116,11 @@ public final class CoordinatorNode implements AutoCloseable {
 
   public int httpPort() {
     return http == null ? -1 : http.port();
+  }
+
+  /** Base URI of Pekko Management on this node ({@code http://127.0.0.1:7626}), or null when it is off. */
+  public String managementUri() {
+    return management;
   }
 
   /** The coordinator's endpoint, found through the Receptionist (waits until the singleton has registered). */

@@ -91,6 +91,8 @@ public final class EmbeddedSession {
             .withValue("gaprune.cluster.seed-nodes", ConfigValueFactory.fromIterable(List.of(coordinator.address())))
             .withValue("gaprune.cluster.port", ConfigValueFactory.fromAnyRef(0))
             .withValue("gaprune.http.enabled", ConfigValueFactory.fromAnyRef(false))
+            // Child workers of one job: nobody operates them from outside.
+            .withValue("gaprune.management.enabled", ConfigValueFactory.fromAnyRef(false))
             .withFallback(config.withOnlyPath("gaprune"));
         Files.writeString(childConf, forChildren.root().render(ConfigRenderOptions.concise().setJson(false)));
         Path logs = Files.createDirectories(coordinator.workDir().resolve("logs"));

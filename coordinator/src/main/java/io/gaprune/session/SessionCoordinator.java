@@ -9,6 +9,7 @@ import io.gaprune.protocol.Lease;
 import io.gaprune.protocol.LeaseReleased;
 import io.gaprune.protocol.Leaving;
 import io.gaprune.protocol.NoWorkNow;
+import io.gaprune.protocol.OperatorCounters;
 import io.gaprune.protocol.PlanCommitted;
 import io.gaprune.protocol.Progress;
 import io.gaprune.protocol.Register;
@@ -111,6 +112,12 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   private final Map<String, List<String>> merging = new HashMap<>();
   private final Map<String, LiveWorker> live = new LinkedHashMap<>();
   private final Map<String, Integer> failures = new HashMap<>();
+  private final Map<String, Long> stagingBytes = new HashMap<>();
+  // For the operator (API and metrics): counted since this incarnation started, like the rest above.
+  private final WorkerThroughput throughput = new WorkerThroughput();
+  private long shardBytes;
+  private long unitFailures;
+  private long leaseExpirations;
   private AccumulatorStore store;
   private boolean planning;
   private boolean recovered;
@@ -189,7 +196,10 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       seen(p.getWorkerRef());
       var lease = s.leased.get(p.getUnitId());
       if (lease != null && lease.leaseId().equals(p.getLeaseId())) {
-        lastHeard.put(p.getUnitId(), System.currentTimeMillis());
+        long now = System.currentTimeMillis();
+        lastHeard.put(p.getUnitId(), now);
+        // A batch is batch_size general plus batch_size domain triplets.
+        throughput.progress(p.getWorkerRef(), p.getUnitId(), 2L * s.config.getBatchSize() * p.getBatchesDone(), now);
       }
       return Effect().none();
     } else if (msg instanceof UnitResult r) {
@@ -198,18 +208,32 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       return onWorkerFailure(s, r);
     } else if (msg instanceof Leaving l) {
       live.remove(l.getWorkerRef());
+      throughput.forget(l.getWorkerRef());
       ctx.getLog().info("worker {} left ({})", l.getWorkerRef(), l.getReason());
       return persistAll(releaseAll(s, l.getWorkerRef(), "worker left"));
     } else if (msg instanceof StartSession st) {
       return onStart(s, st);
     } else if (msg instanceof SessionStatusRequest st) {
-      reply(st.getReplyTo(), CommandReply.newBuilder().setOk(true).setStatus(status(s)).build());
+      SessionStatus.Builder status = status(s).toBuilder();
+      if (st.getWithHistory()) {
+        status.addAllHistory(s.history);
+      }
+      reply(st.getReplyTo(), CommandReply.newBuilder().setOk(true).setStatus(status).build());
       return Effect().none();
     } else if (msg instanceof DrainWorker d) {
       return onDrain(s, d);
     } else if (msg instanceof CancelSession c) {
       if (s.status != SessionState.Status.RUNNING) {
-        reply(c.getReplyTo(), CommandReply.newBuilder().setOk(false).setMessage("no running session").setStatus(status(s)).build());
+        reply(c.getReplyTo(), CommandReply.newBuilder().setOk(false).setRefusal(CommandReply.Refusal.CONFLICT)
+            .setMessage("no running session" + (s.config == null ? "" : "; session " + s.config.getSessionId()
+                + " is " + s.status)).setStatus(status(s)).build());
+        return Effect().none();
+      }
+      if (!c.getSessionId().isEmpty() && !c.getSessionId().equals(s.config.getSessionId())) {
+        // Checked here, not in the HTTP front, so a session started in between is never cancelled by mistake.
+        reply(c.getReplyTo(), CommandReply.newBuilder().setOk(false).setRefusal(CommandReply.Refusal.CONFLICT)
+            .setMessage("session " + c.getSessionId() + " is not the running session (" + s.config.getSessionId() + ")")
+            .setStatus(status(s)).build());
         return Effect().none();
       }
       return Effect().persist(event(SessionEvent.newBuilder().setCancelled(
@@ -325,6 +349,8 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       return Effect().none();
     }
     merging.put(unitId, new ArrayList<>(List.of(r.getWorkerRef())));
+    stagingBytes.put(unitId, r.getTotalBytes());
+    throughput.completed(r.getWorkerRef(), unitId, r.getGeneralSamples() + r.getDomainSamples(), System.currentTimeMillis());
     merger.tell(new ShardMerger.Stage(store, r, unit.getPartition(), mergerReplies));
     return Effect().none();
   }
@@ -335,6 +361,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       return Effect().none();
     }
     int n = failures.merge(r.getUnitId(), 1, Integer::sum);
+    unitFailures++;
     ctx.getLog().warn("unit {} failed on a worker ({} time(s)): {}", r.getUnitId(), n, r.getReason());
     List<SessionEvent> events = new ArrayList<>();
     events.add(event(SessionEvent.newBuilder().setLeaseReleased(LeaseReleased.newBuilder()
@@ -348,7 +375,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
 
   private Effect<SessionEvent, SessionState> onStart(SessionState s, StartSession st) {
     if (s.status == SessionState.Status.RUNNING) {
-      reply(st.getReplyTo(), CommandReply.newBuilder().setOk(false)
+      reply(st.getReplyTo(), CommandReply.newBuilder().setOk(false).setRefusal(CommandReply.Refusal.CONFLICT)
           .setMessage("session " + s.config.getSessionId() + " is still running").setStatus(status(s)).build());
       return Effect().none();
     }
@@ -369,12 +396,13 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       started = SessionStarted.newBuilder().setConfig(cfg).addAllPartitions(plan.partitions())
           .addAllUnits(plan.units()).build();
     } catch (RuntimeException e) {
-      reply(st.getReplyTo(), CommandReply.newBuilder().setOk(false).setMessage("cannot start the session: "
-          + e.getMessage()).setStatus(status(s)).build());
+      reply(st.getReplyTo(), CommandReply.newBuilder().setOk(false).setRefusal(CommandReply.Refusal.INVALID)
+          .setMessage("cannot start the session: " + e.getMessage()).setStatus(status(s)).build());
       return Effect().none();
     }
     return Effect().persist(event(SessionEvent.newBuilder().setStarted(started))).thenRun(ns -> {
       merging.clear();
+      stagingBytes.clear();
       lastHeard.clear();
       failures.clear();
       planning = false;
@@ -400,6 +428,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       tell(w, Drain.newBuilder().setReason("drain requested by the operator").build());
     }
     reply(d.getReplyTo(), CommandReply.newBuilder().setOk(!matched.isEmpty())
+        .setRefusal(matched.isEmpty() ? CommandReply.Refusal.NOT_FOUND : CommandReply.Refusal.REFUSAL_UNSPECIFIED)
         .setMessage(matched.isEmpty() ? "no live worker matches \"" + d.getWorker() + "\"" : "draining " + matched)
         .setStatus(status(s)).build());
     return Effect().none();
@@ -410,6 +439,8 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   private Effect<SessionEvent, SessionState> onMerger(SessionState s, ShardMerger.Reply reply) {
     if (reply instanceof ShardMerger.Staged st) {
       List<String> waiting = merging.remove(st.unitId());
+      long bytes = stagingBytes.getOrDefault(st.unitId(), 0L);
+      stagingBytes.remove(st.unitId());
       if (waiting == null) {
         waiting = List.of(st.workerRef());
       }
@@ -417,6 +448,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
         return Effect().none();
       }
       if (st.error() != null) {
+        unitFailures++;
         for (String w : waiting) {
           tell(w, UnitRejected.newBuilder().setUnitId(st.unitId()).setReason(st.error()).build());
         }
@@ -431,6 +463,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       return Effect().persist(event(SessionEvent.newBuilder().setUnitCompleted(UnitCompleted.newBuilder()
               .setUnitId(st.unitId()).setWorkerRef(st.workerRef()).setCrc32C(st.crc32c()))))
           .thenRun(ns -> {
+            shardBytes += bytes;
             acks.forEach(w -> tell(w, UnitAck.newBuilder().setUnitId(st.unitId()).build()));
             ctx.getLog().info("unit {} done ({}/{})", st.unitId(), ns.done.size(), ns.units.size());
             fold(ns, partition);
@@ -522,13 +555,26 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
         lastHeard.remove(e.getKey());
       }
     }
-    live.entrySet().removeIf(e -> now - e.getValue().lastSeenMs() > 3 * settings.leaseTimeout().toMillis());
+    live.entrySet().removeIf(e -> {
+      boolean stale = now - e.getValue().lastSeenMs() > 3 * settings.leaseTimeout().toMillis();
+      if (stale) {
+        throughput.forget(e.getKey());
+      }
+      return stale;
+    });
+    leaseExpirations += expired.size();
     return persistAll(expired);
   }
 
   private Effect<SessionEvent, SessionState> onMemberGone(SessionState s, org.apache.pekko.actor.Address address) {
     String prefix = address.toString() + "/";
-    live.keySet().removeIf(w -> w.startsWith(prefix));
+    live.keySet().removeIf(w -> {
+      boolean gone = w.startsWith(prefix);
+      if (gone) {
+        throughput.forget(w);
+      }
+      return gone;
+    });
     List<SessionEvent> events = new ArrayList<>();
     for (var e : s.leased.entrySet()) {
       if (e.getValue().workerRef().startsWith(prefix) && !merging.containsKey(e.getKey())) {
@@ -537,7 +583,11 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
             .setUnitId(e.getKey()).setLeaseId(e.getValue().leaseId()).setReason("worker node left the cluster"))));
       }
     }
-    return s.status == SessionState.Status.RUNNING ? persistAll(events) : Effect().none();
+    if (s.status != SessionState.Status.RUNNING) {
+      return Effect().none();
+    }
+    leaseExpirations += events.size();
+    return persistAll(events);
   }
 
   private List<SessionEvent> releaseAll(SessionState s, String worker, String reason) {
@@ -577,13 +627,20 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       b.setPlan(s.plan);
     }
     b.addAllPartitions(s.partitions);
+    b.setStartedAtMs(s.startedAtMs).setEndedAtMs(s.endedAtMs);
+    b.setCounters(OperatorCounters.newBuilder().setSessionsStarted(s.sessionsStarted).setShardBytes(shardBytes)
+        .setUnitFailures(unitFailures).setLeaseExpirations(leaseExpirations));
+    long now = System.currentTimeMillis();
     for (var e : live.entrySet()) {
       String unit = s.leased.entrySet().stream().filter(l -> l.getValue().workerRef().equals(e.getKey()))
           .map(Map.Entry::getKey).findFirst().orElse("");
       WorkerRegistered reg = s.workers.get(e.getKey());
+      String state = e.getValue().draining() ? "draining"
+          : unit.isEmpty() ? "idle" : merging.containsKey(unit) ? "streaming" : "computing";
       b.addWorkers(WorkerInfo.newBuilder().setWorkerRef(e.getKey()).setDevice(e.getValue().device())
           .setHost(reg == null ? "" : reg.getHost()).setPid(reg == null ? 0 : reg.getPid())
-          .setUnitId(unit).setDraining(e.getValue().draining()));
+          .setUnitId(unit).setDraining(e.getValue().draining()).setState(state)
+          .setTripletsPerSecond(throughput.rate(e.getKey(), now)).setTripletsDone(throughput.total(e.getKey())));
     }
     return b.build();
   }

@@ -4,9 +4,12 @@ import io.gaprune.protocol.LayerPartition;
 import io.gaprune.protocol.MaskPlan;
 import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.SessionEvent;
+import io.gaprune.protocol.SessionSummary;
 import io.gaprune.protocol.WorkUnit;
 import io.gaprune.protocol.WorkerRegistered;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -17,10 +20,15 @@ import java.util.TreeSet;
 
 /**
  * The coordinator's state, rebuilt from its events: the session, its units pending / leased / done, the
- * units folded into the accumulators, the workers known, the plan. Mutated only by {@link #apply}.
+ * units folded into the accumulators, the workers known, the plan, and a summary of the earlier sessions of the
+ * journal (the coordinator runs one session at a time; the operator API lists the earlier ones). Mutated only by
+ * {@link #apply}.
  */
 public final class SessionState {
   public enum Status { IDLE, RUNNING, DONE, CANCELLED, FAILED }
+
+  /** Earlier sessions kept for the operator: enough for any realistic history, bounded so the state is too. */
+  public static final int HISTORY_LIMIT = 100;
 
   /** Who holds a unit, under which lease, since when (journal time). */
   public record LeaseInfo(String leaseId, String workerRef, long sinceMs) {}
@@ -36,11 +44,24 @@ public final class SessionState {
   final Map<String, WorkerRegistered> workers = new LinkedHashMap<>();
   MaskPlan plan;
   String message = "";
+  long startedAtMs;
+  long endedAtMs;
+  long sessionsStarted;
+  final Deque<SessionSummary> history = new ArrayDeque<>();
 
   SessionState apply(SessionEvent e) {
     switch (e.getEventCase()) {
       case STARTED -> {
         var s = e.getStarted();
+        if (config != null) {
+          history.addLast(summary());
+          if (history.size() > HISTORY_LIMIT) {
+            history.removeFirst();
+          }
+        }
+        sessionsStarted++;
+        startedAtMs = e.getAtMs();
+        endedAtMs = 0;
         status = Status.RUNNING;
         config = s.getConfig();
         partitions = List.copyOf(s.getPartitionsList());
@@ -84,16 +105,19 @@ public final class SessionState {
       case PLAN_COMMITTED -> {
         plan = e.getPlanCommitted().getPlan();
         status = Status.DONE;
+        endedAtMs = e.getAtMs();
         message = "masks at " + plan.getMasksPath();
       }
       case CANCELLED -> {
         status = Status.CANCELLED;
+        endedAtMs = e.getAtMs();
         message = e.getCancelled().getReason();
         pending.clear();
         leased.clear();
       }
       case FAILED -> {
         status = Status.FAILED;
+        endedAtMs = e.getAtMs();
         message = e.getFailed().getReason();
         pending.clear();
         leased.clear();
@@ -101,6 +125,20 @@ public final class SessionState {
       case EVENT_NOT_SET -> throw new IllegalStateException("empty session event");
     }
     return this;
+  }
+
+  /** The current session in the short form the history keeps (the plan without its tensor list). */
+  SessionSummary summary() {
+    SessionSummary.Builder b = SessionSummary.newBuilder().setState(status.name())
+        .setUnitsTotal(units.size()).setUnitsDone(done.size())
+        .setStartedAtMs(startedAtMs).setEndedAtMs(endedAtMs).setMessage(message);
+    if (config != null) {
+      b.setSessionId(config.getSessionId());
+    }
+    if (plan != null) {
+      b.setPlan(plan.toBuilder().clearTensors());
+    }
+    return b.build();
   }
 
   boolean allDone() {

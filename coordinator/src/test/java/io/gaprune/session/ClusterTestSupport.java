@@ -40,6 +40,7 @@ final class ClusterTestSupport {
           work-dir = "%s"
           cluster { port = %d, seed-nodes = [%s], stable-after = 2s }
           http { enabled = on, port = 0 }
+          management { port = 0, worker-port = 0 }
           coordinator { lease-timeout = 4s, lease-check-interval = 500ms, retry-after = 300ms }
           worker { unit-computer = "io.gaprune.worker.testing.SyntheticRuntime", progress-interval = 500ms,
                    retry-interval = 1s, ack-timeout = 20s }
@@ -95,7 +96,7 @@ final class ClusterTestSupport {
     return pb.start();
   }
 
-  /** The JSON body of {@code POST /session/start} for {@link #session}'s settings with a partition budget. */
+  /** The JSON body of {@code POST /api/v1/sessions} for {@link #session}'s settings with a partition budget. */
   static String sessionJson(Path general, Path domain, String id, long partitionBudgetBytes) {
     return "{\"session_id\":\"" + id + "\",\"general_path\":\"" + general + "\",\"domain_path\":\"" + domain
         + "\",\"seed\":42,\"batch_size\":4,\"batches_per_unit\":1,\"partition_budget_bytes\":" + partitionBudgetBytes

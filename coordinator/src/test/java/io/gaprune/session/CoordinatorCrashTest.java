@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
  * The coordinator process killed (kill -9) mid-session and started again: the session resumes from the
  * H2 journal and the accumulator files, the workers rejoin on their own, and the result is the same bits as
  * an undisturbed run. No unit is lost or counted twice (the accumulators' applied-unit records are checked).
- * Everything goes through the real CLI: {@code gaprune coordinator}, {@code gaprune worker}, the HTTP front.
+ * Everything goes through the real CLI: {@code gaprune coordinator}, {@code gaprune worker}, the operator API.
  */
 @Tag("slow")
 class CoordinatorCrashTest {
@@ -48,19 +48,20 @@ class CoordinatorCrashTest {
     try {
       Process coordinator = startCoordinator(coordConf, dir.resolve("coordinator-1.log"));
       procs.add(coordinator);
-      TestCluster.waitForLog(dir.resolve("coordinator-1.log"), "ready", Duration.ofSeconds(60));
+      TestCluster.waitForLog(dir.resolve("coordinator-1.log"), " ready; API on port", Duration.ofSeconds(60));
       procs.add(EmbeddedSession.startWorkerProcess(workerConf, "cpu", dir.resolve("w1.log")));
       procs.add(EmbeddedSession.startWorkerProcess(workerConf, "cpu", dir.resolve("w2.log")));
-      awaitJson(http, url, s -> s.getAsJsonArray("workers").size() == 2, Duration.ofSeconds(60));
+      awaitJson(http, url + "/api/v1/workers", s -> s.getAsJsonArray("workers").size() == 2, Duration.ofSeconds(60));
 
       SessionConfig session = ClusterTestSupport.session(general, domain, "crash").toBuilder()
           .setPartitionBudgetBytes(18_900_000).build();
       String body = ClusterTestSupport.sessionJson(general, domain, "crash", 18_900_000);
-      var start = http.send(HttpRequest.newBuilder(URI.create(url + "/session/start"))
+      var start = http.send(HttpRequest.newBuilder(URI.create(url + "/api/v1/sessions"))
           .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
-      assertEquals(200, start.statusCode(), start.body());
+      assertEquals(201, start.statusCode(), start.body());
 
-      awaitJson(http, url, s -> s.get("units_done").getAsInt() >= 6, Duration.ofSeconds(90));
+      String sessionUrl = url + "/api/v1/sessions/crash";
+      awaitJson(http, sessionUrl, s -> s.get("units_done").getAsInt() >= 6, Duration.ofSeconds(90));
       coordinator.destroyForcibly();
       assertTrue(coordinator.waitFor(10, TimeUnit.SECONDS));
       // The workers notice, lose the cluster, and keep trying to rejoin while the coordinator is down.
@@ -69,7 +70,7 @@ class CoordinatorCrashTest {
       Process restarted = startCoordinator(coordConf, dir.resolve("coordinator-2.log"));
       procs.add(restarted);
       TestCluster.waitForLog(dir.resolve("coordinator-2.log"), "session coordinator up: RUNNING", Duration.ofSeconds(60));
-      JsonObject done = awaitJson(http, url, s -> s.get("state").getAsString().equals("DONE"), Duration.ofSeconds(180));
+      JsonObject done = awaitJson(http, sessionUrl, s -> s.get("state").getAsString().equals("DONE"), Duration.ofSeconds(180));
       String log2 = Files.readString(dir.resolve("coordinator-2.log"));
       assertTrue(log2.contains("session coordinator up: RUNNING (session crash, 20 units"), TestCluster.tail(log2));
 
@@ -96,11 +97,11 @@ class CoordinatorCrashTest {
     String last = "";
     while (System.nanoTime() < deadline) {
       try {
-        var r = http.send(HttpRequest.newBuilder(URI.create(url + "/session/status")).timeout(Duration.ofSeconds(10))
+        var r = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10))
             .build(), HttpResponse.BodyHandlers.ofString());
         last = r.body();
         if (r.statusCode() == 200) {
-          JsonObject s = JsonParser.parseString(r.body()).getAsJsonObject().getAsJsonObject("status");
+          JsonObject s = JsonParser.parseString(r.body()).getAsJsonObject();
           if (p.test(s)) {
             return s;
           }
@@ -110,6 +111,6 @@ class CoordinatorCrashTest {
       }
       Thread.sleep(300);
     }
-    throw new AssertionError("status condition not met within " + timeout.toSeconds() + " s; last: " + last);
+    throw new AssertionError(url + ": condition not met within " + timeout.toSeconds() + " s; last: " + last);
   }
 }

@@ -84,15 +84,15 @@ class PostgresJournalTest {
       Process coordinator = ClusterTestSupport.startNode(dir.resolve("coordinator-1.log"), env,
           "coordinator", "--config", coordConf.toString());
       procs.add(coordinator);
-      TestCluster.waitForLog(dir.resolve("coordinator-1.log"), "ready", Duration.ofSeconds(90));
+      TestCluster.waitForLog(dir.resolve("coordinator-1.log"), " ready; API on port", Duration.ofSeconds(90));
       procs.add(EmbeddedSession.startWorkerProcess(workerConf, "cpu", dir.resolve("worker.log")));
-      CoordinatorCrashTest.awaitJson(http, url, s -> s.getAsJsonArray("workers").size() == 1, Duration.ofSeconds(90));
-      var start = http.send(HttpRequest.newBuilder(URI.create(url + "/session/start"))
+      CoordinatorCrashTest.awaitJson(http, url + "/api/v1/workers", s -> s.getAsJsonArray("workers").size() == 1, Duration.ofSeconds(90));
+      var start = http.send(HttpRequest.newBuilder(URI.create(url + "/api/v1/sessions"))
           .POST(HttpRequest.BodyPublishers.ofString(ClusterTestSupport.sessionJson(general, domain, "pg",
               session.getPartitionBudgetBytes()))).build(), HttpResponse.BodyHandlers.ofString());
-      assertEquals(200, start.statusCode(), start.body());
+      assertEquals(201, start.statusCode(), start.body());
 
-      CoordinatorCrashTest.awaitJson(http, url, s -> s.get("units_done").getAsInt() >= 5, Duration.ofSeconds(90));
+      CoordinatorCrashTest.awaitJson(http, url + "/api/v1/sessions/pg", s -> s.get("units_done").getAsInt() >= 5, Duration.ofSeconds(90));
       coordinator.destroyForcibly();
       assertTrue(coordinator.waitFor(10, TimeUnit.SECONDS));
       String log1 = Files.readString(dir.resolve("coordinator-1.log"));
@@ -105,7 +105,7 @@ class PostgresJournalTest {
       procs.add(restarted);
       TestCluster.waitForLog(dir.resolve("coordinator-2.log"), "session coordinator up: RUNNING (session pg, 20 units",
           Duration.ofSeconds(90));
-      JsonObject done = CoordinatorCrashTest.awaitJson(http, url, s -> s.get("state").getAsString().equals("DONE"),
+      JsonObject done = CoordinatorCrashTest.awaitJson(http, url + "/api/v1/sessions/pg", s -> s.get("state").getAsString().equals("DONE"),
           Duration.ofSeconds(180));
       String log2 = Files.readString(dir.resolve("coordinator-2.log"));
       assertFalse(log2.contains("session coordinator up: RUNNING (session pg, 20 units: 0 done"),

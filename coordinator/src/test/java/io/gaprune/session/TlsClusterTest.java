@@ -67,7 +67,7 @@ class TlsClusterTest {
       Process coordinator = ClusterTestSupport.startNode(dir.resolve("coordinator.log"), env(coordinatorKeys, trust),
           "coordinator", "--config", coordConf.toString());
       procs.add(coordinator);
-      TestCluster.waitForLog(dir.resolve("coordinator.log"), "ready", Duration.ofSeconds(90));
+      TestCluster.waitForLog(dir.resolve("coordinator.log"), " ready; API on port", Duration.ofSeconds(90));
       Process worker = ClusterTestSupport.startNode(dir.resolve("worker.log"), env(workerKeys, trust),
           "worker", "--config", workerConf.toString(), "--device", "cpu");
       procs.add(worker);
@@ -76,12 +76,12 @@ class TlsClusterTest {
       procs.add(stranger);
 
       // The trusted worker joins over TLS and registers; a session runs to the end across the two processes.
-      CoordinatorCrashTest.awaitJson(http, url, s -> s.getAsJsonArray("workers").size() == 1, Duration.ofSeconds(90));
-      var start = http.send(HttpRequest.newBuilder(URI.create(url + "/session/start"))
+      CoordinatorCrashTest.awaitJson(http, url + "/api/v1/workers", s -> s.getAsJsonArray("workers").size() == 1, Duration.ofSeconds(90));
+      var start = http.send(HttpRequest.newBuilder(URI.create(url + "/api/v1/sessions"))
           .POST(HttpRequest.BodyPublishers.ofString(ClusterTestSupport.sessionJson(general, domain, "tls", 48 * 16 * 32 * 2)))
           .build(), HttpResponse.BodyHandlers.ofString());
-      assertEquals(200, start.statusCode(), start.body());
-      JsonObject done = CoordinatorCrashTest.awaitJson(http, url, s -> s.get("state").getAsString().equals("DONE"),
+      assertEquals(201, start.statusCode(), start.body());
+      JsonObject done = CoordinatorCrashTest.awaitJson(http, url + "/api/v1/sessions/tls", s -> s.get("state").getAsString().equals("DONE"),
           Duration.ofSeconds(120));
       assertEquals(12, done.get("units_total").getAsInt(), done.toString());
       assertEquals(12, done.get("units_done").getAsInt(), done.toString());
@@ -104,7 +104,7 @@ class TlsClusterTest {
           TestCluster.tail(strangerLog));
       assertFalse(strangerLog.contains("registered with the coordinator"), TestCluster.tail(strangerLog));
       assertFalse(strangerLog.contains("coordinator found"), TestCluster.tail(strangerLog));
-      JsonObject status = CoordinatorCrashTest.awaitJson(http, url, s -> true, Duration.ofSeconds(10));
+      JsonObject status = CoordinatorCrashTest.awaitJson(http, url + "/api/v1/workers", s -> true, Duration.ofSeconds(10));
       assertEquals(1, status.getAsJsonArray("workers").size(), status.toString());
     } finally {
       procs.forEach(Process::destroyForcibly);

@@ -3,6 +3,7 @@ package io.gaprune.worker;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import io.gaprune.ops.Management;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -42,16 +43,23 @@ public final class WorkerNode {
     this.device = device;
   }
 
-  /** Node configuration for a worker: the given one with the worker role added. */
+  /**
+   * Node configuration for a worker: the given one with the worker role added, and Pekko Management on the
+   * worker port (several worker processes share a host; the coordinator's port is for the coordinator).
+   */
   public static Config workerConfig(Config config) {
     return ConfigFactory.empty()
         .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(List.of("worker")))
+        .withValue("pekko.management.http.port",
+            ConfigValueFactory.fromAnyRef(config.getInt("gaprune.management.worker-port")))
         .withFallback(config);
   }
 
   /** Runs until drained or refused; returns the process exit code. */
   public int run() {
     WorkerSettings settings = WorkerSettings.from(config, device);
+    // An unsafe management binding is a configuration error: refuse before loading the model.
+    Management.check(workerConfig(config), System.getenv());
     AtomicReference<WorkerActor.Pending> memory = new AtomicReference<>();
     ExecutorService computeThread = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "gaprune-compute-" + device);
@@ -68,6 +76,7 @@ public final class WorkerNode {
           return Behaviors.empty();
         }), name, workerConfig(config));
         system.getWhenTerminated().thenRun(() -> outcome.complete(null));
+        startManagement(system);
         WorkerActor.Outcome result = outcome.join();
         if (result instanceof WorkerActor.Outcome.Refused refused) {
           log.error("worker {} refused by the coordinator: {}", device, refused.reason());
@@ -89,6 +98,18 @@ public final class WorkerNode {
       return 0;
     } finally {
       computeThread.shutdownNow();
+    }
+  }
+
+  /**
+   * Health and membership endpoints of this incarnation of the node. A failure to bind (the port still held
+   * by the previous incarnation, or taken) is logged, not fatal: the worker's job is computing units.
+   */
+  private static void startManagement(ActorSystem<Void> system) {
+    try {
+      Management.start(system, System.getenv(), Duration.ofSeconds(30));
+    } catch (Exception e) {
+      log.error("Pekko Management did not start on this worker: {}", e.getCause() != null ? e.getCause() : e);
     }
   }
 

@@ -1,0 +1,129 @@
+package io.gaprune.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import io.gaprune.config.GapruneConfig;
+import io.gaprune.ops.OperatorAccess;
+import io.gaprune.protocol.OperatorCounters;
+import io.gaprune.protocol.SessionConfig;
+import io.gaprune.protocol.SessionStatus;
+import io.gaprune.protocol.WorkerInfo;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The pieces of the operator API that need no cluster: parsing, rendering, access rules. */
+class ApiPartsTest {
+  static final com.typesafe.config.Config CONFIG = GapruneConfig.load(null, ConfigFactory.empty());
+
+  @Test
+  void aSessionBodyTakesTheDefaultsForWhatItLeavesOut() {
+    SessionConfig s = SessionRequest.parse("{\"general_path\":\"/g.json\",\"domain_path\":\"/d.json\",\"sparsity\":0.6,"
+        + "\"partition_budget_bytes\":5000000000}", CONFIG);
+    assertEquals("/g.json", s.getGeneralPath());
+    assertEquals(0.6, s.getSparsity());
+    assertEquals(5_000_000_000L, s.getPartitionBudgetBytes());
+    assertEquals(CONFIG.getInt("gaprune.session.batch-size"), s.getBatchSize());
+    assertEquals(CONFIG.getString("gaprune.model"), s.getModel());
+    assertEquals(CONFIG.getDouble("gaprune.session.gamma"), s.getGamma());
+    assertEquals("global", s.getBudget());
+  }
+
+  @Test
+  void aBadSessionBodyIsA400NamingTheProblem() {
+    Map<String, String> cases = Map.of(
+        "", "it is empty",
+        "{\"general_path\":\"/g\"} trailing", "not valid JSON: malformed JSON at line 1 column 24",
+        "{'general_path':'/g'}", "not valid JSON",
+        "{\"general_path\":\"/g\",\"domain_path\":\"/d\",\"batch_size\":1.5}", "must be a whole number",
+        "{\"general_path\":\"/g\",\"domain_path\":\"/d\",\"batch_size\":4294967296}", "must be a whole number",
+        "{\"general_path\":\"/g\",\"domain_path\":\"/d\",\"seed\":\"42\"}", "must be a whole number",
+        "{\"general_path\":7,\"domain_path\":\"/d\"}", "must be a string",
+        "{\"general_path\":\"/g\",\"domain_path\":\"/d\",\"sparsity\":\"half\"}", "must be a finite number",
+        "{\"code_version\":\"x\"}", "set by the coordinator",
+        "{\"domain_path\":\"/d\"}", "needs \"general_path\" and \"domain_path\"");
+    cases.forEach((body, fragment) -> {
+      ApiException e = assertThrows(ApiException.class, () -> SessionRequest.parse(body, CONFIG), body);
+      assertEquals(400, e.status, body);
+      assertTrue(e.getMessage().contains(fragment), body + " → " + e.getMessage());
+      assertFalse(e.getMessage().contains("LENIENT") || e.getMessage().contains("http"), e.getMessage());
+    });
+  }
+
+  @Test
+  void metricsEscapeLabelsAndListEveryWorkerState() {
+    SessionStatus s = SessionStatus.newBuilder().setSessionId("s\"1\\").setState("RUNNING").setUnitsTotal(10)
+        .setUnitsDone(7).setUnitsFolded(5).setCounters(OperatorCounters.newBuilder().setShardBytes(123).setSessionsStarted(2))
+        .addWorkers(WorkerInfo.newBuilder().setWorkerRef("r1").setDevice("cpu").setHost("h").setPid(1)
+            .setState("computing").setTripletsPerSecond(12.5).setTripletsDone(40))
+        .build();
+    String text = PrometheusText.render(s);
+    assertTrue(text.contains("gaprune_units_total{session=\"s\\\"1\\\\\"} 10\n"), text);
+    assertTrue(text.contains("gaprune_merge_lag_units{session=\"s\\\"1\\\\\"} 2\n"), text);
+    assertTrue(text.contains("gaprune_session_info{session=\"s\\\"1\\\\\",state=\"RUNNING\",phase=\"statistics\"} 1\n"), text);
+    assertTrue(text.contains("gaprune_workers{state=\"computing\"} 1\n"), text);
+    assertTrue(text.contains("gaprune_workers{state=\"draining\"} 0\n"), text);
+    assertTrue(text.contains("gaprune_worker_triplets_per_second{worker=\"cpu@h:1\"} 12.5\n"), text);
+    assertTrue(text.contains("gaprune_shard_bytes_total 123\n"), text);
+    assertTrue(text.contains("# TYPE gaprune_sessions_started_total counter\ngaprune_sessions_started_total 2\n"), text);
+    assertEquals("NaN", PrometheusText.number(Double.NaN));
+    assertEquals("+Inf", PrometheusText.number(Double.POSITIVE_INFINITY));
+  }
+
+  @Test
+  void workerIdsAreUniqueAndSessionPhasesReadable() {
+    WorkerInfo a = WorkerInfo.newBuilder().setWorkerRef("pekko://g@h:1/user/a").setDevice("cpu").setHost("h").setPid(9).build();
+    WorkerInfo b = a.toBuilder().setWorkerRef("pekko://g@h:2/user/a").build();
+    WorkerInfo c = a.toBuilder().setWorkerRef("pekko://g@h:3/user/b").setDevice("gpu:1").build();
+    var ids = OperatorJson.workers(SessionStatus.newBuilder().addWorkers(a).addWorkers(b).addWorkers(c).build())
+        .stream().map(OperatorJson.Worker::id).toList();
+    assertEquals(3, ids.stream().distinct().count(), ids.toString());
+    assertTrue(ids.get(0).startsWith("cpu@h:9~") && ids.get(1).startsWith("cpu@h:9~"), ids.toString());
+    assertEquals("gpu:1@h:9", ids.get(2));
+    SessionStatus.Builder st = SessionStatus.newBuilder().setState("RUNNING").setUnitsTotal(4);
+    assertEquals("statistics", OperatorJson.phase(st.setUnitsDone(3).build()));
+    assertEquals("merging", OperatorJson.phase(st.setUnitsDone(4).setUnitsFolded(3).build()));
+    assertEquals("planning", OperatorJson.phase(st.setUnitsFolded(4).build()));
+    assertEquals("planning", OperatorJson.phase(st.setState("PLANNING").build()));
+    assertEquals("cancelled", OperatorJson.phase(st.setState("CANCELLED").build()));
+  }
+
+  @Test
+  void pathsDecodeSegmentByKeepingPlusAndEncodedSlashes() {
+    assertEquals(List.of("api", "v1", "workers", "cpu@h:1", "drain"), Paths.segments("/api/v1/workers/cpu%40h%3A1/drain"));
+    assertEquals(List.of("a/b", "c+d"), Paths.segments("/a%2Fb/c+d"));
+    assertEquals("gpu%3A0%40host%3A12", Paths.encode("gpu:0@host:12"));
+    assertEquals(Map.of("file", "plan.json"), Paths.query("file=plan.json"));
+    assertEquals(400, assertThrows(ApiException.class, () -> Paths.segments("/%zz")).status);
+  }
+
+  @Test
+  void theTokenRulesAreTheSameForEveryEndpoint() {
+    assertTrue(OperatorAccess.matches("abc", "abc"));
+    assertFalse(OperatorAccess.matches("abc", "abd"));
+    assertFalse(OperatorAccess.matches("abc", "abcd"));
+    assertFalse(OperatorAccess.matches("abc", null));
+    assertFalse(OperatorAccess.matches("", ""));
+    var withToken = ConfigFactory.parseString("gaprune.http.token = \" file \"");
+    assertEquals("file", OperatorAccess.token(withToken, Map.of()));
+    assertEquals("env", OperatorAccess.token(withToken, Map.of(OperatorAccess.TOKEN_ENV, "env")));
+    assertEquals("file", OperatorAccess.token(withToken, Map.of(OperatorAccess.TOKEN_ENV, "  ")));
+    OperatorAccess.requireSafeBinding("x", "k", "127.0.0.1", "");
+    OperatorAccess.requireSafeBinding("x", "k", "localhost", "");
+    OperatorAccess.requireSafeBinding("x", "k", "::1", "");
+    OperatorAccess.requireSafeBinding("x", "k", "0.0.0.0", "t");
+    var e = assertThrows(IllegalArgumentException.class, () -> OperatorAccess.requireSafeBinding("the API",
+        "gaprune.http.hostname", "0.0.0.0", ""));
+    assertTrue(e.getMessage().contains("gaprune.http.token") && e.getMessage().contains("GAPRUNE_HTTP_TOKEN"), e.getMessage());
+    // And the settings the coordinator reads refuse the same.
+    var open = GapruneConfig.load(null, ConfigFactory.parseString("gaprune.http.hostname = \"0.0.0.0\""));
+    assertThrows(IllegalArgumentException.class, () -> HttpSettings.from(open, Map.of()).check());
+    HttpSettings.from(open, Map.of(OperatorAccess.TOKEN_ENV, "t")).check();
+    assertThrows(IllegalArgumentException.class, () -> HttpSettings.from(
+        GapruneConfig.load(null, ConfigFactory.parseString("gaprune.http.max-body = 0")), Map.of()));
+  }
+}
