@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
  * Everything goes through the real CLI: {@code gaprune coordinator}, {@code gaprune worker}, the HTTP front.
  */
 @Tag("slow")
-class CoordinatorCrashTest {
+public class CoordinatorCrashTest {
   static final String EXTRA = TestCluster.TENSORS + "\ngaprune.test.batch-millis = 300";
 
   @Test
@@ -107,7 +107,8 @@ class CoordinatorCrashTest {
     return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
   }
 
-  static JsonObject awaitJson(HttpClient http, String url, java.util.function.Predicate<JsonObject> p, Duration timeout)
+  /** Polls {@code GET url/session/status} until the status object satisfies p. */
+  public static JsonObject awaitJson(HttpClient http, String url, java.util.function.Predicate<JsonObject> p, Duration timeout)
       throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     String last = "";
