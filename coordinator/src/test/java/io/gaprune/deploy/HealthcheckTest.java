@@ -10,6 +10,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,6 +20,13 @@ import org.junit.jupiter.api.Test;
  * script is healthy on 2xx only; 503, 404, a wrong token or nothing listening are unhealthy.
  */
 class HealthcheckTest {
+
+  @BeforeAll
+  static void curl() throws Exception {
+    // the images carry curl; a machine without it cannot run the script
+    var r = DeployFiles.run(new ProcessBuilder("sh", "-c", "command -v curl"));
+    Assumptions.assumeTrue(r.exit() == 0, "curl is not installed");
+  }
 
   @Test
   void coordinatorHealthFollowsTheStatusAndSendsTheToken() throws Exception {
