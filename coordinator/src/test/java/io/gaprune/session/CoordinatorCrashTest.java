@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
  * Everything goes through the real CLI: {@code gaprune coordinator}, {@code gaprune worker}, the operator API.
  */
 @Tag("slow")
-class CoordinatorCrashTest {
+public class CoordinatorCrashTest {
   static final String EXTRA = TestCluster.TENSORS + "\ngaprune.test.batch-millis = 300";
 
   @Test
@@ -91,7 +91,8 @@ class CoordinatorCrashTest {
     return ClusterTestSupport.startNode(log, Map.of(), "coordinator", "--config", conf.toString());
   }
 
-  static JsonObject awaitJson(HttpClient http, String url, java.util.function.Predicate<JsonObject> p, Duration timeout)
+  /** Polls {@code GET url/session/status} until the status object satisfies p. */
+  public static JsonObject awaitJson(HttpClient http, String url, java.util.function.Predicate<JsonObject> p, Duration timeout)
       throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     String last = "";
