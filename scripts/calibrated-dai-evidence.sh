@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The measurements behind docs/results.md ("Calibrated DAI"): k-means calibration samples per seed, the
+# statistics of all linear layers saved once per model, domain and seed, then every method planned from the
+# saved statistics at 50/60/70% of the MLP and 50% of all linear layers. Needs ../shared/data beside the
+# checkout. Each step is skipped when its output exists, so the script resumes after an interruption.
+#
+# usage: scripts/calibrated-dai-evidence.sh OUT [MODELS] [DOMAINS] [SEEDS]
+#   e.g. scripts/calibrated-dai-evidence.sh runs/i7 "minilm bge-small" "chem bio" "1 2 3"
+# Environment: METHODS (comma-separated compare entries) overrides the compared methods.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="$(mkdir -p "$1" && cd "$1" && pwd)"
+models="${2:-minilm bge-small}"
+domains="${3:-chem bio}"
+seeds="${4:-1 2 3}"
+data="$root/../shared/data"
+methods="${METHODS:-dai,dai-reference,dai-calibrated,magnitude,fisher-domain,fisher-general,random}"
+gaprune="$root/gaprune"
+mkdir -p "$out/samples"
+
+# Calibration sets: 512 triplets per set chosen by k-means on all-MiniLM-L6-v2's query embeddings (the same
+# sample serves both models, so that the models are compared on the same data).
+for seed in $seeds; do
+  for set in general $domains; do
+    f="$out/samples/minilm-$set-512-s$seed.json"
+    [ -f "$f" ] || "$gaprune" sample --model minilm --input "$data/$set/train.json" --size 512 --seed "$seed" --out "$f"
+  done
+done
+
+for model in $models; do
+  for d in $domains; do
+    for seed in $seeds; do
+      common=(--model "$model" --general "$out/samples/minilm-general-512-s$seed.json"
+        --domain "$out/samples/minilm-$d-512-s$seed.json" --samples 0 --seed "$seed" --eval "$data/$d/dev" --quiet)
+      stats="$out/$model-$d-s$seed"
+      # Statistics of all linear layers (a superset of the MLP's), saved for re-planning.
+      [ -f "$stats/statistics.safetensors" ] || "$gaprune" compare --out "$stats" "${common[@]}" \
+        --layers linear --sparsity 0.5 --methods magnitude --save-statistics > "$stats.md"
+      for target in "mlp 0.5,0.6,0.7" "linear 0.5"; do
+        set -- $target
+        run="$out/compare-$model-$d-s$seed-$1"
+        [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" "${common[@]}" \
+          --statistics "$stats/statistics.safetensors" --layers "$1" --sparsities "$2" --methods "$methods" > "$run.md"
+      done
+    done
+  done
+done
+echo "tables: $out/compare-*.md"
