@@ -86,7 +86,7 @@ abstract class PipelineCommand {
       description = "per-tensor score normalisation: none, zscore_sigmoid, minmax, rank (default ${DEFAULT-VALUE})")
   String postProcess;
 
-  @Option(names = "--fisher-exponent", defaultValue = "0.5",
+  @Option(names = "--fisher-exponent", defaultValue = "1.0",
       description = "dai-calibrated: exponent q of the Fisher factor; 0 ranks as magnitude, 1 as Fisher (default ${DEFAULT-VALUE})")
   double fisherExponent;
 
