@@ -312,6 +312,14 @@ public final class DaiPlanner {
     scoring.addProperty("fusion_beta", sc.fusionBeta());
     scoring.addProperty("reference_half_storage", sc.referenceHalfStorage());
     scoring.addProperty("seed", sc.seed());
+    if (sc.method() == ScoringMethod.DAI_CALIBRATED) {
+      var k = sc.calibrated();
+      scoring.addProperty("calibrated_q", k.fisherExponent());
+      scoring.addProperty("calibrated_lambda", k.generalWeight());
+      scoring.addProperty("calibrated_alignment_weight", k.alignmentWeight());
+      scoring.addProperty("calibrated_alignment_window", k.alignmentWindow());
+      scoring.addProperty("calibrated_rank1", k.rank1());
+    }
     root.add("scoring", scoring);
     root.addProperty("layer_types", LayerType.describe(config.layerTypes()));
     root.addProperty("budget", config.budget().toString());
