@@ -1,7 +1,7 @@
 package io.gaprune.cli;
 
 import io.gaprune.pipeline.PruningPipeline;
-import io.gaprune.pipeline.MethodSpec;
+import io.gaprune.planner.MethodSpec;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;

@@ -125,6 +125,8 @@ public final class SessionCommand implements Runnable {
     @Option(names = "--sparsity") Double sparsity;
     @Option(names = "--candidates", description = "mlp, attention, linear, all") String candidates;
     @Option(names = "--partition-budget-mb") Long partitionBudgetMb;
+    @Option(names = "--scoring", description = "planner scoring as compare's entries, e.g. dai (default), "
+        + "dai-calibrated, dai-calibrated:q=1:lambda=1, magnitude") String scoring;
 
     @Override
     int run() throws Exception {
@@ -143,6 +145,7 @@ public final class SessionCommand implements Runnable {
       if (sparsity != null) o.addProperty("sparsity", sparsity);
       if (candidates != null) o.addProperty("candidates", candidates);
       if (partitionBudgetMb != null) o.addProperty("partition_budget_bytes", partitionBudgetMb << 20);
+      if (scoring != null) o.addProperty("scoring", scoring);
       return print(api.post(ApiClient.API + "/sessions", o.toString()));
     }
   }

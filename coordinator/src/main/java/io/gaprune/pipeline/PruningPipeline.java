@@ -20,6 +20,7 @@ import io.gaprune.planner.DaiPlanner;
 import io.gaprune.model.LayerType;
 import io.gaprune.planner.PlanResult;
 import io.gaprune.planner.PlannerConfig;
+import io.gaprune.planner.MethodSpec;
 import io.gaprune.planner.ScoringMethod;
 import io.gaprune.progress.Progress;
 import io.gaprune.protocol.SessionConfig;

@@ -390,6 +390,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       if (!cfg.getSessionId().matches("[A-Za-z0-9._-]{1,64}")) {
         throw new IllegalArgumentException("session id must be 1-64 characters of A-Z a-z 0-9 . _ -");
       }
+      StreamingDaiPlanner.scoring(cfg); // a bad scoring entry is refused now, not after hours of statistics
       int general = Partitioner.countTriplets(Path.of(cfg.getGeneralPath()));
       int domain = Partitioner.countTriplets(Path.of(cfg.getDomainPath()));
       var plan = Partitioner.plan(cfg, settings.model().candidateTensors(cfg.getCandidates()), general, domain);

@@ -5,6 +5,7 @@ import io.gaprune.planner.BudgetMode;
 import io.gaprune.planner.DaiPlanner;
 import io.gaprune.planner.PlanResult;
 import io.gaprune.planner.PlannerConfig;
+import io.gaprune.planner.MethodSpec;
 import io.gaprune.planner.ScoringConfig;
 import io.gaprune.planner.TensorInput;
 import io.gaprune.planner.TensorMeta;
@@ -36,7 +37,7 @@ public final class StreamingDaiPlanner implements MaskPlanner {
   public MaskPlan plan(SessionConfig s, List<LayerPartition> partitions, AccumulatorStore store, ModelRuntime model,
       Path outDir) throws Exception {
     PlannerConfig config = PlannerConfig.of(s.getSparsity())
-        .withScoring(ScoringConfig.defaults().withHyper(s.getBeta(), s.getGamma(), s.getAlpha()).withSeed(s.getSeed()))
+        .withScoring(scoring(s))
         .withLayerTypes(LayerType.parse(s.getCandidates().isEmpty() ? "mlp" : s.getCandidates()))
         .withBudget(BudgetMode.parse(s.getBudget().isEmpty() ? "global" : s.getBudget()));
     Files.createDirectories(outDir);
@@ -105,5 +106,14 @@ public final class StreamingDaiPlanner implements MaskPlanner {
       }
       return new TensorInput(tensor, f, WeightStatistics.fromSums(stats, batches.get(p)));
     }
+  }
+
+  /**
+   * The session's scoring: its {@code scoring} entry (empty: the paper's {@code dai}) over the paper's defaults
+   * with the session's α, β, γ and seed. Also the coordinator's check of a session before it starts.
+   */
+  public static ScoringConfig scoring(SessionConfig s) {
+    var base = ScoringConfig.defaults().withHyper(s.getBeta(), s.getGamma(), s.getAlpha()).withSeed(s.getSeed());
+    return MethodSpec.parse(s.getScoring().isBlank() ? "dai" : s.getScoring()).apply(base);
   }
 }

@@ -11,6 +11,7 @@ import io.gaprune.eval.RetrievalEvaluator;
 import io.gaprune.model.LayerType;
 import io.gaprune.model.ModelLoader;
 import io.gaprune.model.safetensors.SafetensorsFile;
+import io.gaprune.planner.MethodSpec;
 import io.gaprune.progress.Progress;
 import java.nio.file.Files;
 import java.nio.file.Path;

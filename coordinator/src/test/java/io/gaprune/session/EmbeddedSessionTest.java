@@ -28,4 +28,31 @@ class EmbeddedSessionTest {
     assertEquals(candidates / 2, result.plan().getPrunedWeights());
     assertTrue(result.masks().containsKey("encoder.layer.1.output.dense.weight"));
   }
+
+  /**
+   * The session's scoring entry reaches the coordinator's planner: dai-calibrated with q = 0 is magnitude by
+   * definition, so the two sessions' masks are the same bytes; a bad entry is refused before any work.
+   */
+  @Test
+  void theSessionsScoringEntryChoosesThePlannersMethod() throws Exception {
+    Path general = ClusterTestSupport.triplets(tmp, "general.json", 16);
+    Path domain = ClusterTestSupport.triplets(tmp, "domain.json", 16);
+    java.util.Map<String, java.util.Map<String, byte[]>> masks = new java.util.HashMap<>();
+    for (var scoring : java.util.List.of("magnitude", "dai-calibrated:q=0")) {
+      String id = scoring.replaceAll("[^a-z0-9]", "-");
+      Path conf = ClusterTestSupport.write(tmp, id + ".conf", ClusterTestSupport.settings(tmp.resolve(id), 0, null, ""));
+      var result = EmbeddedSession.run(ClusterTestSupport.session(general, domain, id).toBuilder()
+          .setScoring(scoring).build(), ClusterTestSupport.load(conf), 1, Duration.ofSeconds(90));
+      assertEquals("DONE", result.status().getState());
+      masks.put(scoring, result.masks());
+    }
+    var magnitude = masks.get("magnitude");
+    var calibrated = masks.get("dai-calibrated:q=0");
+    assertEquals(magnitude.keySet(), calibrated.keySet());
+    magnitude.forEach((name, m) -> assertTrue(java.util.Arrays.equals(m, calibrated.get(name)), name));
+
+    var bad = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, () -> StreamingDaiPlanner.scoring(
+        ClusterTestSupport.session(general, domain, "bad").toBuilder().setScoring("dai-calibrated:q=abc").build()));
+    assertTrue(bad.getMessage().contains("not a number"), bad.getMessage());
+  }
 }

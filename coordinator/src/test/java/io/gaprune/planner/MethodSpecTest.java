@@ -1,11 +1,9 @@
-package io.gaprune.pipeline;
+package io.gaprune.planner;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.gaprune.planner.ScoringConfig;
-import io.gaprune.planner.ScoringMethod;
 import org.junit.jupiter.api.Test;
 
 class MethodSpecTest {

@@ -1,7 +1,5 @@
-package io.gaprune.pipeline;
+package io.gaprune.planner;
 
-import io.gaprune.planner.ScoringConfig;
-import io.gaprune.planner.ScoringMethod;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
