@@ -101,6 +101,10 @@ abstract class PipelineCommand {
   @Option(names = "--rank1", description = "dai-calibrated: use the rank-1 (row × column) estimate of each matrix's Fisher")
   boolean rank1;
 
+  @Option(names = "--fisher-floor", defaultValue = "0.01",
+      description = "dai-calibrated: κ, no weight's Fisher counts as less than κ times its tensor's mean (default ${DEFAULT-VALUE})")
+  double fisherFloor;
+
   @Option(names = "--statistics", paramLabel = "FILE",
       description = "plan from the statistics file of an earlier run (--save-statistics) instead of computing them")
   Path statistics;
@@ -128,7 +132,7 @@ abstract class PipelineCommand {
         retrainSteps, seed, maxLength, batchSize, out,
         new PipelineOptions.ScoringParameters(beta, gamma, alpha, alignment, postProcess,
             new ScoringConfig.Calibrated(fisherExponent, generalWeight, alignmentWeight,
-                ScoringConfig.Calibrated.defaults().alignmentWindow(), rank1)),
+                ScoringConfig.Calibrated.defaults().alignmentWindow(), rank1, fisherFloor)),
         statistics, saveStatistics);
   }
 

@@ -180,6 +180,7 @@ public record PipelineOptions(
     map.put("calibrated_alignment_weight", c.alignmentWeight());
     map.put("calibrated_alignment_window", c.alignmentWindow());
     map.put("calibrated_rank1", c.rank1());
+    map.put("calibrated_floor", c.floor());
     if (statistics != null) {
       map.put("statistics", statistics.toString());
     }

@@ -319,6 +319,7 @@ public final class DaiPlanner {
       scoring.addProperty("calibrated_alignment_weight", k.alignmentWeight());
       scoring.addProperty("calibrated_alignment_window", k.alignmentWindow());
       scoring.addProperty("calibrated_rank1", k.rank1());
+      scoring.addProperty("calibrated_floor", k.floor());
     }
     root.add("scoring", scoring);
     root.addProperty("layer_types", LayerType.describe(config.layerTypes()));

@@ -11,7 +11,7 @@ import java.util.Map;
  *
  * <p>Keys: {@code beta}, {@code gamma}, {@code alpha} (every DAI), and for {@code dai-calibrated} {@code q}
  * (Fisher exponent), {@code lambda} (general weight), {@code a} (alignment weight), {@code window}
- * (alignment window), {@code rank1} (0 or 1).
+ * (alignment window), {@code rank1} (0 or 1), {@code floor} (κ of the Fisher floor).
  *
  * @param label the text as written (the report's variant name)
  * @param method the scoring method
@@ -41,12 +41,12 @@ public record MethodSpec(String label, ScoringMethod method, Map<String, Double>
       var key = kv[0].trim().toLowerCase(Locale.ROOT);
       boolean known = switch (key) {
         case "beta", "gamma", "alpha" -> true;
-        case "q", "lambda", "a", "window", "rank1" -> method == ScoringMethod.DAI_CALIBRATED;
+        case "q", "lambda", "a", "window", "rank1", "floor" -> method == ScoringMethod.DAI_CALIBRATED;
         default -> false;
       };
       if (!known) {
         throw new IllegalArgumentException("method \"" + text + "\": " + method.cliName() + " has no parameter \""
-            + key + "\" (beta, gamma, alpha; dai-calibrated also q, lambda, a, window, rank1)");
+            + key + "\" (beta, gamma, alpha; dai-calibrated also q, lambda, a, window, rank1, floor)");
       }
       double v;
       try {
@@ -75,7 +75,8 @@ public record MethodSpec(String label, ScoringMethod method, Map<String, Double>
       throw new IllegalArgumentException("method \"" + label + "\": rank1 must be 0 or 1");
     }
     return c.withCalibrated(new ScoringConfig.Calibrated(get("q", k.fisherExponent()),
-        get("lambda", k.generalWeight()), get("a", k.alignmentWeight()), (int) window, rank1 == 1));
+        get("lambda", k.generalWeight()), get("a", k.alignmentWeight()), (int) window, rank1 == 1,
+        get("floor", k.floor())));
   }
 
   private double get(String key, double fallback) {

@@ -168,7 +168,8 @@ public final class Scorer {
    * {@code 2·log|θ| + q·log(F + ε) + a·s}: a product {@code θ²·F^q·e^(a·s)} ranked through its logarithm, so
    * that no term's units decide the ranking. {@code F = max(0, F_dom + λ·c·F_gen)} with
    * {@code c = ΣF_dom / ΣF_gen} over the tensor (the general Fisher on the domain's scale),
-   * {@code ε = 10⁻⁶·mean(F)} (a weight with no gradient falls back to its magnitude, not to −∞).
+   * {@code ε = κ·mean(F)}, the floor: a weight with no measured sensitivity is ranked by its magnitude against
+   * a sensitivity of κ times the tensor's average, never as if removing it cost nothing.
    */
   private void calibrated(TensorInput t, double[] out) {
     var p = config.calibrated();
@@ -194,7 +195,7 @@ public final class Scorer {
     if (p.rank1() && t.meta().shape().length == 2) {
       f = rankOne(f, rows, cols);
     }
-    double eps = mean > 0 ? 1e-6 * mean : Double.MIN_NORMAL;
+    double eps = mean > 0 ? p.floor() * mean : Double.MIN_NORMAL;
     double[] align = p.alignmentWeight() == 0 ? null
         : localCosine(s.meanGradGeneral(), s.meanGradDomain(), rows, cols, p.alignmentWindow());
     double q = p.fisherExponent();

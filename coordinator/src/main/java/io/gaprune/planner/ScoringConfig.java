@@ -52,10 +52,23 @@ public record ScoringConfig(
    * @param alignmentWeight a: weight of the per-weight alignment in log space ({@code e^(a·c)} as a factor)
    * @param alignmentWindow odd window of the local cosine (3: the 3×3 neighbourhood)
    * @param rank1 replace each 2-D tensor's mixed Fisher by its rank-1 (row × column) estimate before scoring
+   * @param floor κ: the Fisher factor is {@code F + κ·mean(F)} over the tensor, so no weight is judged less
+   *     sensitive than κ times the tensor's average (the local quadratic model fails for large weights of
+   *     saturated units, whose Fisher is near 0 but whose removal is a large step: docs/planner.md)
    */
   public record Calibrated(double fisherExponent, double generalWeight, double alignmentWeight,
-      int alignmentWindow, boolean rank1) {
+      int alignmentWindow, boolean rank1, double floor) {
+
+    /** Without the floor's parameter: the default floor. */
+    public Calibrated(double fisherExponent, double generalWeight, double alignmentWeight, int alignmentWindow,
+        boolean rank1) {
+      this(fisherExponent, generalWeight, alignmentWeight, alignmentWindow, rank1, DEFAULT_FLOOR);
+    }
+
     public Calibrated {
+      if (!(floor > 0 && floor <= 100)) {
+        throw new IllegalArgumentException("dai-calibrated: Fisher floor κ must lie in (0, 100], got " + floor);
+      }
       if (!(fisherExponent >= 0 && fisherExponent <= 4)) {
         throw new IllegalArgumentException("dai-calibrated: Fisher exponent q must lie in [0, 4], got "
             + fisherExponent);
@@ -78,8 +91,11 @@ public record ScoringConfig(
      * grid on both dev sets at 70% of the MLP (docs/results.md, "Calibrated DAI").
      */
     public static Calibrated defaults() {
-      return new Calibrated(1.0, 1.0, 0.0, 3, false);
+      return new Calibrated(1.0, 1.0, 0.0, 3, false, DEFAULT_FLOOR);
     }
+
+    /** κ of {@link #defaults()}. */
+    public static final double DEFAULT_FLOOR = 0.01;
   }
 
   public ScoringConfig {

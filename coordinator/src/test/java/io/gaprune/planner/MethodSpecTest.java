@@ -10,11 +10,11 @@ class MethodSpecTest {
 
   @Test
   void parsesMethodsWithTheirOwnHyperparameters() {
-    var spec = MethodSpec.parse(" dai-calibrated:q=0.25:lambda=-0.5:a=1:window=5:rank1=1 ");
-    assertEquals("dai-calibrated:q=0.25:lambda=-0.5:a=1:window=5:rank1=1", spec.label());
+    var spec = MethodSpec.parse(" dai-calibrated:q=0.25:lambda=-0.5:a=1:window=5:rank1=1:floor=0.1 ");
+    assertEquals("dai-calibrated:q=0.25:lambda=-0.5:a=1:window=5:rank1=1:floor=0.1", spec.label());
     var c = spec.apply(ScoringConfig.defaults());
     assertEquals(ScoringMethod.DAI_CALIBRATED, c.method());
-    assertEquals(new ScoringConfig.Calibrated(0.25, -0.5, 1, 5, true), c.calibrated());
+    assertEquals(new ScoringConfig.Calibrated(0.25, -0.5, 1, 5, true, 0.1), c.calibrated());
     var dai = MethodSpec.parse("dai:gamma=0.01").apply(ScoringConfig.defaults());
     assertEquals(ScoringMethod.DAI, dai.method());
     assertEquals(0.01, dai.gamma());

@@ -268,8 +268,12 @@ class ScorerTest {
   }
 
   static ScoringConfig calibrated(double q, double lambda, double a, boolean rank1) {
+    return calibrated(q, lambda, a, rank1, 1e-6);
+  }
+
+  static ScoringConfig calibrated(double q, double lambda, double a, boolean rank1, double floor) {
     return ScoringConfig.defaults().withMethod(ScoringMethod.DAI_CALIBRATED)
-        .withCalibrated(new ScoringConfig.Calibrated(q, lambda, a, 3, rank1));
+        .withCalibrated(new ScoringConfig.Calibrated(q, lambda, a, 3, rank1, floor));
   }
 
   @Test
@@ -376,9 +380,34 @@ class ScorerTest {
     assertThrows(IllegalArgumentException.class, () -> new ScoringConfig.Calibrated(0.5, -2, 0, 3, false));
     assertThrows(IllegalArgumentException.class, () -> new ScoringConfig.Calibrated(0.5, 1, Double.NaN, 3, false));
     assertThrows(IllegalArgumentException.class, () -> new ScoringConfig.Calibrated(0.5, 1, 0, 2, false));
+    assertThrows(IllegalArgumentException.class, () -> new ScoringConfig.Calibrated(0.5, 1, 0, 3, false, 0));
     var e = assertThrows(IllegalArgumentException.class,
         () -> new Scorer(calibrated(0.5, 1, 0, false)).score(new TensorInput(
             new TensorMeta("layers.0.mlp.up_proj.weight", new long[] {2, 2}), W, null)));
     assertTrue(e.getMessage().contains("no statistics"), e.getMessage());
+  }
+
+  /**
+   * The floor keeps a large weight whose measured sensitivity is near 0 (a saturated unit: the case that made
+   * the unfloored score prune MiniLM's largest layer-0 weights and collapse retrieval, docs/results.md): with
+   * κ = 0.01 it outranks a typical weight of average sensitivity, without the floor it falls below it.
+   */
+  @Test
+  void theFloorKeepsLargeWeightsOfFlatUnits() {
+    // θ = [1.5 (F = 1e-4·mean), 0.05 (F ≈ mean), 0.04, 0.03], shape [1,4]; λ = 0 so F = F_dom.
+    float[] w = {1.5f, 0.05f, 0.04f, 0.03f};
+    double[] fd = {1e-4, 1.3333, 1.3333, 1.3333};
+    var t = new TensorInput(new TensorMeta("layers.0.mlp.up_proj.weight", new long[] {1, 4}), w,
+        new WeightStatistics(new double[4], fd, new double[4], new double[4]));
+    double mean = (1e-4 + 3 * 1.3333) / 4;
+    var floored = new Scorer(calibrated(1, 0, 0, false, 0.01)).score(t);
+    var expected = new double[4];
+    for (int i = 0; i < 4; i++) {
+      expected[i] = 2 * Math.log((double) w[i]) + Math.log(fd[i] + 0.01 * mean); // the weights as float32 holds them
+    }
+    near(expected, floored);
+    assertTrue(floored[0] > floored[1], "the large flat weight is kept before a typical one");
+    var unfloored = new Scorer(calibrated(1, 0, 0, false, 1e-6)).score(t);
+    assertTrue(unfloored[0] < unfloored[3], "without the floor it goes first");
   }
 }
