@@ -52,7 +52,8 @@ public final class PruningPipeline {
 
   /** The variants {@code compare} evaluates by default, in the paper's table order. */
   public static final List<ScoringMethod> COMPARED = List.of(ScoringMethod.DAI, ScoringMethod.DAI_REFERENCE,
-      ScoringMethod.DAI_CALIBRATED, ScoringMethod.MAGNITUDE, ScoringMethod.FISHER_DOMAIN, ScoringMethod.FISHER_GENERAL, ScoringMethod.RANDOM);
+      ScoringMethod.DAI_CALIBRATED, ScoringMethod.MAGNITUDE, ScoringMethod.FISHER_DOMAIN,
+      ScoringMethod.FISHER_GENERAL, ScoringMethod.RANDOM);
 
   private final PipelineOptions options;
   private final Progress progress;
