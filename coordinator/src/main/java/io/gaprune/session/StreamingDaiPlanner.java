@@ -7,6 +7,7 @@ import io.gaprune.planner.PlanResult;
 import io.gaprune.planner.PlannerConfig;
 import io.gaprune.planner.MethodSpec;
 import io.gaprune.planner.ScoringConfig;
+import io.gaprune.planner.ScoringMethod;
 import io.gaprune.planner.TensorInput;
 import io.gaprune.planner.TensorMeta;
 import io.gaprune.planner.TensorSource;
@@ -36,13 +37,15 @@ public final class StreamingDaiPlanner implements MaskPlanner {
   @Override
   public MaskPlan plan(SessionConfig s, List<LayerPartition> partitions, AccumulatorStore store, ModelRuntime model,
       Path outDir) throws Exception {
+    ScoringConfig scoring = scoring(s);
     PlannerConfig config = PlannerConfig.of(s.getSparsity())
-        .withScoring(scoring(s))
+        .withScoring(scoring)
         .withLayerTypes(LayerType.parse(s.getCandidates().isEmpty() ? "mlp" : s.getCandidates()))
         .withBudget(BudgetMode.parse(s.getBudget().isEmpty() ? "global" : s.getBudget()));
     Files.createDirectories(outDir);
     Path masks = outDir.resolve("masks.safetensors");
-    PlanResult result = new DaiPlanner(config).plan(new AccumulatorTensorSource(partitions, store, model), masks,
+    PlanResult result = new DaiPlanner(config).plan(new AccumulatorTensorSource(partitions, store, model,
+        scoring.method() == ScoringMethod.DAI_REFERENCE), masks,
         outDir.resolve("plan.json"));
     List<TensorSpec> specs = new ArrayList<>();
     partitions.forEach(p -> specs.addAll(p.getTensorsList()));
@@ -65,23 +68,31 @@ public final class StreamingDaiPlanner implements MaskPlanner {
     }
   }
 
-  /** The planner's view of a session: tensors in partition order, statistics read from the accumulators. */
+  /**
+   * The planner's view of a session: tensors in partition order, statistics read from the accumulators. The
+   * Fisher is Σg² over the batches (the paper), or over the samples for {@code dai-reference}, as the
+   * reference implementation and the one-process pipeline ({@code EncoderTensorSource}) do: the reference's
+   * score adds the Fisher to γ·sqrt|θ|, so its scale changes which weights are pruned.
+   */
   static final class AccumulatorTensorSource implements TensorSource {
     private final AccumulatorStore store;
     private final ModelRuntime model;
+    private final boolean referenceFisher;
     private final List<TensorMeta> tensors = new ArrayList<>();
     private final Map<String, Integer> partitionOf = new HashMap<>();
-    private final Map<Integer, Long> batches = new HashMap<>();
+    private final Map<Integer, AccumulatorMeta> metas = new HashMap<>();
 
-    AccumulatorTensorSource(List<LayerPartition> partitions, AccumulatorStore store, ModelRuntime model) {
+    AccumulatorTensorSource(List<LayerPartition> partitions, AccumulatorStore store, ModelRuntime model,
+        boolean referenceFisher) {
       this.store = store;
       this.model = model;
+      this.referenceFisher = referenceFisher;
       for (LayerPartition p : partitions) {
         AccumulatorMeta meta = store.readMeta(p.getIndex());
         if (meta == null) {
           throw new IllegalStateException("partition " + p.getIndex() + " has no accumulator");
         }
-        batches.put(p.getIndex(), meta.getBatches());
+        metas.put(p.getIndex(), meta);
         for (TensorSpec t : p.getTensorsList()) {
           tensors.add(new TensorMeta(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray()));
           partitionOf.put(t.getName(), p.getIndex());
@@ -104,7 +115,12 @@ public final class StreamingDaiPlanner implements MaskPlanner {
       for (int i = 0; i < w.length; i++) {
         f[i] = (float) w[i];
       }
-      return new TensorInput(tensor, f, WeightStatistics.fromSums(stats, batches.get(p)));
+      AccumulatorMeta meta = metas.get(p);
+      var weightStats = referenceFisher
+          ? WeightStatistics.referenceFromSums(stats, meta.getGeneralSamples(), meta.getDomainSamples(),
+              meta.getBatches(), meta.getBatches())
+          : WeightStatistics.fromSums(stats, meta.getBatches());
+      return new TensorInput(tensor, f, weightStats);
     }
   }
 

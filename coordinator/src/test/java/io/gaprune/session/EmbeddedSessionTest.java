@@ -55,4 +55,52 @@ class EmbeddedSessionTest {
         ClusterTestSupport.session(general, domain, "bad").toBuilder().setScoring("dai-calibrated:q=abc").build()));
     assertTrue(bad.getMessage().contains("not a number"), bad.getMessage());
   }
+
+  /**
+   * A distributed {@code dai-reference} plans on the reference's Fisher scale (Σg² over the samples, as the
+   * one-process pipeline does), not the paper's (over the batches): the session's masks are the masks the
+   * planner gives on statistics divided that way, and differ from those of the paper's scale.
+   */
+  @Test
+  void daiReferenceInASessionUsesTheReferenceFisherScale() throws Exception {
+    Path general = ClusterTestSupport.triplets(tmp, "general.json", 16);
+    Path domain = ClusterTestSupport.triplets(tmp, "domain.json", 16);
+    Path conf = ClusterTestSupport.write(tmp, "ref.conf", ClusterTestSupport.settings(tmp.resolve("ref"), 0, null, ""));
+    var session = ClusterTestSupport.session(general, domain, "ref").toBuilder().setScoring("dai-reference")
+        .setGamma(1e-3).build();
+    var result = EmbeddedSession.run(session, ClusterTestSupport.load(conf), 1, Duration.ofSeconds(90));
+    assertEquals("DONE", result.status().getState());
+
+    var runtime = new io.gaprune.worker.testing.SyntheticRuntime(ClusterTestSupport.load(conf));
+    var statistics = result.statistics();
+    var config = io.gaprune.planner.PlannerConfig.of(session.getSparsity())
+        .withScoring(StreamingDaiPlanner.scoring(session))
+        .withLayerTypes(io.gaprune.model.LayerType.parse("mlp"));
+    java.util.Map<Boolean, java.util.Map<String, byte[]>> expected = new java.util.HashMap<>();
+    for (boolean reference : new boolean[] {true, false}) {
+      var inputs = new java.util.ArrayList<io.gaprune.planner.TensorInput>();
+      for (var spec : runtime.candidateTensors("mlp")) {
+        var sums = statistics.tensors().get(spec.getName());
+        double[] w = runtime.weights(spec.getName());
+        float[] f = new float[w.length];
+        for (int i = 0; i < w.length; i++) {
+          f[i] = (float) w[i];
+        }
+        var stats = reference
+            ? io.gaprune.planner.WeightStatistics.referenceFromSums(sums, statistics.generalSamples(),
+                statistics.domainSamples(), statistics.batches(), statistics.batches())
+            : io.gaprune.planner.WeightStatistics.fromSums(sums, statistics.batches());
+        inputs.add(new io.gaprune.planner.TensorInput(new io.gaprune.planner.TensorMeta(spec.getName(),
+            spec.getShapeList().stream().mapToLong(Long::longValue).toArray()), f, stats));
+      }
+      Path masks = tmp.resolve("expected-" + reference + ".safetensors");
+      new io.gaprune.planner.DaiPlanner(config).plan(new io.gaprune.planner.InMemoryTensorSource(inputs), masks, null);
+      expected.put(reference, EmbeddedSession.readMasks(masks));
+    }
+    assertEquals(expected.get(true).keySet(), result.masks().keySet());
+    expected.get(true).forEach((name, m) -> assertTrue(java.util.Arrays.equals(m, result.masks().get(name)), name));
+    boolean scaleMatters = expected.get(false).entrySet().stream()
+        .anyMatch(e -> !java.util.Arrays.equals(e.getValue(), expected.get(true).get(e.getKey())));
+    assertTrue(scaleMatters, "the two Fisher scales give the same masks here: the test would not tell them apart");
+  }
 }
