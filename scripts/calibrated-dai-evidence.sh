@@ -6,7 +6,8 @@
 #
 # usage: scripts/calibrated-dai-evidence.sh OUT [MODELS] [DOMAINS] [SEEDS]
 #   e.g. scripts/calibrated-dai-evidence.sh runs/i7 "minilm bge-small" "chem bio" "1 2 3"
-# Environment: METHODS (comma-separated compare entries) overrides the compared methods.
+# Environment: METHODS (comma-separated compare entries) overrides the compared methods; TARGETS (space-separated
+# LAYERS:SPARSITIES, default "mlp:0.5,0.6,0.7 linear:0.5") the layer sets and sparsities planned.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$(mkdir -p "$1" && cd "$1" && pwd)"
@@ -15,6 +16,7 @@ domains="${3:-chem bio}"
 seeds="${4:-1 2 3}"
 data="$root/../shared/data"
 methods="${METHODS:-dai,dai-reference,dai-calibrated,magnitude,fisher-domain,fisher-general,random}"
+targets="${TARGETS:-mlp:0.5,0.6,0.7 linear:0.5}"
 gaprune="$root/gaprune"
 mkdir -p "$out/samples"
 
@@ -36,11 +38,13 @@ for model in $models; do
       # Statistics of all linear layers (a superset of the MLP's), saved for re-planning.
       [ -f "$stats/statistics.safetensors" ] || "$gaprune" compare --out "$stats" "${common[@]}" \
         --layers linear --sparsity 0.5 --methods magnitude --save-statistics > "$stats.md"
-      for target in "mlp 0.5,0.6,0.7" "linear 0.5"; do
-        set -- $target
-        run="$out/compare-$model-$d-s$seed-$1"
+      for target in $targets; do
+        layers="${target%%:*}" sparsities="${target#*:}"
+        # One folder per layer set and sparsity list, so a later TARGETS adds runs instead of skipping them.
+        run="$out/compare-$model-$d-s$seed-$layers-${sparsities//,/-}"
         [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" "${common[@]}" \
-          --statistics "$stats/statistics.safetensors" --layers "$1" --sparsities "$2" --methods "$methods" > "$run.md"
+          --statistics "$stats/statistics.safetensors" --layers "$layers" --sparsities "$sparsities" \
+          --methods "$methods" > "$run.md"
       done
     done
   done

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The retraining measurements behind docs/results.md ("Retraining at 70%"): from the statistics that
+# scripts/calibrated-dai-evidence.sh saved, each method pruned at SPARSITY of the MLP and retrained for STEPS
+# masked InfoNCE steps on the domain calibration set, and the dense model retrained the same way as the control
+# (sparsity 0 prunes nothing, so the "magnitude@0" variant is the dense model and its retraining is the dense
+# model's). Each step is skipped when its output exists.
+#
+# usage: scripts/retraining-evidence.sh OUT [MODEL] [DOMAINS] [SEEDS]
+#   e.g. scripts/retraining-evidence.sh runs/i7 minilm "chem bio" "1"
+# Environment: METHODS (default magnitude,dai-calibrated), SPARSITY (default 0.7), STEPS (default 100).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="$(mkdir -p "$1" && cd "$1" && pwd)"
+model="${2:-minilm}"
+domains="${3:-chem bio}"
+seeds="${4:-1}"
+data="$root/../shared/data"
+methods="${METHODS:-magnitude,dai-calibrated}"
+sparsity="${SPARSITY:-0.7}"
+steps="${STEPS:-100}"
+gaprune="$root/gaprune"
+
+for d in $domains; do
+  for seed in $seeds; do
+    stats="$out/$model-$d-s$seed/statistics.safetensors"
+    [ -f "$stats" ] || { echo "missing $stats: run scripts/calibrated-dai-evidence.sh first" >&2; exit 1; }
+    common=(--model "$model" --general "$out/samples/minilm-general-512-s$seed.json"
+      --domain "$out/samples/minilm-$d-512-s$seed.json" --samples 0 --seed "$seed" --eval "$data/$d/dev"
+      --statistics "$stats" --layers mlp --retrain-steps "$steps" --quiet)
+    run="$out/retrain-$model-$d-s$seed-mlp-$sparsity"
+    [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" "${common[@]}" --sparsities "$sparsity" \
+      --methods "$methods" > "$run.md"
+    control="$out/retrain-$model-$d-s$seed-dense"
+    [ -f "$control/report.json" ] || "$gaprune" compare --out "$control" "${common[@]}" --sparsities 0 \
+      --methods magnitude > "$control.md"
+  done
+done
+echo "tables: $out/retrain-*.md"
