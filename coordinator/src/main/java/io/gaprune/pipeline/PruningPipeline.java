@@ -85,7 +85,7 @@ public final class PruningPipeline {
         HuggingFaceWriter.write(model, out.resolve("model"));
         return null;
       });
-      var report = report("run", plan, evaluations);
+      var report = report("run", plan, evaluations, List.of(options.sparsity()));
       ReportWriter.write(report, out);
       return report;
     }
@@ -133,7 +133,7 @@ public final class PruningPipeline {
           dense.restore(model.encoder());
         }
       }
-      var report = report("compare", first, evaluations);
+      var report = report("compare", first, evaluations, sparsities);
       ReportWriter.write(report, out);
       return report;
     }
@@ -310,13 +310,21 @@ public final class PruningPipeline {
         result.losses().get(0), result.losses().get(result.losses().size() - 1)));
   }
 
-  private RunReport report(String command, PlanResult plan, List<RunReport.Evaluation> evaluations) {
+  /**
+   * @param sparsities the sparsities planned: the configuration records them, since compare's {@code
+   *     --sparsities} overrides {@code --sparsity}
+   */
+  private RunReport report(String command, PlanResult plan, List<RunReport.Evaluation> evaluations,
+      List<Double> sparsities) {
     var layers = plan.layers().stream()
         .map(g -> new RunReport.LayerSparsity(g.group(), g.size(), g.pruned()))
         .toList();
     var allWarnings = new ArrayList<>(warnings);
     allWarnings.addAll(plan.warnings());
-    return new RunReport(command, options.asMap(), plan.requestedSparsity(), plan.actualSparsity(),
+    var configuration = options.asMap();
+    configuration.put("sparsity", sparsities.get(0));
+    configuration.put("sparsities", List.copyOf(sparsities));
+    return new RunReport(command, configuration, plan.requestedSparsity(), plan.actualSparsity(),
         plan.candidates(), plan.pruned(), new LinkedHashMap<>(timings), layers, evaluations, allWarnings);
   }
 

@@ -144,6 +144,8 @@ class RunPipelineTest {
     assertEquals(List.of("dense", "dai-calibrated:q=0@50", "magnitude@50", "dai-calibrated:q=0.5:lambda=0:a=0.5@50",
         "dai-calibrated:q=0@70", "magnitude@70", "dai-calibrated:q=0.5:lambda=0:a=0.5@70"),
         report.evaluations().stream().map(e -> e.variant()).toList());
+    // --sparsities overrides --sparsity (0.5 here, as the first): the report must say what was planned.
+    assertEquals(List.of(0.5, 0.7), report.configuration().get("sparsities"));
     assertTrue(report.timingsSeconds().containsKey("read statistics"), report.timingsSeconds().toString());
     assertTrue(!report.timingsSeconds().containsKey("statistics"), "no session may run");
     for (var pct : List.of("50", "70")) {

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Pivots `gaprune compare` reports (report.json) into the tables of docs/results.md.
+
+One table per model and layer set; rows are methods (a compare entry's label, `+retrain` kept), columns the
+data sets at each sparsity. A cell is the mean ± sample standard deviation of nDCG@10 over the reports that
+have it (the seeds), with the share of the dense model's mean on that data set; `[n=K]` marks a cell with
+fewer reports than the others. `--seeds` adds each report's value, labelled with its seed. Standard library
+only.
+
+usage: scripts/results-table.py REPORT.json... [--metric ndcg@10] [--seeds]
+"""
+import json
+import re
+import statistics
+import sys
+from collections import OrderedDict, defaultdict
+
+LABEL = re.compile(r"^(?P<method>.*?)@(?P<percent>\d+)(?P<rest>\+retrain)?$")
+
+
+def split_variant(variant, requested):
+    """(method, sparsity in percent or None for dense) of a report's variant label."""
+    if variant == "dense":
+        return "dense", None
+    m = LABEL.match(variant)
+    if m:
+        return m.group("method") + (m.group("rest") or ""), int(m.group("percent"))
+    # a compare with one sparsity labels variants without it: the report's requested sparsity is the one
+    return variant, round(requested * 100)
+
+
+def fmt(xs, dense, n_max, seeds):
+    mean = statistics.mean(x for _, x in xs)
+    cell = f"{mean:.4f}"
+    if len(xs) > 1:
+        cell += f" ± {statistics.stdev(x for _, x in xs):.4f}"
+    if dense:
+        cell += f" ({100 * mean / dense:.0f}%)"
+    if len(xs) < n_max:
+        cell += f" [n={len(xs)}]"
+    if seeds:
+        cell += "<br>" + ", ".join(f"s{s} {x:.4f}" for s, x in xs)
+    return cell
+
+
+def main(argv):
+    metric, seeds, paths = "ndcg@10", False, []
+    it = iter(argv)
+    for a in it:
+        if a == "--metric":
+            metric = next(it)
+        elif a == "--seeds":
+            seeds = True
+        else:
+            paths.append(a)
+    if not paths:
+        sys.exit(__doc__)
+    # (model, layers) -> (method, dataset, sparsity) -> [(seed, value)]
+    tables = OrderedDict()
+    for p in paths:
+        with open(p) as f:
+            report = json.load(f)
+        conf = report["configuration"]
+        key = (conf["model"], conf["layers"])
+        cells = tables.setdefault(key, defaultdict(list))
+        seen = set()
+        for e in report["evaluations"]:
+            method, percent = split_variant(e["variant"], report["sparsityRequested"])
+            cell = (method, e["dataset"], percent)
+            if cell in seen:
+                continue
+            seen.add(cell)
+            cells[cell].append((conf["seed"], e["metrics"][metric]))
+    for (model, layers), cells in tables.items():
+        dense = {d: statistics.mean(x for _, x in xs) for (m, d, _), xs in cells.items() if m == "dense"}
+        methods = list(OrderedDict.fromkeys(m for m, _, _ in cells))
+        methods.sort(key=lambda m: m != "dense")
+        columns = sorted({(d, s) for _, d, s in cells if s is not None})
+        n_max = max(len(xs) for xs in cells.values())
+        print(f"\n### {model}, {layers}: {metric}\n")
+        print("| method | " + " | ".join(f"{d} {s}%" for d, s in columns) + " |")
+        print("|---|" + "---:|" * len(columns))
+        for m in methods:
+            if m == "dense":
+                row = [fmt(cells[("dense", d, None)], None, n_max, seeds) if ("dense", d, None) in cells else ""
+                       for d, _ in columns]
+            else:
+                row = [fmt(cells[(m, d, s)], dense.get(d), n_max, seeds) if (m, d, s) in cells else ""
+                       for d, s in columns]
+            print(f"| {m} | " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
