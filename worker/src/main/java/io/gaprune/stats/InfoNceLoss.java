@@ -1,6 +1,7 @@
 package io.gaprune.stats;
 
 import ai.djl.ndarray.NDArray;
+import io.gaprune.model.Scalars;
 import io.gaprune.model.bert.BertEncoder;
 
 /**
@@ -37,9 +38,11 @@ public final class InfoNceLoss {
       throw new IllegalArgumentException("InfoNCE of an empty batch");
     }
     var candidates = BertEncoder.l2Normalize(positives.concat(negatives, 0)); // [B + N, H]
-    var logits = BertEncoder.l2Normalize(queries).matMul(candidates.transpose()).mul(SCALE); // [B, B + N]
+    var cosines = BertEncoder.l2Normalize(queries).matMul(candidates.transpose()); // [B, B + N]
+    var logits = cosines.mul(Scalars.of(cosines, SCALE));
     var target = queries.getManager().eye((int) b, (int) candidates.getShape().get(0), 0, queries.getDataType());
     // cross-entropy on the diagonal: −log softmax(logits)[i, i], averaged over the queries
-    return logits.logSoftmax(1).mul(target).sum().neg().div(b);
+    var total = logits.logSoftmax(1).mul(target).sum().neg();
+    return total.div(Scalars.of(total, b));
   }
 }

@@ -99,6 +99,66 @@ class StatisticsStepTest {
     }
   }
 
+  /**
+   * The backward pass must read only memory that autograd owns. DJL's {@code div(Number)} and kin put the
+   * number in a tensor over a Java direct buffer and close it after the op; a collection between the forward
+   * and the backward pass then frees the buffer that autograd saved, and the gradients below the op become
+   * garbage (how the NaN of "non-finite statistic ... SUM_SQ_GENERAL" came about). Here the collector runs
+   * between the passes, and the gradients must be bit-identical to those of an undisturbed step, for both
+   * families and both dtypes.
+   */
+  @Test
+  void gradientsDoNotDependOnTheGarbageCollector() throws InterruptedException {
+    for (var dtype : List.of(DataType.FLOAT32, DataType.FLOAT64)) {
+      try (var manager = NDManager.newBaseManager()) {
+        var encoders = List.<io.gaprune.model.Encoder>of(
+            TinyModels.bert(manager, TinyModels.bertConfig(2), dtype, 5),
+            TinyModels.qwen3(manager, TinyModels.qwen3Config(2), dtype, 6));
+        for (var encoder : encoders) {
+          var batch = TinyModels.triplets(manager, new Random(8), 4);
+          var undisturbed = gradients(encoder, batch, false);
+          var collected = gradients(encoder, batch, true);
+          for (var e : undisturbed.entrySet()) {
+            var label = encoder + " " + e.getKey();
+            for (double g : collected.get(e.getKey())) {
+              assertTrue(Double.isFinite(g), label + " has a non-finite gradient after a collection");
+            }
+            assertArrayEquals(e.getValue(), collected.get(e.getKey()), 0.0, label);
+          }
+        }
+      }
+    }
+  }
+
+  /** Every parameter's gradient of the batch's loss; {@code collect} runs the garbage collector mid-step. */
+  private static java.util.Map<String, double[]> gradients(io.gaprune.model.Encoder encoder, TripletBatch batch,
+      boolean collect) throws InterruptedException {
+    var out = new java.util.LinkedHashMap<String, double[]>();
+    try (var step = NDManager.newBaseManager()) {
+      step.tempAttachAll(batch.arrays());
+      encoder.parameters().values().forEach(p -> p.setRequiresGradient(true));
+      try (var recording = ProcessAutograd.open()) {
+        var loss = InfoNceLoss.loss(encoder.embed(batch.queries()), encoder.embed(batch.positives()),
+            encoder.embed(batch.negatives()));
+        if (collect) {
+          for (int i = 0; i < 5; i++) {
+            System.gc(); // buffers that only closed arrays referenced are freed now, before backward reads them
+            Thread.sleep(20);
+          }
+        }
+        recording.collector().backward(loss);
+      }
+      for (var e : encoder.parameters().entrySet()) {
+        var gradient = e.getValue().getGradient();
+        step.attachAll(gradient);
+        out.put(e.getKey(), gradient.toType(DataType.FLOAT64, false).toDoubleArray());
+        ai.djl.pytorch.jni.JniUtils.zeroGrad((ai.djl.pytorch.engine.PtNDArray) e.getValue());
+      }
+      encoder.parameters().values().forEach(p -> p.setRequiresGradient(false));
+    }
+    return out;
+  }
+
   @Test
   void rejectsNamesTheEncoderDoesNotHave() {
     try (var manager = NDManager.newBaseManager()) {

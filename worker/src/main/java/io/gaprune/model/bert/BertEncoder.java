@@ -13,6 +13,7 @@ import io.gaprune.model.Batch;
 import io.gaprune.model.Encoder;
 import io.gaprune.model.ModelConfig;
 import io.gaprune.model.ParameterCheck;
+import io.gaprune.model.Scalars;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -161,13 +162,15 @@ public final class BertEncoder implements Encoder {
   static NDArray meanPool(NDArray hidden, NDArray attentionMask) {
     var m = attentionMask.toType(hidden.getDataType(), false).expandDims(-1); // [B, S, 1]
     var sum = hidden.mul(m).sum(new int[] {1});
-    var count = m.sum(new int[] {1}).maximum(1e-9);
+    var count = m.sum(new int[] {1});
+    count = count.maximum(Scalars.of(count, 1e-9));
     return sum.div(count);
   }
 
   /** x / max(‖x‖₂, 1e-12) per row, as torch.nn.functional.normalize. */
   public static NDArray l2Normalize(NDArray x) {
-    return x.div(x.norm(new int[] {-1}, true).maximum(1e-12));
+    var norm = x.norm(new int[] {-1}, true);
+    return x.div(norm.maximum(Scalars.of(norm, 1e-12)));
   }
 
   private NDArray embeddings(Batch batch, long seq) {
@@ -211,7 +214,8 @@ public final class BertEncoder implements Encoder {
     var q = heads(linear(x, p + "query."), b, s, heads, d);
     var k = heads(linear(x, p + "key."), b, s, heads, d);
     var v = heads(linear(x, p + "value."), b, s, heads, d);
-    var scores = q.matMul(k.transpose(0, 1, 3, 2)).div(Math.sqrt(d)).add(maskBias); // [B, H, S, S]
+    var products = q.matMul(k.transpose(0, 1, 3, 2));
+    var scores = products.div(Scalars.of(products, Math.sqrt(d))).add(maskBias); // [B, H, S, S]
     var context = scores.softmax(-1).matMul(v); // [B, H, S, d]
     return context.transpose(0, 2, 1, 3).reshape(b, s, (long) heads * d);
   }

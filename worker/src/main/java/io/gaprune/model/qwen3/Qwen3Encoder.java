@@ -12,6 +12,7 @@ import io.gaprune.model.Batch;
 import io.gaprune.model.Encoder;
 import io.gaprune.model.ModelConfig;
 import io.gaprune.model.ParameterCheck;
+import io.gaprune.model.Scalars;
 import io.gaprune.model.bert.BertEncoder;
 import java.util.Arrays;
 import java.util.Collections;
@@ -192,7 +193,8 @@ public final class Qwen3Encoder implements Encoder {
 
   /** RMSNorm over the last axis: {@code w · x / sqrt(mean(x²) + eps)}. */
   private NDArray rmsNorm(NDArray x, String weight) {
-    var rms = x.square().mean(new int[] {-1}, true).add(config.normEps()).sqrt();
+    var meanSquare = x.square().mean(new int[] {-1}, true);
+    var rms = meanSquare.add(Scalars.of(meanSquare, config.normEps())).sqrt();
     return x.div(rms).mul(parameters.get(weight));
   }
 
@@ -228,7 +230,8 @@ public final class Qwen3Encoder implements Encoder {
     var v = project(x, p + "v_proj.weight").reshape(b, s, kvHeads, d).transpose(0, 2, 1, 3);
     k = repeatKv(k, heads / kvHeads);
     v = repeatKv(v, heads / kvHeads);
-    var scores = q.matMul(k.transpose(0, 1, 3, 2)).div(Math.sqrt(d)).add(maskBias); // [B, H, S, S]
+    var products = q.matMul(k.transpose(0, 1, 3, 2));
+    var scores = products.div(Scalars.of(products, Math.sqrt(d))).add(maskBias); // [B, H, S, S]
     var context = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, s, (long) heads * d);
     return project(context, p + "o_proj.weight");
   }
