@@ -1,6 +1,7 @@
 package io.gaprune.cli;
 
 import io.gaprune.pipeline.PruningPipeline;
+import io.gaprune.planner.MethodSpec;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -18,8 +19,9 @@ public final class RunCommand extends PipelineCommand implements Callable<Intege
 
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--scoring", defaultValue = "dai",
-      description = "dai, dai-reference, magnitude, fisher-domain, fisher-general, random (default ${DEFAULT-VALUE})")
+  @Option(names = "--scoring", defaultValue = MethodSpec.DEFAULT_SCORING,
+      description = "dai-calibrated[:q=..:lambda=..:a=..:floor=..], dai, dai-reference, magnitude, fisher-domain, "
+          + "fisher-general, random (default ${DEFAULT-VALUE})")
   String scoring;
 
   @Override

@@ -125,8 +125,8 @@ public final class SessionCommand implements Runnable {
     @Option(names = "--sparsity") Double sparsity;
     @Option(names = "--candidates", description = "mlp, attention, linear, all") String candidates;
     @Option(names = "--partition-budget-mb") Long partitionBudgetMb;
-    @Option(names = "--scoring", description = "planner scoring as compare's entries, e.g. dai (default), "
-        + "dai-calibrated, dai-calibrated:q=1:lambda=1, magnitude") String scoring;
+    @Option(names = "--scoring", description = "planner scoring as compare's entries, e.g. "
+        + "dai-calibrated (default), dai-calibrated:q=1:lambda=1, dai, magnitude") String scoring;
 
     @Override
     int run() throws Exception {

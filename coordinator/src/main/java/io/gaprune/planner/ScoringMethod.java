@@ -6,13 +6,14 @@ import java.util.stream.Collectors;
 
 /** How a weight's importance is scored (higher = kept). */
 public enum ScoringMethod {
-  /** The paper's DAI (default): {@code [(F_dom − β·F_gen)·|θ| + γ·sqrt|θ|]·(1 + α·s)}. */
+  /** The paper's DAI: {@code [(F_dom − β·F_gen)·|θ| + γ·sqrt|θ|]·(1 + α·s)}. */
   DAI("dai", true),
   /** The reference implementation's variant (GAPRUNE.md items 1–5). */
   DAI_REFERENCE("dai-reference", true),
   /**
-   * The calibrated DAI (docs/planner.md): the same ingredients in log space, where their scales no longer
-   * matter: {@code 2·log|θ| + q·log(F_dom + λ·c·F_gen + ε) + a·s_local}.
+   * The calibrated DAI (docs/planner.md), the default ({@link MethodSpec#DEFAULT_SCORING}): the same
+   * ingredients in log space, where their scales no longer matter: {@code 2·log|θ| + q·log(F_dom + λ·c·F_gen +
+   * κ·mean F) + a·s_local}.
    */
   DAI_CALIBRATED("dai-calibrated", true),
   /** {@code |θ|}. */

@@ -125,11 +125,12 @@ public final class StreamingDaiPlanner implements MaskPlanner {
   }
 
   /**
-   * The session's scoring: its {@code scoring} entry (empty: the paper's {@code dai}) over the paper's defaults
-   * with the session's α, β, γ and seed. Also the coordinator's check of a session before it starts.
+   * The session's scoring: its {@code scoring} entry (empty: {@link MethodSpec#DEFAULT_SCORING}) over the
+   * paper's defaults with the session's α, β, γ and seed. Also the coordinator's check of a session before it
+   * starts.
    */
   public static ScoringConfig scoring(SessionConfig s) {
     var base = ScoringConfig.defaults().withHyper(s.getBeta(), s.getGamma(), s.getAlpha()).withSeed(s.getSeed());
-    return MethodSpec.parse(s.getScoring().isBlank() ? "dai" : s.getScoring()).apply(base);
+    return MethodSpec.parse(s.getScoring().isBlank() ? MethodSpec.DEFAULT_SCORING : s.getScoring()).apply(base);
   }
 }

@@ -30,6 +30,22 @@ class EmbeddedSessionTest {
   }
 
   /**
+   * A session that names no scoring plans with the calibrated DAI and its defaults (the method that held at 70%,
+   * docs/results.md); the paper's DAI is still there by name, with the session's α, β, γ.
+   */
+  @Test
+  void aSessionWithoutAScoringEntryUsesTheCalibratedDai() {
+    var session = ClusterTestSupport.session(Path.of("g.json"), Path.of("d.json"), "default");
+    assertEquals("", session.getScoring());
+    var scoring = StreamingDaiPlanner.scoring(session);
+    assertEquals(io.gaprune.planner.ScoringMethod.DAI_CALIBRATED, scoring.method());
+    assertEquals(io.gaprune.planner.ScoringConfig.Calibrated.defaults(), scoring.calibrated());
+    var paper = StreamingDaiPlanner.scoring(session.toBuilder().setScoring("dai").setGamma(0.25).build());
+    assertEquals(io.gaprune.planner.ScoringMethod.DAI, paper.method());
+    assertEquals(0.25, paper.gamma());
+  }
+
+  /**
    * The session's scoring entry reaches the coordinator's planner: dai-calibrated with q = 0 is magnitude by
    * definition, so the two sessions' masks are the same bytes; a bad entry is refused before any work.
    */
