@@ -7,7 +7,9 @@ have it (the seeds), with the share of the dense model's mean on that data set; 
 fewer reports than the others. `--seeds` adds each report's value, labelled with its seed. Standard library
 only.
 
-usage: scripts/results-table.py REPORT.json... [--metric ndcg@10] [--seeds]
+`--sparsity P` keeps the columns at P percent only.
+
+usage: scripts/results-table.py REPORT.json... [--metric ndcg@10] [--seeds] [--sparsity P]
 """
 import json
 import re
@@ -44,13 +46,15 @@ def fmt(xs, dense, n_max, seeds):
 
 
 def main(argv):
-    metric, seeds, paths = "ndcg@10", False, []
+    metric, seeds, only, paths = "ndcg@10", False, None, []
     it = iter(argv)
     for a in it:
         if a == "--metric":
             metric = next(it)
         elif a == "--seeds":
             seeds = True
+        elif a == "--sparsity":
+            only = int(next(it))
         else:
             paths.append(a)
     if not paths:
@@ -61,16 +65,17 @@ def main(argv):
         with open(p) as f:
             report = json.load(f)
         conf = report["configuration"]
-        key = (conf["model"], conf["layers"])
-        cells = tables.setdefault(key, defaultdict(list))
-        seen = set()
+        found = OrderedDict()
         for e in report["evaluations"]:
             method, percent = split_variant(e["variant"], report["sparsityRequested"])
             cell = (method, e["dataset"], percent)
-            if cell in seen:
-                continue
-            seen.add(cell)
-            cells[cell].append((conf["seed"], e["metrics"][metric]))
+            if cell not in found and (only is None or percent is None or percent == only):
+                found[cell] = e["metrics"][metric]
+        if all(percent is None for _, _, percent in found):
+            continue  # dense only: nothing at the sparsity asked for
+        cells = tables.setdefault((conf["model"], conf["layers"]), defaultdict(list))
+        for cell, value in found.items():
+            cells[cell].append((conf["seed"], value))
     for (model, layers), cells in tables.items():
         dense = {d: statistics.mean(x for _, x in xs) for (m, d, _), xs in cells.items() if m == "dense"}
         methods = list(OrderedDict.fromkeys(m for m, _, _ in cells))
