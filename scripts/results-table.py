@@ -7,9 +7,9 @@ have it (the seeds), with the share of the dense model's mean on that data set; 
 fewer reports than the others. `--seeds` adds each report's value, labelled with its seed. Standard library
 only.
 
-`--sparsity P` keeps the columns at P percent only.
+`--sparsity P[,P...]` keeps the columns at those percents only.
 
-usage: scripts/results-table.py REPORT.json... [--metric ndcg@10] [--seeds] [--sparsity P]
+usage: scripts/results-table.py REPORT.json... [--metric ndcg@10] [--seeds] [--sparsity P[,P...]]
 """
 import json
 import re
@@ -54,7 +54,7 @@ def main(argv):
         elif a == "--seeds":
             seeds = True
         elif a == "--sparsity":
-            only = int(next(it))
+            only = {int(p) for p in next(it).split(",")}
         else:
             paths.append(a)
     if not paths:
@@ -69,7 +69,7 @@ def main(argv):
         for e in report["evaluations"]:
             method, percent = split_variant(e["variant"], report["sparsityRequested"])
             cell = (method, e["dataset"], percent)
-            if cell not in found and (only is None or percent is None or percent == only):
+            if cell not in found and (only is None or percent is None or percent in only):
                 found[cell] = e["metrics"][metric]
         if all(percent is None for _, _, percent in found):
             continue  # dense only: nothing at the sparsity asked for
