@@ -55,6 +55,11 @@ def main(argv):
             seeds = True
         elif a == "--sparsity":
             only = {int(p) for p in next(it).split(",")}
+        elif a in ("-h", "--help"):
+            print(__doc__)
+            return
+        elif a.startswith("-"):
+            sys.exit(f"results-table.py: unknown option {a}\n{__doc__}")
         else:
             paths.append(a)
     if not paths:
@@ -62,8 +67,11 @@ def main(argv):
     # (model, layers) -> (method, dataset, sparsity) -> [(seed, value)]
     tables = OrderedDict()
     for p in paths:
-        with open(p) as f:
-            report = json.load(f)
+        try:
+            with open(p) as f:
+                report = json.load(f)
+        except (OSError, ValueError) as e:
+            sys.exit(f"results-table.py: cannot read the report {p}: {e}")
         conf = report["configuration"]
         found = OrderedDict()
         for e in report["evaluations"]:
