@@ -11,6 +11,7 @@ only.
 
 usage: scripts/results-table.py REPORT.json... [--metric ndcg@10] [--seeds] [--sparsity P[,P...]]
 """
+import argparse
 import json
 import re
 import statistics
@@ -45,25 +46,20 @@ def fmt(xs, dense, n_max, seeds):
     return cell
 
 
+def percents(value):
+    """--sparsity's value: a comma-separated list of whole percents."""
+    return {int(p) for p in value.split(",")}
+
+
 def main(argv):
-    metric, seeds, only, paths = "ndcg@10", False, None, []
-    it = iter(argv)
-    for a in it:
-        if a == "--metric":
-            metric = next(it)
-        elif a == "--seeds":
-            seeds = True
-        elif a == "--sparsity":
-            only = {int(p) for p in next(it).split(",")}
-        elif a in ("-h", "--help"):
-            print(__doc__)
-            return
-        elif a.startswith("-"):
-            sys.exit(f"results-table.py: unknown option {a}\n{__doc__}")
-        else:
-            paths.append(a)
-    if not paths:
-        sys.exit(__doc__)
+    parser = argparse.ArgumentParser(prog="scripts/results-table.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="+", metavar="REPORT.json")
+    parser.add_argument("--metric", default="ndcg@10")
+    parser.add_argument("--seeds", action="store_true")
+    parser.add_argument("--sparsity", type=percents, metavar="P[,P...]")
+    args = parser.parse_args(argv)
+    metric, seeds, only, paths = args.metric, args.seeds, args.sparsity, args.paths
     # (model, layers) -> (method, dataset, sparsity) -> [(seed, value)]
     tables = OrderedDict()
     for p in paths:
