@@ -6,8 +6,15 @@
 #
 # usage: scripts/calibrated-dai-evidence.sh OUT [MODELS] [DOMAINS] [SEEDS]
 #   e.g. scripts/calibrated-dai-evidence.sh runs/i7 "minilm bge-small" "chem bio" "1 2 3"
-# Environment: METHODS (comma-separated compare entries) overrides the compared methods; TARGETS (space-separated
-# LAYERS:SPARSITIES, default "mlp:0.5,0.6,0.7 linear:0.5") the layer sets and sparsities planned.
+# Environment:
+#   METHODS        comma-separated compare entries: the methods compared (default: all seven)
+#   TARGETS        space-separated LAYERS:SPARSITIES, default "mlp:0.5,0.6,0.7 linear:0.5": what is planned
+#   STATS_METHODS  the methods the statistics run evaluates on the way, at 50% of all linear layers (default
+#                  magnitude); METHODS there saves the separate "linear:0.5" target
+#   DENSE          where the dense model is evaluated: "stats" (default; in the statistics run only, since it is the
+#                  same in every run of one model and data set), "all" (every run) or "none"
+#   TAG            appended to the compare folders' names, so that other METHODS at a target already run get
+#                  folders of their own
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$(mkdir -p "$1" && cd "$1" && pwd)"
@@ -17,6 +24,15 @@ seeds="${4:-1 2 3}"
 data="$root/../shared/data"
 methods="${METHODS:-dai,dai-reference,dai-calibrated,magnitude,fisher-domain,fisher-general,random}"
 targets="${TARGETS:-mlp:0.5,0.6,0.7 linear:0.5}"
+stats_methods="${STATS_METHODS:-magnitude}"
+dense="${DENSE:-stats}"
+case "$dense" in
+  stats) stats_dense=() replan_dense=(--no-dense) ;;
+  all) stats_dense=() replan_dense=() ;;
+  none) stats_dense=(--no-dense) replan_dense=(--no-dense) ;;
+  *) echo "DENSE must be stats, all or none, got \"$dense\"" >&2; exit 2 ;;
+esac
+tag="${TAG:+-$TAG}"
 gaprune="$root/gaprune"
 mkdir -p "$out/samples"
 
@@ -37,14 +53,15 @@ for model in $models; do
       stats="$out/$model-$d-s$seed"
       # Statistics of all linear layers (a superset of the MLP's), saved for re-planning.
       [ -f "$stats/statistics.safetensors" ] || "$gaprune" compare --out "$stats" "${common[@]}" \
-        --layers linear --sparsity 0.5 --methods magnitude --save-statistics > "$stats.md"
+        --layers linear --sparsity 0.5 --methods "$stats_methods" --save-statistics ${stats_dense[@]+"${stats_dense[@]}"} \
+        > "$stats.md"
       for target in $targets; do
         layers="${target%%:*}" sparsities="${target#*:}"
         # One folder per layer set and sparsity list, so a later TARGETS adds runs instead of skipping them.
-        run="$out/compare-$model-$d-s$seed-$layers-${sparsities//,/-}"
+        run="$out/compare-$model-$d-s$seed-$layers-${sparsities//,/-}$tag"
         [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" "${common[@]}" \
           --statistics "$stats/statistics.safetensors" --layers "$layers" --sparsities "$sparsities" \
-          --methods "$methods" > "$run.md"
+          --methods "$methods" ${replan_dense[@]+"${replan_dense[@]}"} > "$run.md"
       done
     done
   done

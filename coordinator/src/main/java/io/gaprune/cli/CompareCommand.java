@@ -29,6 +29,11 @@ public final class CompareCommand extends PipelineCommand implements Callable<In
       description = "several sparsities in one run, comma-separated (default: --sparsity)")
   List<Double> sparsities = new ArrayList<>();
 
+  @Option(names = "--no-dense",
+      description = "skip the dense model's evaluation (the same in every run of one model and evaluation set; "
+          + "useful when re-planning from --statistics in several runs)")
+  boolean noDense;
+
   @Override
   public Integer call() {
     try {
@@ -36,7 +41,7 @@ public final class CompareCommand extends PipelineCommand implements Callable<In
       var chosen = methods.isEmpty() ? PruningPipeline.COMPARED.stream().map(MethodSpec::of).toList()
           : methods.stream().map(MethodSpec::parse).toList();
       new PruningPipeline(options(chosen.get(0).method().cliName()), progress(), System.err)
-          .compare(chosen, sparsities.isEmpty() ? List.of(sparsity) : sparsities);
+          .compare(chosen, sparsities.isEmpty() ? List.of(sparsity) : sparsities, !noDense);
       spec.commandLine().getOut().println(java.nio.file.Files.readString(out.resolve("report.md")));
       return 0;
     } catch (Exception e) {

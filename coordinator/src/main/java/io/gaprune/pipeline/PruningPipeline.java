@@ -105,6 +105,15 @@ public final class PruningPipeline {
    * {@code METHOD@PERCENT}; masks go to {@code out/masks/}.
    */
   public RunReport compare(List<MethodSpec> methods, List<Double> sparsities) throws Exception {
+    return compare(methods, sparsities, true);
+  }
+
+  /**
+   * {@code gaprune compare}, where {@code evaluateDense} false skips the dense model's evaluation: it is the same
+   * for every run of one model on one evaluation set, and on bge-small it costs as much as a method's.
+   */
+  public RunReport compare(List<MethodSpec> methods, List<Double> sparsities, boolean evaluateDense)
+      throws Exception {
     if (methods.isEmpty() || sparsities.isEmpty()) {
       throw new IllegalArgumentException("compare needs at least one method and one sparsity");
     }
@@ -119,7 +128,10 @@ public final class PruningPipeline {
         var model = load(manager)) {
       var datasets = readDatasets();
       var statistics = statistics(model);
-      var evaluations = new ArrayList<>(evaluate(model, datasets, "dense"));
+      var evaluations = new ArrayList<RunReport.Evaluation>();
+      if (evaluateDense) {
+        evaluations.addAll(evaluate(model, datasets, "dense"));
+      }
       var dense = DenseCopy.of(model.encoder());
       PlanResult first = null;
       for (double sparsity : sparsities) {

@@ -162,6 +162,16 @@ class RunPipelineTest {
     assertEquals(firstReport.getAsJsonArray("evaluations").get(0).getAsJsonObject().getAsJsonObject("metrics")
         .get("ndcg@10").getAsDouble(), report.evaluations().get(0).metrics().get("ndcg@10"), 1e-9);
 
+    // --no-dense: the methods' rows only, each the same as in the run that evaluated dense first.
+    var third = new PipelineOptions("minilm", general, domain, 0.5, "mlp", "magnitude", "global", 1, 32,
+        List.of(beir), 0, 5, 48, 16, dir.resolve("no-dense"), PipelineOptions.ScoringParameters.paper(), file, false);
+    var withoutDense = new PruningPipeline(third, Progress.SILENT, System.err).compare(
+        List.of(MethodSpec.of(io.gaprune.planner.ScoringMethod.MAGNITUDE)), List.of(0.7), false);
+    assertEquals(List.of("magnitude"), withoutDense.evaluations().stream().map(e -> e.variant()).toList());
+    assertEquals(report.evaluations().get(5).metrics().get("ndcg@10"),
+        withoutDense.evaluations().get(0).metrics().get("ndcg@10"), 1e-9);
+    assertTrue(Files.readString(dir.resolve("no-dense/report.md")).contains("| magnitude |"));
+
     var wrongModel = new PipelineOptions("bge-small", general, domain, 0.5, "mlp", "magnitude", "global", 1, 32,
         List.of(beir), 0, 5, 48, 16, dir.resolve("third"), PipelineOptions.ScoringParameters.paper(), file, false);
     var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
