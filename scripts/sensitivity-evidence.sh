@@ -5,7 +5,9 @@
 #
 # usage: scripts/sensitivity-evidence.sh OUT [MODEL] [DOMAINS] [SEEDS]
 #   e.g. scripts/sensitivity-evidence.sh runs/i7 minilm "chem bio" "1"
-# Environment: VARIANTS (comma-separated compare entries) overrides the sweep; SPARSITY (default 0.7).
+# Environment: VARIANTS (comma-separated compare entries) overrides the sweep, and its runs get folders of their
+# own (suffix TAG, default a checksum of VARIANTS), so that they never stand in for the full sweep's; SPARSITY
+# (default 0.7).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$(mkdir -p "$1" && cd "$1" && pwd)"
@@ -17,13 +19,17 @@ variants="${VARIANTS:-dai-calibrated:q=0.5,dai-calibrated:q=0.75,dai-calibrated:
 dai-calibrated:lambda=0.5,dai-calibrated:lambda=2,dai-calibrated:lambda=-0.5,dai-calibrated:a=0.25,\
 dai-calibrated:a=0.5,dai-calibrated:rank1=1,dai-calibrated:floor=0.001,dai-calibrated:floor=0.1}"
 sparsity="${SPARSITY:-0.7}"
+suffix=""
+if [ -n "${VARIANTS:-}" ]; then
+  suffix="-${TAG:-$(printf %s "$VARIANTS" | cksum | cut -d' ' -f1)}"
+fi
 gaprune="$root/gaprune"
 
 for d in $domains; do
   for seed in $seeds; do
     stats="$out/$model-$d-s$seed/statistics.safetensors"
     [ -f "$stats" ] || { echo "missing $stats: run scripts/calibrated-dai-evidence.sh first" >&2; exit 1; }
-    run="$out/sensitivity-$model-$d-s$seed-mlp-$sparsity"
+    run="$out/sensitivity-$model-$d-s$seed-mlp-$sparsity$suffix"
     [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" --model "$model" \
       --general "$out/samples/minilm-general-512-s$seed.json" --domain "$out/samples/minilm-$d-512-s$seed.json" \
       --samples 0 --seed "$seed" --eval "$data/$d/dev" --statistics "$stats" --layers mlp \
