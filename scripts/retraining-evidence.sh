@@ -7,7 +7,8 @@
 #
 # usage: scripts/retraining-evidence.sh OUT [MODEL] [DOMAINS] [SEEDS]
 #   e.g. scripts/retraining-evidence.sh runs/i7 minilm "chem bio" "1"
-# Environment: METHODS (default magnitude,dai-calibrated), SPARSITY (default 0.7), STEPS (default 100).
+# Environment: METHODS (default magnitude,dai-calibrated), SPARSITY (default 0.7), STEPS (default 100);
+# DENSE=none leaves out the dense evaluation (--no-dense; the statistics run has it), default "all".
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$(mkdir -p "$1" && cd "$1" && pwd)"
@@ -19,6 +20,11 @@ methods="${METHODS:-magnitude,dai-calibrated}"
 sparsity="${SPARSITY:-0.7}"
 steps="${STEPS:-100}"
 gaprune="$root/gaprune"
+case "${DENSE:-all}" in
+  all) no_dense=() ;;
+  none) no_dense=(--no-dense) ;;
+  *) echo "DENSE must be all or none, got \"$DENSE\"" >&2; exit 2 ;;
+esac
 
 for d in $domains; do
   for seed in $seeds; do
@@ -29,10 +35,10 @@ for d in $domains; do
       --statistics "$stats" --layers mlp --retrain-steps "$steps" --quiet)
     run="$out/retrain-$model-$d-s$seed-mlp-$sparsity"
     [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" "${common[@]}" --sparsities "$sparsity" \
-      --methods "$methods" > "$run.md"
+      --methods "$methods" ${no_dense[@]+"${no_dense[@]}"} > "$run.md"
     control="$out/retrain-$model-$d-s$seed-dense"
     [ -f "$control/report.json" ] || "$gaprune" compare --out "$control" "${common[@]}" --sparsities 0 \
-      --methods magnitude > "$control.md"
+      --methods magnitude ${no_dense[@]+"${no_dense[@]}"} > "$control.md"
   done
 done
 echo "tables: $out/retrain-*.md"

@@ -7,7 +7,8 @@
 #   e.g. scripts/sensitivity-evidence.sh runs/i7 minilm "chem bio" "1"
 # Environment: VARIANTS (comma-separated compare entries) overrides the sweep, and its runs get folders of their
 # own (suffix TAG, default a checksum of VARIANTS), so that they never stand in for the full sweep's; SPARSITY
-# (default 0.7).
+# (default 0.7); DENSE=none leaves out the dense evaluation (--no-dense; the statistics run has it), default
+# "all".
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$(mkdir -p "$1" && cd "$1" && pwd)"
@@ -24,6 +25,11 @@ if [ -n "${VARIANTS:-}" ]; then
   suffix="-${TAG:-$(printf %s "$VARIANTS" | cksum | cut -d' ' -f1)}"
 fi
 gaprune="$root/gaprune"
+case "${DENSE:-all}" in
+  all) no_dense=() ;;
+  none) no_dense=(--no-dense) ;;
+  *) echo "DENSE must be all or none, got \"$DENSE\"" >&2; exit 2 ;;
+esac
 
 for d in $domains; do
   for seed in $seeds; do
@@ -33,7 +39,7 @@ for d in $domains; do
     [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" --model "$model" \
       --general "$out/samples/minilm-general-512-s$seed.json" --domain "$out/samples/minilm-$d-512-s$seed.json" \
       --samples 0 --seed "$seed" --eval "$data/$d/dev" --statistics "$stats" --layers mlp \
-      --sparsities "$sparsity" --methods "$variants" --quiet > "$run.md"
+      --sparsities "$sparsity" --methods "$variants" ${no_dense[@]+"${no_dense[@]}"} --quiet > "$run.md"
   done
 done
 echo "tables: $out/sensitivity-*.md"
