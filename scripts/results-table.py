@@ -7,7 +7,8 @@ have it (the seeds), with the share of the dense model's mean on that data set; 
 fewer reports than the others. `--seeds` adds each report's value, labelled with its seed. Standard library
 only.
 
-`--sparsity P[,P...]` keeps the columns at those percents only.
+`--sparsity P[,P...]` keeps the columns at those percents only. A cell that several reports of one seed have
+(the dense row of every run, a method evaluated twice) counts once; two different values warn.
 
 usage: scripts/results-table.py REPORT.json... [--metric ndcg@10] [--seeds] [--sparsity P[,P...]]
 """
@@ -77,9 +78,18 @@ def main(argv):
                 found[cell] = e["metrics"][metric]
         if all(percent is None for _, _, percent in found):
             continue  # dense only: nothing at the sparsity asked for
-        cells = tables.setdefault((conf["model"], conf["layers"]), defaultdict(list))
+        cells = tables.setdefault((conf["model"], conf["layers"]), defaultdict(OrderedDict))
         for cell, value in found.items():
-            cells[cell].append((conf["seed"], value))
+            # One value per seed: a cell that two reports of one seed share (dense in every run, a method in the
+            # statistics run and in a re-plan) is the same computation and counts once.
+            earlier = cells[cell].get(conf["seed"])
+            if earlier is None:
+                cells[cell][conf["seed"]] = (value, p)
+            elif abs(earlier[0] - value) > 1e-9:
+                print(f"results-table.py: warning: {cell[0]} on {cell[1]} seed {conf['seed']} is {earlier[0]:.4f} "
+                      f"in {earlier[1]} and {value:.4f} in {p}; the first is kept", file=sys.stderr)
+    tables = OrderedDict((key, {cell: [(seed, v) for seed, (v, _) in by_seed.items()]
+                                for cell, by_seed in cells.items()}) for key, cells in tables.items())
     for (model, layers), cells in tables.items():
         dense = {d: statistics.mean(x for _, x in xs) for (m, d, _), xs in cells.items() if m == "dense"}
         methods = list(OrderedDict.fromkeys(m for m, _, _ in cells))
