@@ -8,7 +8,8 @@
 #   e.g. scripts/calibrated-dai-evidence.sh runs/i7 "minilm bge-small" "chem bio" "1 2 3"
 # Environment:
 #   METHODS        comma-separated compare entries: the methods compared (default: all seven)
-#   TARGETS        space-separated LAYERS:SPARSITIES, default "mlp:0.5,0.6,0.7 linear:0.5": what is planned
+#   TARGETS        space-separated LAYERS:SPARSITIES, default "mlp:0.5,0.6,0.7 linear:0.5": what is planned;
+#                  set and empty, the statistics run only
 #   STATS_METHODS  the methods the statistics run evaluates on the way, at 50% of all linear layers (default
 #                  magnitude); METHODS there saves the separate "linear:0.5" target
 #   DENSE          where the dense model is evaluated: "stats" (default; in the statistics run only, since it is the
@@ -23,7 +24,7 @@ domains="${3:-chem bio}"
 seeds="${4:-1 2 3}"
 data="$root/../shared/data"
 methods="${METHODS:-dai,dai-reference,dai-calibrated,magnitude,fisher-domain,fisher-general,random}"
-targets="${TARGETS:-mlp:0.5,0.6,0.7 linear:0.5}"
+targets="${TARGETS-mlp:0.5,0.6,0.7 linear:0.5}"
 stats_methods="${STATS_METHODS:-magnitude}"
 dense="${DENSE:-stats}"
 case "$dense" in
