@@ -8,7 +8,9 @@ fewer reports than the others. `--seeds` adds each report's value, labelled with
 only.
 
 `--sparsity P[,P...]` keeps the columns at those percents only. A cell that several reports of one seed have
-(the dense row of every run, a method evaluated twice) counts once; two different values warn.
+(the dense row of every run, a method evaluated twice) counts once; two different values warn. The dense
+model's score is taken from any report of the same model and data set (it does not depend on the layers, the
+sparsity or the statistics), so reports made with `--no-dense` get their share of dense too.
 
 usage: scripts/results-table.py REPORT.json... [--metric ndcg@10] [--seeds] [--sparsity P[,P...]]
 """
@@ -61,8 +63,21 @@ def main(argv):
     parser.add_argument("--sparsity", type=percents, metavar="P[,P...]")
     args = parser.parse_args(argv)
     metric, seeds, only, paths = args.metric, args.seeds, args.sparsity, args.paths
-    # (model, layers) -> (method, dataset, sparsity) -> [(seed, value)]
+    # (model, layers) -> (method, dataset, sparsity) -> seed -> (value, report); the dense model's scores are kept
+    # per model and data set instead, since they do not depend on the layers, the sparsity or the statistics
     tables = OrderedDict()
+    dense_cells = defaultdict(OrderedDict)
+
+    def add(cells, cell, seed, value, path):
+        # One value per seed: a cell that two reports of one seed share (dense in every run, a method in the
+        # statistics run and in a re-plan) is the same computation and counts once.
+        earlier = cells[cell].get(seed)
+        if earlier is None:
+            cells[cell][seed] = (value, path)
+        elif abs(earlier[0] - value) > 1e-9:
+            print(f"results-table.py: warning: {cell[0]} on {cell[1]} seed {seed} is {earlier[0]:.4f} "
+                  f"in {earlier[1]} and {value:.4f} in {path}; the first is kept", file=sys.stderr)
+
     for p in paths:
         try:
             with open(p) as f:
@@ -74,38 +89,34 @@ def main(argv):
         for e in report["evaluations"]:
             method, percent = split_variant(e["variant"], report["sparsityRequested"])
             cell = (method, e["dataset"], percent)
-            if cell not in found and (only is None or percent is None or percent in only):
+            if method == "dense":
+                add(dense_cells, (conf["model"], e["dataset"]), conf["seed"], e["metrics"][metric], p)
+            elif cell not in found and (only is None or percent in only):
                 found[cell] = e["metrics"][metric]
-        if all(percent is None for _, _, percent in found):
-            continue  # dense only: nothing at the sparsity asked for
-        cells = tables.setdefault((conf["model"], conf["layers"]), defaultdict(OrderedDict))
-        for cell, value in found.items():
-            # One value per seed: a cell that two reports of one seed share (dense in every run, a method in the
-            # statistics run and in a re-plan) is the same computation and counts once.
-            earlier = cells[cell].get(conf["seed"])
-            if earlier is None:
-                cells[cell][conf["seed"]] = (value, p)
-            elif abs(earlier[0] - value) > 1e-9:
-                print(f"results-table.py: warning: {cell[0]} on {cell[1]} seed {conf['seed']} is {earlier[0]:.4f} "
-                      f"in {earlier[1]} and {value:.4f} in {p}; the first is kept", file=sys.stderr)
-    tables = OrderedDict((key, {cell: [(seed, v) for seed, (v, _) in by_seed.items()]
-                                for cell, by_seed in cells.items()}) for key, cells in tables.items())
-    for (model, layers), cells in tables.items():
-        dense = {d: statistics.mean(x for _, x in xs) for (m, d, _), xs in cells.items() if m == "dense"}
+        if found:
+            cells = tables.setdefault((conf["model"], conf["layers"]), defaultdict(OrderedDict))
+            for cell, value in found.items():
+                add(cells, cell, conf["seed"], value, p)
+
+    def values(by_seed):
+        return [(seed, v) for seed, (v, _) in by_seed.items()]
+
+    for (model, layers), by_cell in tables.items():
+        cells = {cell: values(by_seed) for cell, by_seed in by_cell.items()}
+        columns = sorted({(d, s) for _, d, s in cells})
+        dense_rows = {d: values(dense_cells[(model, d)]) for d, _ in columns if (model, d) in dense_cells}
+        dense = {d: statistics.mean(x for _, x in xs) for d, xs in dense_rows.items()}
         methods = list(OrderedDict.fromkeys(m for m, _, _ in cells))
-        methods.sort(key=lambda m: m != "dense")
-        columns = sorted({(d, s) for _, d, s in cells if s is not None})
         n_max = max(len(xs) for xs in cells.values())
         print(f"\n### {model}, {layers}: {metric}\n")
         print("| method | " + " | ".join(f"{d} {s}%" for d, s in columns) + " |")
         print("|---|" + "---:|" * len(columns))
+        if dense_rows:
+            row = [fmt(dense_rows[d], None, n_max, seeds) if d in dense_rows else "" for d, _ in columns]
+            print("| dense | " + " | ".join(row) + " |")
         for m in methods:
-            if m == "dense":
-                row = [fmt(cells[("dense", d, None)], None, n_max, seeds) if ("dense", d, None) in cells else ""
-                       for d, _ in columns]
-            else:
-                row = [fmt(cells[(m, d, s)], dense.get(d), n_max, seeds) if (m, d, s) in cells else ""
-                       for d, s in columns]
+            row = [fmt(cells[(m, d, s)], dense.get(d), n_max, seeds) if (m, d, s) in cells else ""
+                   for d, s in columns]
             print(f"| {m} | " + " | ".join(row) + " |")
 
 
