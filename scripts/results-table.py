@@ -66,7 +66,7 @@ def main(argv):
     # (model, layers) -> (method, dataset, sparsity) -> seed -> (value, report); the dense model's scores are kept
     # per model and data set instead, since they do not depend on the layers, the sparsity or the statistics
     tables = OrderedDict()
-    dense_cells = defaultdict(OrderedDict)
+    dense_cells = defaultdict(lambda: defaultdict(OrderedDict))  # model -> ("dense", dataset) -> seed -> ...
 
     def add(cells, cell, seed, value, path):
         # One value per seed: a cell that two reports of one seed share (dense in every run, a method in the
@@ -90,7 +90,7 @@ def main(argv):
             method, percent = split_variant(e["variant"], report["sparsityRequested"])
             cell = (method, e["dataset"], percent)
             if method == "dense":
-                add(dense_cells, (conf["model"], e["dataset"]), conf["seed"], e["metrics"][metric], p)
+                add(dense_cells[conf["model"]], ("dense", e["dataset"]), conf["seed"], e["metrics"][metric], p)
             elif cell not in found and (only is None or percent in only):
                 found[cell] = e["metrics"][metric]
         if found:
@@ -104,7 +104,8 @@ def main(argv):
     for (model, layers), by_cell in tables.items():
         cells = {cell: values(by_seed) for cell, by_seed in by_cell.items()}
         columns = sorted({(d, s) for _, d, s in cells})
-        dense_rows = {d: values(dense_cells[(model, d)]) for d, _ in columns if (model, d) in dense_cells}
+        dense_rows = {d: values(dense_cells[model][("dense", d)]) for d, _ in columns
+                      if ("dense", d) in dense_cells[model]}
         dense = {d: statistics.mean(x for _, x in xs) for d, xs in dense_rows.items()}
         methods = list(OrderedDict.fromkeys(m for m, _, _ in cells))
         n_max = max(len(xs) for xs in cells.values())
