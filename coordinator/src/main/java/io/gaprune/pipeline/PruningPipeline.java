@@ -24,6 +24,7 @@ import io.gaprune.planner.MethodSpec;
 import io.gaprune.planner.ScoringMethod;
 import io.gaprune.progress.Progress;
 import io.gaprune.protocol.SessionConfig;
+import io.gaprune.protocol.StatisticSet;
 import io.gaprune.report.ReportWriter;
 import io.gaprune.report.RunReport;
 import io.gaprune.sampling.RepresentativeSample;
@@ -60,6 +61,8 @@ public final class PruningPipeline {
   private final PrintStream log;
   private final Map<String, Double> timings = new LinkedHashMap<>();
   private final List<String> warnings = new ArrayList<>();
+  /** The statistics session's counters (report.json's "session"); null when statistics came from a file. */
+  private Map<String, Object> sessionCounters;
 
   /**
    * @param log where the longer messages of the steps go (encoding progress, dataset warnings)
@@ -77,7 +80,7 @@ public final class PruningPipeline {
     try (var manager = NDManager.newBaseManager();
         var model = load(manager)) {
       var datasets = readDatasets();
-      var statistics = statistics(model);
+      var statistics = statistics(model, needsGradientSums(List.of(MethodSpec.of(method))));
       var evaluations = new ArrayList<>(evaluate(model, datasets, "dense"));
       var plan = prune(model, statistics, MethodSpec.of(method), options.sparsity(), method.cliName(),
           out.resolve("masks.safetensors"), out.resolve("plan.json"), datasets, evaluations, manager);
@@ -127,7 +130,7 @@ public final class PruningPipeline {
     try (var manager = NDManager.newBaseManager();
         var model = load(manager)) {
       var datasets = readDatasets();
-      var statistics = statistics(model);
+      var statistics = statistics(model, needsGradientSums(methods));
       var evaluations = new ArrayList<RunReport.Evaluation>();
       if (evaluateDense) {
         evaluations.addAll(evaluate(model, datasets, "dense"));
@@ -212,7 +215,13 @@ public final class PruningPipeline {
    * The statistics file of an earlier run when given; else the calibration sets (representatively sampled when
    * asked), then the embedded session's statistics, written to {@code statistics.safetensors} when asked.
    */
-  private UnitStatistics statistics(LoadedModel model) throws Exception {
+  /** Whether any of the methods reads the mean gradients: only then do the workers collect and ship Σg. */
+  private boolean needsGradientSums(List<MethodSpec> methods) {
+    return methods.stream().anyMatch(m ->
+        m.apply(options.scoringParameters().config(m.method(), options.seed())).needsGradientSums());
+  }
+
+  private UnitStatistics statistics(LoadedModel model, boolean gradientSums) throws Exception {
     if (options.statistics() != null) {
       var loaded = timed("read statistics", () -> StatisticsFile.read(options.statistics()));
       if (!loaded.model().equals(options.model())) {
@@ -224,7 +233,7 @@ public final class PruningPipeline {
           loaded.statistics().domainSamples(), loaded.statistics().tensors().size()));
       return loaded.statistics();
     }
-    var statistics = computeStatistics(model);
+    var statistics = computeStatistics(model, gradientSums);
     if (options.saveStatistics()) {
       var file = options.out().resolve("statistics.safetensors");
       timed("write statistics", () -> {
@@ -236,7 +245,7 @@ public final class PruningPipeline {
     return statistics;
   }
 
-  private UnitStatistics computeStatistics(LoadedModel model) throws Exception {
+  private UnitStatistics computeStatistics(LoadedModel model, boolean gradientSums) throws Exception {
     var calibration = options.out().resolve("calibration");
     var general = calibrationSet(model, options.general(), calibration.resolve("general.json"));
     var domain = calibrationSet(model, options.domain(), calibration.resolve("domain.json"));
@@ -257,7 +266,7 @@ public final class PruningPipeline {
         .setSeed(options.seed())
         .setBatchSize(options.batchSize())
         .setBatchesPerUnit(batchesPerUnit(batches))
-        .setPartitionBudgetBytes(defaults.getBytes("partition-budget-bytes"))
+        .setStatistics(gradientSums ? StatisticSet.FISHER_AND_GRADIENTS : StatisticSet.FISHER)
         .setCandidates(options.layers())
         .setSparsity(options.sparsity())
         .setMaxSeqLen(options.maxLength())
@@ -270,15 +279,32 @@ public final class PruningPipeline {
     var result = timed("statistics", () -> EmbeddedSession.run(session, config, options.workers(),
         Duration.ofDays(7), display::update));
     display.end();
+    var counters = result.status().getSession();
+    var counted = new LinkedHashMap<String, Object>();
+    counted.put("units", counters.getUnits());
+    counted.put("partitions", counters.getPartitions());
+    counted.put("passes", counters.getPasses());
+    counted.put("batches", counters.getBatches());
+    counted.put("shard_bytes", counters.getShardBytes());
+    counted.put("shard_bytes_max_node", counters.getShardBytesMaxNode());
+    counted.put("workers", counters.getWorkers());
+    counted.put("statistics", counters.getStatistics().name().toLowerCase(Locale.ROOT));
+    progress.note(String.format(Locale.ROOT, "session: %d units, %d pass(es) over %d batches, %.1f MB of shards"
+        + " (%s) from %d worker(s)", counters.getUnits(), counters.getPasses(), counters.getBatches(),
+        counters.getShardBytes() / 1e6, counted.get("statistics"), counters.getWorkers()));
+    sessionCounters = counted;
     return result.statistics();
   }
 
+  /** Units per session that the pipeline aims at: enough for 8 workers to share and for a crash to lose little. */
+  static final int UNITS = 8;
+
   /**
-   * About four units per worker: enough for leases to balance the load and for a crash to lose little, few
-   * enough that streaming each unit's shards (all of a partition's statistics) stays a small share of the time.
+   * Batches per unit from the data alone: never from the number of workers, so that any number of workers sums
+   * the same units in the same order and gets the same bits (masks identical with 1 or 3 workers).
    */
-  private int batchesPerUnit(int batches) {
-    return Math.max(1, (batches + 4 * options.workers() - 1) / (4 * options.workers()));
+  static int batchesPerUnit(int batches) {
+    return Math.max(1, (batches + UNITS - 1) / UNITS);
   }
 
   /** A calibration set as written for the session's workers. */
@@ -337,7 +363,7 @@ public final class PruningPipeline {
     configuration.put("sparsity", sparsities.get(0));
     configuration.put("sparsities", List.copyOf(sparsities));
     return new RunReport(command, configuration, plan.requestedSparsity(), plan.actualSparsity(),
-        plan.candidates(), plan.pruned(), new LinkedHashMap<>(timings), layers, evaluations, allWarnings);
+        plan.candidates(), plan.pruned(), new LinkedHashMap<>(timings), layers, evaluations, allWarnings, sessionCounters);
   }
 
   @FunctionalInterface

@@ -91,6 +91,13 @@ public final class ReportWriter {
           (phase, seconds) -> out.append(String.format(Locale.ROOT, "| %s | %.1f |%n", phase, seconds)));
       out.append('\n');
     }
+    if (report.session() != null) {
+      out.append("| session | |\n|---|---:|\n");
+      report.session().forEach((key, value) -> out.append(String.format(Locale.ROOT, "| %s | %s |%n",
+          key.replace('_', ' '), value instanceof Number n ? String.format(Locale.ROOT, "%,d", n.longValue())
+              : value)));
+      out.append('\n');
+    }
     for (String warning : report.warnings()) {
       out.append("- warning: ").append(warning).append('\n');
     }

@@ -16,6 +16,9 @@ import java.util.Map;
  * @param layers per-layer counts, in model order
  * @param evaluations one row per model variant and data set
  * @param warnings things a user should know (truncated texts, unknown qrels ids, a fully pruned tensor)
+ * @param session what the statistics session did, counted by its coordinator ({@code units}, {@code partitions},
+ *     {@code passes}, {@code batches}, {@code shard_bytes}, {@code shard_bytes_max_node}, {@code workers},
+ *     {@code statistics}); null when the statistics came from a file
  */
 public record RunReport(
     String command,
@@ -27,7 +30,16 @@ public record RunReport(
     Map<String, Double> timingsSeconds,
     List<LayerSparsity> layers,
     List<Evaluation> evaluations,
-    List<String> warnings) {
+    List<String> warnings,
+    Map<String, Object> session) {
+
+  /** A report without a session (statistics read from a file). */
+  public RunReport(String command, Map<String, Object> configuration, double sparsityRequested,
+      double sparsityActual, long candidates, long pruned, Map<String, Double> timingsSeconds,
+      List<LayerSparsity> layers, List<Evaluation> evaluations, List<String> warnings) {
+    this(command, configuration, sparsityRequested, sparsityActual, candidates, pruned, timingsSeconds, layers,
+        evaluations, warnings, null);
+  }
 
   /** Candidate and pruned weights of one layer (a transformer block, or the non-block tensors). */
   public record LayerSparsity(String layer, long candidates, long pruned) {

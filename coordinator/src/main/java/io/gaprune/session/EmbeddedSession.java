@@ -126,7 +126,8 @@ public final class EmbeddedSession {
         throw new IllegalStateException("session " + id + " ended " + status.getState() + ": " + status.getMessage());
       }
       Path dir = coordinator.workDir().resolve("sessions").resolve(id);
-      AccumulatorStore store = new AccumulatorStore(dir, id, status.getPartitionsList());
+      AccumulatorStore store = new AccumulatorStore(dir, id, status.getPartitionsList(),
+          io.gaprune.worker.ShardCodec.statistics(status.getSession().getStatistics()));
       return new SessionResult(status, store.readAll(), readMasks(Path.of(status.getPlan().getMasksPath())),
           status.getPlan(), dir, sessionTime);
     } finally {

@@ -127,7 +127,8 @@ final class TestCluster implements AutoCloseable {
 
   static EmbeddedSession.SessionResult result(Path workDir, SessionStatus s) throws Exception {
     Path sdir = workDir.resolve("sessions").resolve(s.getSessionId());
-    AccumulatorStore store = new AccumulatorStore(sdir, s.getSessionId(), s.getPartitionsList());
+    AccumulatorStore store = new AccumulatorStore(sdir, s.getSessionId(), s.getPartitionsList(),
+        io.gaprune.worker.ShardCodec.statistics(s.getSession().getStatistics()));
     // Exactly once: every partition's accumulator records each of its units once, and nothing else.
     for (var p : s.getPartitionsList()) {
       List<String> applied = new ArrayList<>(store.readMeta(p.getIndex()).getAppliedUnitsList());

@@ -33,7 +33,8 @@ import java.util.Set;
 /**
  * The real model runtime behind a worker: the model loaded with DJL on PyTorch ({@link ModelLoader}), the
  * calibration triplets read once per file ({@link TripletReader}), and for each batch of a unit one
- * {@link StatisticsStep} over the unit's layer partition, summed in batch order in float64.
+ * {@link StatisticsStep} over the unit's layer partition, summed in batch order in float64, in place (the
+ * unit's sums are the only statistics held: no per-batch copy).
  *
  * <p>The model hash is a SHA-256 of every parameter's name, shape and float32 bits, so two workers agree
  * only if they hold the same weights, whatever the file they came from.
@@ -106,6 +107,9 @@ public final class ModelUnitComputer implements ModelRuntime {
     List<Triplet> domain = triplets(session.getDomainPath());
     List<String> names = unit.getTensorsList().stream().map(TensorSpec::getName).toList();
     StatisticsStep step = new StatisticsStep(model.encoder(), names);
+    if (!ShardCodec.gradientSums(session)) {
+      step = step.fisherOnly();
+    }
     UnitStatistics sum = UnitStatistics.empty();
     int done = 0;
     for (BatchIndices b : unit.getBatchesList()) {
@@ -114,7 +118,7 @@ public final class ModelUnitComputer implements ModelRuntime {
             model.config(), batchManager);
         var d = TripletBatch.tokenize(pick(domain, b.getDomainList(), session.getDomainPath()), model.tokenizer(),
             model.config(), batchManager);
-        sum = sum.plus(step.run(g, d)); // batch order: the same float64 sums on every worker
+        sum = step.accumulate(g, d, sum); // batch order: the same float64 sums on every worker
       }
       progress.batchesDone(++done);
     }
