@@ -32,6 +32,7 @@ import io.gaprune.session.EmbeddedSession;
 import io.gaprune.stats.StatisticsFile;
 import io.gaprune.stats.UnitStatistics;
 import io.gaprune.train.Retrainer;
+import io.gaprune.worker.ModelUnitComputer;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -233,7 +234,8 @@ public final class PruningPipeline {
           loaded.statistics().domainSamples(), loaded.statistics().tensors().size()));
       return loaded.statistics();
     }
-    var statistics = computeStatistics(model, gradientSums);
+    // a saved file serves any method later (compare --statistics): it holds the gradient sums too
+    var statistics = computeStatistics(model, gradientSums || options.saveStatistics());
     if (options.saveStatistics()) {
       var file = options.out().resolve("statistics.safetensors");
       timed("write statistics", () -> {
@@ -267,6 +269,8 @@ public final class PruningPipeline {
         .setBatchSize(options.batchSize())
         .setBatchesPerUnit(batchesPerUnit(batches))
         .setStatistics(gradientSums ? StatisticSet.FISHER_AND_GRADIENTS : StatisticSet.FISHER)
+        // the pipeline plans every method itself from the merged statistics: the session only merges
+        .setStatisticsOnly(true)
         .setCandidates(options.layers())
         .setSparsity(options.sparsity())
         .setMaxSeqLen(options.maxLength())
@@ -276,8 +280,14 @@ public final class PruningPipeline {
         .setBudget(options.budget())
         .build();
     var display = new SessionProgress(progress);
-    var result = timed("statistics", () -> EmbeddedSession.run(session, config, options.workers(),
-        Duration.ofDays(7), display::update));
+    // the session's in-process worker computes on this run's model: one copy of the weights per JVM
+    var runtime = new ModelUnitComputer(model, options.model(), options.maxLength());
+    var result = timed("statistics", () -> {
+      try (runtime) {
+        return EmbeddedSession.run(session, config, options.workers(), Duration.ofDays(7), display::update,
+            runtime);
+      }
+    });
     display.end();
     var counters = result.status().getSession();
     var counted = new LinkedHashMap<String, Object>();

@@ -7,6 +7,7 @@ import io.gaprune.protocol.LayerPartition;
 import io.gaprune.protocol.Phase;
 import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.Statistic;
+import io.gaprune.protocol.StatisticSet;
 import io.gaprune.protocol.TensorSpec;
 import io.gaprune.protocol.WorkUnit;
 import io.gaprune.worker.ShardCodec;
@@ -45,6 +46,27 @@ public final class Partitioner {
    * session collects, and the general half's float32 gradient held until the domain half's is there (for the
    * cosine between them).
    */
+  /**
+   * The session as it will run: the statistics its scoring reads when the request names none, and the
+   * accumulator memory when the request leaves it at 0. A bad scoring entry is refused here, at the start, not
+   * after hours of statistics; so are statistics that lack what the scoring reads.
+   */
+  public static SessionConfig resolve(SessionConfig cfg, long accumulatorMemory) {
+    boolean gradients = StreamingDaiPlanner.scoring(cfg).needsGradientSums();
+    var b = cfg.toBuilder();
+    if (cfg.getStatistics() == StatisticSet.FISHER && gradients) {
+      throw new IllegalArgumentException("statistics FISHER lack the gradient sums that scoring \""
+          + cfg.getScoring() + "\" reads; use FISHER_AND_GRADIENTS or leave statistics out");
+    }
+    if (cfg.getStatistics() == StatisticSet.STATISTIC_SET_UNSPECIFIED) {
+      b.setStatistics(gradients ? StatisticSet.FISHER_AND_GRADIENTS : StatisticSet.FISHER);
+    }
+    if (cfg.getPartitionBudgetBytes() == 0) {
+      b.setPartitionBudgetBytes(accumulatorMemory);
+    }
+    return b.build();
+  }
+
   /** Share of this JVM's heap that {@code accumulator-memory = auto} gives the unit's sums. */
   static final double AUTO_HEAP_SHARE = 0.6;
 

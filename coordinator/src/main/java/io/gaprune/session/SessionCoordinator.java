@@ -17,8 +17,8 @@ import io.gaprune.protocol.RegisterAck;
 import io.gaprune.protocol.RegisterRefused;
 import io.gaprune.protocol.RequestWork;
 import io.gaprune.protocol.SessionCancelled;
+import io.gaprune.protocol.MaskPlan;
 import io.gaprune.protocol.SessionConfig;
-import io.gaprune.protocol.StatisticSet;
 import io.gaprune.protocol.SessionEvent;
 import io.gaprune.protocol.SessionFailed;
 import io.gaprune.protocol.SessionStarted;
@@ -392,19 +392,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       if (!cfg.getSessionId().matches("[A-Za-z0-9._-]{1,64}")) {
         throw new IllegalArgumentException("session id must be 1-64 characters of A-Z a-z 0-9 . _ -");
       }
-      // a bad scoring entry is refused now, not after hours of statistics
-      boolean gradients = StreamingDaiPlanner.scoring(cfg).needsGradientSums();
-      if (cfg.getStatistics() == StatisticSet.FISHER && gradients) {
-        throw new IllegalArgumentException("statistics FISHER lack the gradient sums that scoring \""
-            + cfg.getScoring() + "\" reads; use FISHER_AND_GRADIENTS or leave statistics out");
-      }
-      if (cfg.getStatistics() == StatisticSet.STATISTIC_SET_UNSPECIFIED) {
-        cfg = cfg.toBuilder().setStatistics(gradients ? StatisticSet.FISHER_AND_GRADIENTS : StatisticSet.FISHER)
-            .build();
-      }
-      if (cfg.getPartitionBudgetBytes() == 0) {
-        cfg = cfg.toBuilder().setPartitionBudgetBytes(settings.accumulatorMemory()).build();
-      }
+      cfg = Partitioner.resolve(cfg, settings.accumulatorMemory());
       int general = Partitioner.countTriplets(Path.of(cfg.getGeneralPath()));
       int domain = Partitioner.countTriplets(Path.of(cfg.getDomainPath()));
       var plan = Partitioner.plan(cfg, settings.model().candidateTensors(cfg.getCandidates()), general, domain);
@@ -533,7 +521,13 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   private void maybePlan(SessionState s) {
     if (s.status == SessionState.Status.RUNNING && s.allDone() && s.allFolded() && !planning) {
       planning = true;
-      planner.tell(new DaiPlanner.Plan(s.config, s.partitions, store, plannerReplies));
+      if (s.config.getStatisticsOnly()) {
+        // the starter plans: the session is done with an empty plan (no masks)
+        plannerReplies.tell(new DaiPlanner.Planned(s.config.getSessionId(),
+            MaskPlan.newBuilder().setSessionId(s.config.getSessionId()).build()));
+      } else {
+        planner.tell(new DaiPlanner.Plan(s.config, s.partitions, store, plannerReplies));
+      }
     }
   }
 

@@ -121,7 +121,8 @@ public final class SessionState {
         plan = e.getPlanCommitted().getPlan();
         status = Status.DONE;
         endedAtMs = e.getAtMs();
-        message = "masks at " + plan.getMasksPath();
+        message = plan.getMasksPath().isEmpty() ? "statistics merged (no plan asked: the starter plans)"
+            : "masks at " + plan.getMasksPath();
       }
       case CANCELLED -> {
         status = Status.CANCELLED;

@@ -149,11 +149,13 @@ final class TestCluster implements AutoCloseable {
    */
   static EmbeddedSession.SessionResult result(Config cfg, SessionConfig session, int general, int domain,
       JsonObject done) throws Exception {
+    session = Partitioner.resolve(session, Partitioner.accumulatorMemory(cfg));
     var plan = Partitioner.plan(session, new SyntheticRuntime(cfg).candidateTensors("mlp"), general, domain);
     JsonObject p = done.getAsJsonObject("plan");
     SessionStatus status = SessionStatus.newBuilder().setSessionId(session.getSessionId()).setState("DONE")
         .setUnitsTotal(done.get("units_total").getAsInt())
         .addAllPartitions(plan.partitions())
+        .setSession(io.gaprune.protocol.SessionCounters.newBuilder().setStatistics(session.getStatistics()))
         .setPlan(MaskPlan.newBuilder().setMasksPath(p.get("masks_path").getAsString())
             .setMasksSha256(p.get("masks_sha256").getAsString())
             .setPrunedWeights(p.get("pruned_weights").getAsLong()))

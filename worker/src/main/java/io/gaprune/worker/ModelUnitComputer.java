@@ -46,6 +46,8 @@ public final class ModelUnitComputer implements ModelRuntime {
   private int maxLength;
   private final String hash;
   private final Map<String, List<Triplet>> triplets = new HashMap<>();
+  /** The caller's model (the embedded pipeline's): never reloaded or closed here. */
+  private final boolean borrowed;
 
   public ModelUnitComputer(Config config) throws IOException {
     int threads = config.getInt("gaprune.worker.threads");
@@ -58,6 +60,22 @@ public final class ModelUnitComputer implements ModelRuntime {
     this.manager = NDManager.newBaseManager();
     this.model = ModelLoader.load(spec, manager, DataType.FLOAT32, maxLength);
     this.hash = hash(model);
+    this.borrowed = false;
+  }
+
+  /**
+   * A runtime over a model the caller loaded and keeps (the embedded pipeline's: one copy of the weights per
+   * JVM); sessions must ask for the length it was loaded with.
+   *
+   * @param spec the model as the session names it ({@code minilm}, a folder)
+   */
+  public ModelUnitComputer(LoadedModel model, String spec, int maxLength) {
+    this.spec = spec;
+    this.maxLength = maxLength;
+    this.manager = NDManager.newBaseManager();
+    this.model = model;
+    this.hash = hash(model);
+    this.borrowed = true;
   }
 
   @Override
@@ -98,6 +116,10 @@ public final class ModelUnitComputer implements ModelRuntime {
   @Override
   public synchronized UnitStatistics compute(WorkUnit unit, SessionConfig session, Progress progress) throws IOException {
     if (session.getMaxSeqLen() > 0 && session.getMaxSeqLen() != maxLength) {
+      if (borrowed) {
+        throw new IllegalArgumentException("the session asks max length " + session.getMaxSeqLen()
+            + ", the shared model was loaded with " + maxLength);
+      }
       // the tokenizer's truncation is fixed at load: reload for a session that asks another length
       model.close();
       maxLength = session.getMaxSeqLen();
@@ -161,7 +183,9 @@ public final class ModelUnitComputer implements ModelRuntime {
 
   @Override
   public void close() {
-    model.close();
+    if (!borrowed) {
+      model.close();
+    }
     manager.close();
   }
 
