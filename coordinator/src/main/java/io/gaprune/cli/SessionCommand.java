@@ -260,13 +260,13 @@ public final class SessionCommand implements Runnable {
     String model;
     @Option(names = "--workers", required = true, paramLabel = "N", description = "worker processes, one per device")
     int workers;
-    @Option(names = "--layers", defaultValue = "mlp",
+    @Option(names = "--layers", defaultValue = "mlp", paramLabel = "L",
         description = "candidate layer types, as run's --layers (default ${DEFAULT-VALUE})")
     String layers;
-    @Option(names = "--samples", defaultValue = "" + PipelineOptions.DEFAULT_SAMPLES,
+    @Option(names = "--samples", defaultValue = "" + PipelineOptions.DEFAULT_SAMPLES, paramLabel = "S",
         description = "calibration triplets per set (default ${DEFAULT-VALUE}, as run)")
     int samples;
-    @Option(names = "--batch-size", defaultValue = "" + PipelineOptions.DEFAULT_BATCH_SIZE,
+    @Option(names = "--batch-size", defaultValue = "" + PipelineOptions.DEFAULT_BATCH_SIZE, paramLabel = "B",
         description = "triplets per batch and half (default ${DEFAULT-VALUE}, as run)")
     int batchSize;
     @Option(names = "--batches-per-unit", paramLabel = "U",
@@ -279,7 +279,7 @@ public final class SessionCommand implements Runnable {
     List<String> scorings;
     @Option(names = "--device-memory", defaultValue = "80GB", paramLabel = "BYTES",
         description = "memory of one worker's device: bytes, or 80GB, 40GiB (default ${DEFAULT-VALUE}); "
-            + "the unit sums may take 60% of what the model's weights leave")
+            + "the unit sums may take 60%% of what the model's weights leave")
     String deviceMemory;
     @Option(names = "--accumulator-memory", paramLabel = "BYTES",
         description = "the workers' gaprune.session.accumulator-memory, when set: overrides the share of "
