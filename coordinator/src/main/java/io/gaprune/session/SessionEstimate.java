@@ -117,11 +117,6 @@ public final class SessionEstimate {
           0, List.of(MethodSpec.DEFAULT_SCORING), DEFAULT_DEVICE_MEMORY, 0, 1);
     }
 
-    public Request withWorkers(int n) {
-      return new Request(model, n, layers, samples, batchSize, batchesPerUnit, scorings, deviceMemory,
-          accumulatorMemory, mergers);
-    }
-
     public Request withDeviceMemory(long bytes) {
       return new Request(model, workers, layers, samples, batchSize, batchesPerUnit, scorings, bytes,
           accumulatorMemory, mergers);
