@@ -307,13 +307,13 @@ public final class PruningPipeline {
   }
 
   /** Units per session that the pipeline aims at: enough for 8 workers to share and for a crash to lose little. */
-  static final int UNITS = 8;
+  public static final int UNITS = 8;
 
   /**
    * Batches per unit from the data alone: never from the number of workers, so that any number of workers sums
    * the same units in the same order and gets the same bits (masks identical with 1 or 3 workers).
    */
-  static int batchesPerUnit(int batches) {
+  public static int batchesPerUnit(int batches) {
     return Math.max(1, (batches + UNITS - 1) / UNITS);
   }
 
