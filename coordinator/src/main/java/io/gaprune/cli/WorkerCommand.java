@@ -21,11 +21,18 @@ public final class WorkerCommand implements Callable<Integer> {
   @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu:0, gpu:1, ... (default: ${DEFAULT-VALUE})")
   String device;
 
+  @Option(names = "--parent-pid", hidden = true,
+      description = "end this worker when that process ends (the embedded mode's child workers)")
+  Long parentPid;
+
   @Override
   public Integer call() {
     if (!device.matches("cpu|gpu:\\d+")) {
       System.err.println("gaprune worker: --device must be cpu or gpu:N, not \"" + device + "\"");
       return 2;
+    }
+    if (parentPid != null) {
+      exitWithParent(parentPid);
     }
     try {
       var cfg = GapruneConfig.load(config, null);
@@ -34,5 +41,21 @@ public final class WorkerCommand implements Callable<Integer> {
       // A configuration the worker refuses (file missing, unsafe management binding): one line, not a trace.
       return Failure.report(spec, e, false);
     }
+  }
+
+  /**
+   * A child worker of an embedded session has no one else to stop it: whatever ends its parent (a normal end,
+   * a crash, {@code kill -9}), the child exits too instead of retrying to reach a coordinator that is gone.
+   */
+  static void exitWithParent(long pid) {
+    var parent = ProcessHandle.of(pid);
+    if (parent.isEmpty() || !parent.get().isAlive()) {
+      System.err.println("gaprune worker: parent process " + pid + " is not running; exiting");
+      System.exit(4);
+    }
+    parent.get().onExit().thenRun(() -> {
+      System.err.println("gaprune worker: parent process " + pid + " ended; exiting");
+      Runtime.getRuntime().halt(4); // no shutdown hooks: the ActorSystem's would wait for the lost cluster
+    });
   }
 }

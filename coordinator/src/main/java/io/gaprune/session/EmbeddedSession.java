@@ -161,8 +161,14 @@ public final class EmbeddedSession {
     return io.gaprune.pipeline.Masks.read(file);
   }
 
-  /** Starts {@code gaprune worker} as a child JVM with this JVM's class path. */
+  /** Starts {@code gaprune worker} as a child JVM with this JVM's class path; it ends when this JVM ends. */
   public static Process startWorkerProcess(Path config, String device, Path logFile) throws IOException {
+    return startWorkerProcess(config, device, logFile, ProcessHandle.current().pid());
+  }
+
+  /** As above, ending when process {@code parentPid} ends. */
+  public static Process startWorkerProcess(Path config, String device, Path logFile, long parentPid)
+      throws IOException {
     List<String> cmd = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         // the lead's heap: accumulator-memory = auto sizes every worker's unit sums from it
@@ -170,7 +176,11 @@ public final class EmbeddedSession {
         "-XX:TieredStopAtLevel=1",
         "-Dai.djl.offline=true", "-Dai.djl.default_engine=PyTorch", "-Dai.djl.pytorch.num_threads=1",
         "-cp", System.getProperty("java.class.path"),
-        "io.gaprune.cli.Main", "worker", "--config", config.toString(), "--device", device));
+        // a JVM crash leaves its report beside the worker's log, not in the caller's working directory
+        "-XX:ErrorFile=" + (logFile != null ? logFile.resolveSibling("hs_err_pid%p.log") : Path.of("hs_err_pid%p.log")),
+        "io.gaprune.cli.Main", "worker", "--config", config.toString(), "--device", device,
+        // the child ends with this JVM, however it ends
+        "--parent-pid", Long.toString(parentPid)));
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
     pb.environment().put("DJL_OFFLINE", "true");
@@ -180,7 +190,7 @@ public final class EmbeddedSession {
     } else {
       pb.redirectOutput(ProcessBuilder.Redirect.INHERIT);
     }
-    log.info("starting worker process: {}", String.join(" ", cmd.subList(cmd.size() - 6, cmd.size())));
+    log.info("starting worker process: {}", String.join(" ", cmd.subList(cmd.size() - 8, cmd.size())));
     return pb.start();
   }
 
