@@ -210,7 +210,7 @@ class HuggingFaceFolderTest {
     var tiny = TinyModels.qwen3Config(2);
     var config = new ModelConfig(tiny.family(), tiny.vocabSize(), tiny.hiddenSize(), tiny.numLayers(), tiny.numHeads(),
         tiny.numKvHeads(), tiny.headDim(), tiny.intermediateSize(), tiny.maxPositions(), tiny.normEps(),
-        tiny.ropeTheta(), 0, ModelConfig.Pooling.LAST_TOKEN, true, "Instruct: find the definition\nQuery: {q}");
+        tiny.ropeTheta(), 0, ModelConfig.Pooling.LAST_TOKEN, true, "Instruct: find the definition\nQuery:{q}");
     var hf = JsonParser.parseString("""
         {"architectures": ["Qwen3Model"], "model_type": "qwen3", "hidden_size": 12, "num_attention_heads": 4,
          "num_key_value_heads": 2, "head_dim": 6, "intermediate_size": 20, "rms_norm_eps": 1e-06,
@@ -250,5 +250,51 @@ class HuggingFaceFolderTest {
     json.remove("hidden_size");
     var e = assertThrows(IOException.class, () -> HuggingFaceFolder.qwen3Config(json, Path.of("config.json"), st));
     assertEquals("config.json: missing or non-numeric field \"hidden_size\"", e.getMessage());
+  }
+
+  /**
+   * The RoPE base read both ways, as transformers reads it: top-level (transformers 4), inside
+   * {@code rope_parameters} (transformers 5, which then wins over a top-level value), inside a non-null
+   * {@code rope_scaling}; transformers' default 1e4 when none is given; other RoPE types refused by name.
+   */
+  @Test
+  void qwen3RopeThetaIsReadBothWaysAndOtherRopeTypesAreRefused() throws IOException {
+    var file = Path.of("m/config.json");
+    assertEquals(1e6, theta("\"rope_theta\": 1000000"), 0);
+    assertEquals(1e4, theta("\"rope_parameters\": {\"rope_theta\": 10000.0, \"rope_type\": \"default\"}"), 0);
+    assertEquals(5e5, theta("\"rope_theta\": 1000000, \"rope_parameters\": {\"rope_theta\": 500000, "
+        + "\"rope_type\": \"default\"}"), 0);
+    assertEquals(1e6, theta("\"rope_theta\": 1000000, \"rope_parameters\": {\"rope_type\": \"default\"}"), 0);
+    assertEquals(1e6, theta("\"rope_theta\": 1000000, \"rope_scaling\": null"), 0);
+    assertEquals(2e5, theta("\"rope_theta\": 1000000, \"rope_scaling\": {\"type\": \"default\", "
+        + "\"rope_theta\": 200000}"), 0);
+    assertEquals(1e4, theta(""), 0);
+
+    var yarn = assertThrows(IOException.class, () -> theta("\"rope_theta\": 1000000, \"rope_scaling\": "
+        + "{\"rope_type\": \"yarn\", \"factor\": 4.0, \"original_max_position_embeddings\": 32768}"));
+    assertEquals(file + ": RoPE type 'yarn' (\"rope_scaling\".rope_type) is not supported: only \"default\" "
+        + "(plain RoPE with rope_theta) is implemented", yarn.getMessage());
+    var linear = assertThrows(IOException.class,
+        () -> theta("\"rope_parameters\": {\"rope_theta\": 10000.0, \"type\": \"linear\", \"factor\": 2}"));
+    assertTrue(linear.getMessage().contains("RoPE type 'linear' (\"rope_parameters\".type)"), linear.getMessage());
+    var nested = assertThrows(IOException.class, () -> theta(
+        "\"rope_parameters\": {\"full_attention\": {\"rope_theta\": 10000.0, \"rope_type\": \"default\"}}"));
+    assertTrue(nested.getMessage().contains("per-layer-type RoPE settings (\"full_attention\")"), nested.getMessage());
+    var negative = assertThrows(IOException.class,
+        () -> theta("\"rope_parameters\": {\"rope_theta\": -1, \"rope_type\": \"default\"}"));
+    assertEquals(file + ": field \"rope_parameters.rope_theta\" must be a positive number, got -1",
+        negative.getMessage());
+    var notObject = assertThrows(IOException.class, () -> theta("\"rope_parameters\": 10000"));
+    assertEquals(file + ": field \"rope_parameters\" must be an object or null, got 10000", notObject.getMessage());
+  }
+
+  private static double theta(String ropeFields) throws IOException {
+    var json = JsonParser.parseString("""
+        {"model_type": "qwen3", "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2,
+         "head_dim": 16, "intermediate_size": 128, "rms_norm_eps": 1e-06, "max_position_embeddings": 256,
+         "vocab_size": 512, "num_hidden_layers": 2%s}""".formatted(ropeFields.isEmpty() ? "" : ", " + ropeFields))
+        .getAsJsonObject();
+    var st = new SentenceTransformersConfig(null, false, "");
+    return HuggingFaceFolder.qwen3Config(json, Path.of("m/config.json"), st).ropeTheta();
   }
 }
