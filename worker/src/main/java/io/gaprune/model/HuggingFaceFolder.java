@@ -22,7 +22,8 @@ import java.util.Map;
 
 /**
  * Loads a Hugging Face checkpoint folder: {@code config.json} (model_type {@code bert} or {@code qwen3}),
- * {@code model.safetensors} or a sharded {@code model.safetensors.index.json}, {@code tokenizer.json}, and
+ * {@code model.safetensors} or a sharded {@code model.safetensors.index.json}, {@code tokenizer.json} (and
+ * {@code tokenizer_config.json}, kept for writing), and
  * the sentence-transformers files when present ({@code modules.json} with its Pooling and Normalize
  * modules, {@code config_sentence_transformers.json}'s query prompt).
  *
@@ -67,7 +68,9 @@ public final class HuggingFaceFolder {
       throw new IOException(dir + ": " + e.getMessage(), e);
     }
     var tokenizer = TextTokenizer.fromFile(tokenizerFile, Math.min(maxLength, config.maxPositions()), side);
-    return new LoadedModel(encoder, tokenizer, dir.toString(), hf);
+    var tokenizerConfigFile = dir.resolve("tokenizer_config.json");
+    var tokenizerConfig = Files.isRegularFile(tokenizerConfigFile) ? readJson(tokenizerConfigFile) : null;
+    return new LoadedModel(encoder, tokenizer, dir.toString(), hf, tokenizerConfig);
   }
 
   /** Every floating-point tensor of the checkpoint as {@code dtype}; integer buffers are skipped. */

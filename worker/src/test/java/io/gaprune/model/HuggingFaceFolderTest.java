@@ -52,6 +52,71 @@ class HuggingFaceFolderTest {
     assertTrue(pooling.get("pooling_mode_mean_tokens").getAsBoolean());
     assertEquals("bert", JsonParser.parseString(Files.readString(dir.resolve("config.json"))).getAsJsonObject()
         .get("model_type").getAsString());
+    // tokenizer_config.json as sentence-transformers/all-MiniLM-L6-v2 ships it
+    assertEquals(JsonParser.parseString("""
+        {"tokenizer_class": "BertTokenizer", "do_lower_case": true, "model_max_length": 512,
+         "padding_side": "right", "truncation_side": "right", "cls_token": "[CLS]", "sep_token": "[SEP]",
+         "pad_token": "[PAD]", "unk_token": "[UNK]", "mask_token": "[MASK]", "tokenize_chinese_chars": true,
+         "strip_accents": null, "clean_up_tokenization_spaces": true}"""), json(dir.resolve("tokenizer_config.json")));
+    assertOnlyTransformersKeys(dir);
+  }
+
+  private static com.google.gson.JsonObject json(Path file) throws IOException {
+    return JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+  }
+
+  /**
+   * config.json names the architecture transformers has built in, and nothing that would make transformers
+   * fetch code or ask for another package (remote code, quantisation, an adapter).
+   */
+  private static void assertOnlyTransformersKeys(Path dir) throws IOException {
+    var config = json(dir.resolve("config.json"));
+    for (var key : java.util.List.of("auto_map", "quantization_config", "trust_remote_code", "peft_type",
+        "adapter_config", "custom_pipelines")) {
+      assertTrue(!config.has(key), "config.json has " + key);
+    }
+    var architectures = config.getAsJsonArray("architectures");
+    assertEquals(1, architectures.size());
+    assertTrue(java.util.List.of("BertModel", "Qwen3Model").contains(architectures.get(0).getAsString()),
+        architectures.toString());
+  }
+
+  /**
+   * A folder that came with a tokenizer_config.json (the golden Qwen3 one, written by transformers 5) keeps it
+   * as it was; a Qwen3 model without one gets Qwen3-Embedding's settings (left padding, eos and pad tokens).
+   */
+  @Test
+  void qwen3TokenizerConfigIsKeptOrWrittenAsUpstream() throws IOException {
+    var golden = Path.of(System.getProperty("gaprune.shared.data", "/work/shared/data")).toAbsolutePath()
+        .normalize().resolveSibling("golden").resolve("qwen3-tiny").resolve("model");
+    var kept = tmp.resolve("kept");
+    var bare = tmp.resolve("bare");
+    try (var manager = NDManager.newBaseManager();
+        var model = ModelLoader.load(golden.toString(), manager, DataType.FLOAT32)) {
+      HuggingFaceWriter.write(model, kept);
+      assertEquals(json(golden.resolve("tokenizer_config.json")), json(kept.resolve("tokenizer_config.json")));
+      assertOnlyTransformersKeys(kept);
+      var withoutFile = new LoadedModel(model.encoder(), model.tokenizer(), model.source(), model.hfConfig());
+      HuggingFaceWriter.write(withoutFile, bare);
+    }
+    assertEquals(JsonParser.parseString("""
+        {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 256, "padding_side": "left",
+         "truncation_side": "right", "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
+         "clean_up_tokenization_spaces": false}"""), json(bare.resolve("tokenizer_config.json")));
+    // an upstream file without model_max_length or padding_side is completed, its other keys kept
+    var partial = tmp.resolve("partial");
+    try (var manager = NDManager.newBaseManager();
+        var model = ModelLoader.load(golden.toString(), manager, DataType.FLOAT32)) {
+      var upstream = json(golden.resolve("tokenizer_config.json"));
+      upstream.remove("model_max_length");
+      upstream.remove("padding_side");
+      HuggingFaceWriter.write(new LoadedModel(model.encoder(), model.tokenizer(), model.source(), model.hfConfig(),
+          upstream), partial);
+    }
+    var completed = json(partial.resolve("tokenizer_config.json"));
+    assertEquals(256, completed.get("model_max_length").getAsInt());
+    assertEquals("left", completed.get("padding_side").getAsString());
+    assertEquals("TokenizersBackend", completed.get("tokenizer_class").getAsString());
   }
 
   @Test
@@ -66,8 +131,15 @@ class HuggingFaceFolderTest {
       try (var reloaded = ModelLoader.load(dir.toString(), manager, DataType.FLOAT32)) {
         assertEquals(TestModels.config(KnownModel.BGE_SMALL), reloaded.config());
         assertTrue(Arrays.equals(before, embed(reloaded, manager)));
+        // the written tokenizer_config.json is read back and written again unchanged
+        assertEquals(json(dir.resolve("tokenizer_config.json")), reloaded.tokenizerConfig());
       }
     }
+    var tokenizerConfig = json(dir.resolve("tokenizer_config.json"));
+    assertEquals(512, tokenizerConfig.get("model_max_length").getAsInt());
+    assertTrue(tokenizerConfig.get("do_lower_case").getAsBoolean());
+    assertEquals("[CLS]", tokenizerConfig.get("cls_token").getAsString());
+    assertOnlyTransformersKeys(dir);
   }
 
   /** A minilm folder written once for the error cases below. */
