@@ -28,6 +28,9 @@ public final class ReportWriter {
   private static final String[] PALETTE = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
       "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
 
+  /** Grey: the layer bars must not share a colour with a method's line. */
+  private static final String LAYER_BAR = "#9a9a9a";
+
   private ReportWriter() {}
 
   /** Writes the three files into {@code dir} (created if missing) and returns their paths. */
@@ -443,7 +446,7 @@ public final class ReportWriter {
     int cellHeight = 22;
     int left = 90;
     int top = 110;
-    int width = left + columns.size() * cellWidth + 20;
+    int width = Math.max(left + columns.size() * cellWidth + 20, left + 11 * 20 + 110); // the legend's width
     int height = top + rows.size() * cellHeight + 40;
     var svg = new StringBuilder();
     svg.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"heat-map\" "
@@ -586,7 +589,7 @@ public final class ReportWriter {
       int x = left + 10 + i * barWidth;
       svg.append(String.format(Locale.ROOT,
           "<rect class=\"bar\" x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"%s\"><title>%s %.4f</title></rect>%n",
-          x, 10 + plotHeight - h, barWidth - 2, h, PALETTE[0], escape(layer.layer()), layer.sparsity()));
+          x, 10 + plotHeight - h, barWidth - 2, h, LAYER_BAR, escape(layer.layer()), layer.sparsity()));
       svg.append(String.format(Locale.ROOT,
           "<text x=\"%d\" y=\"%d\" transform=\"rotate(60 %d %d)\">%s</text>%n",
           x + 2, plotHeight + 22, x + 2, plotHeight + 22, escape(layer.layer())));
