@@ -80,9 +80,9 @@ public final class ModelCard {
         .append(baseModel != null ? "[" + baseModel + "](https://huggingface.co/" + baseModel + ")"
             : "the model `" + model + "`")
         .append(String.format(Locale.ROOT, " with %,d of its %,d candidate weights (the `%s` layers' weight "
-            + "matrices) set to zero by [gaprune](https://arxiv.org/abs/2509.10844)'s `%s` scoring, %s, "
-            + "calibrated on general and domain triplets.", report.pruned(), report.candidates(), c.get("layers"),
-            method, retrainSentence(c)))
+            + "matrices) set to zero by [gaprune](https://arxiv.org/abs/2509.10844)'s `%s` scoring, calibrated on "
+            + "general and domain triplets, %s.", report.pruned(), report.candidates(), c.get("layers"), method,
+            retrainSentence(c)))
         .append(" The zeros are stored in a dense float32 `model.safetensors`: the file is as large as the base "
             + "model's, and it loads with sentence-transformers and transformers as the base model does.\n\n");
 
@@ -131,8 +131,11 @@ public final class ModelCard {
         sampling(c), c.get("batch_size"), c.get("max_length")));
 
     if (!report.evaluations().isEmpty()) {
-      out.append("## Evaluation\n\nRetrieval on BEIR-layout sets (cosine similarity, exact search)")
-          .append(c.containsKey("evals") ? ": " + c.get("evals") : "").append(".\n\n");
+      out.append("## Evaluation\n\nRetrieval on BEIR-layout sets (cosine similarity, exact search)");
+      if (c.get("evals") instanceof List<?> evals && !evals.isEmpty()) {
+        out.append(": ").append(String.join(", ", evals.stream().map(e -> "`" + e + "`").toList()));
+      }
+      out.append(".\n\n");
       out.append(ReportWriter.evaluationMarkdown(report));
     }
     return out.toString();
@@ -157,7 +160,7 @@ public final class ModelCard {
     var steps = c.get("retrain_steps");
     return steps instanceof Number n && n.intValue() > 0
         ? "then retrained for " + n.intValue() + " steps on the domain triplets with the masks held fixed"
-        : "without retraining";
+        : "and not retrained";
   }
 
   private static String sampling(Map<String, Object> c) {
