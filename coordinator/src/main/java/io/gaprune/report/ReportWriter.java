@@ -153,7 +153,8 @@ public final class ReportWriter {
     }
     var sparsities = c.get("sparsities");
     var several = sparsities instanceof List<?> list && list.size() > 1;
-    lines.add(new String[] {"sparsity", (several ? "planned at " + sparsities + "; " + report.chosen() + ": " : "")
+    lines.add(new String[] {"sparsity", (several ? "planned at " + sparsities + "; "
+        + (report.chosen() != null ? report.chosen() + ": " : "") : "")
         + String.format(Locale.ROOT, "%.4f requested, %.6f actual: %,d of %,d candidate weights (%s) pruned",
         report.sparsityRequested(), report.sparsityActual(), report.pruned(), report.candidates(),
         c.get("layers"))});
