@@ -93,7 +93,9 @@ public final class PruningPipeline {
       var report = report("run", plan, method.cliName(), evaluations, List.of(options.sparsity()));
       ReportWriter.write(report, out);
       // the card states the evaluation, so it is written once the report is complete
-      ModelCard.write(report, ModelCard.baseModel(options.model(), model.hfConfig()), modelDir);
+      var instruction = model.config().queryInstruction();
+      ModelCard.write(report, ModelCard.baseModel(options.model(), model.hfConfig()),
+          instruction != null && !instruction.isEmpty(), modelDir);
       return report;
     }
   }

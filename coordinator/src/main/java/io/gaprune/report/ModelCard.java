@@ -48,10 +48,10 @@ public final class ModelCard {
   }
 
   /** Writes {@code README.md} into the model folder. */
-  public static Path write(RunReport report, String baseModel, Path modelDir) {
+  public static Path write(RunReport report, String baseModel, boolean queryPrompt, Path modelDir) {
     var file = modelDir.resolve("README.md");
     try {
-      Files.writeString(file, render(report, baseModel), StandardCharsets.UTF_8);
+      Files.writeString(file, render(report, baseModel, queryPrompt), StandardCharsets.UTF_8);
       return file;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the model card " + file + ": " + e.getMessage(), e);
@@ -60,8 +60,10 @@ public final class ModelCard {
 
   /**
    * @param baseModel the Hub id of the model that was pruned, or null when it has none
+   * @param queryPrompt whether the folder's {@code config_sentence_transformers.json} has a query prompt (the
+   *     usage example then encodes queries with {@code prompt_name="query"}, as the model was evaluated)
    */
-  public static String render(RunReport report, String baseModel) {
+  public static String render(RunReport report, String baseModel, boolean queryPrompt) {
     var c = report.configuration();
     var model = String.valueOf(c.get("model"));
     var out = new StringBuilder("---\n");
@@ -88,8 +90,11 @@ public final class ModelCard {
 
     out.append("## Usage\n\n```python\nfrom sentence_transformers import SentenceTransformer\n\n")
         .append("model = SentenceTransformer(\"path/to/this/folder\")\n")
-        .append("embeddings = model.encode([\"a query\", \"a passage\"]")
-        .append(")\n```\n\n");
+        .append(queryPrompt
+            ? "queries = model.encode([\"a query\"], prompt_name=\"query\")  # the query prompt it was evaluated with\n"
+                + "passages = model.encode([\"a passage\"])\n"
+            : "embeddings = model.encode([\"a query\", \"a passage\"])\n")
+        .append("```\n\n");
 
     out.append("## Method and parameters\n\n| parameter | value |\n|---|---|\n");
     row(out, "scoring", "`" + method + "`");

@@ -34,7 +34,7 @@ class ModelCardTest {
   @Test
   void theCardHasHubFrontMatterAndStatesTheRun() {
     var report = run();
-    var card = ModelCard.render(report, "sentence-transformers/all-MiniLM-L6-v2");
+    var card = ModelCard.render(report, "sentence-transformers/all-MiniLM-L6-v2", false);
     assertTrue(card.startsWith("---\n"), card);
     var frontMatter = card.substring(4, card.indexOf("\n---\n", 4)).lines().toList();
     assertEquals(List.of("base_model: sentence-transformers/all-MiniLM-L6-v2", "library_name: sentence-transformers",
@@ -61,9 +61,11 @@ class ModelCardTest {
 
   @Test
   void aModelWithoutAHubIdHasNoBaseModelLine() {
-    var card = ModelCard.render(run(), null);
+    var card = ModelCard.render(run(), null, true);
     assertTrue(!card.contains("base_model"), card);
     assertTrue(card.contains("This is the model `minilm`"), card);
+    // a model with a query prompt is used with it, as it was evaluated
+    assertTrue(card.contains("model.encode([\"a query\"], prompt_name=\"query\")"), card);
   }
 
   @Test
