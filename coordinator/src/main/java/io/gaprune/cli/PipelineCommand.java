@@ -48,7 +48,7 @@ abstract class PipelineCommand {
       description = "statistics workers: one in this process, the rest as child processes (default ${DEFAULT-VALUE})")
   int workers;
 
-  @Option(names = "--samples", defaultValue = "512",
+  @Option(names = "--samples", defaultValue = "" + PipelineOptions.DEFAULT_SAMPLES,
       description = "calibration triplets kept per set by k-means representative sampling; 0 keeps all (default ${DEFAULT-VALUE})")
   int samples;
 
@@ -66,7 +66,7 @@ abstract class PipelineCommand {
   @Option(names = "--max-length", defaultValue = "128", description = "tokens per text; longer texts are truncated and counted (default ${DEFAULT-VALUE})")
   int maxLength;
 
-  @Option(names = "--batch-size", defaultValue = "16", description = "triplets per statistics batch and half (default ${DEFAULT-VALUE})")
+  @Option(names = "--batch-size", defaultValue = "" + PipelineOptions.DEFAULT_BATCH_SIZE, description = "triplets per statistics batch and half (default ${DEFAULT-VALUE})")
   int batchSize;
 
   @Option(names = "--beta", defaultValue = "1.0", description = "DAI: weight of the general Fisher (default ${DEFAULT-VALUE})")

@@ -2,7 +2,12 @@ package io.gaprune.cli;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
+import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
+import io.gaprune.pipeline.PipelineOptions;
+import io.gaprune.planner.MethodSpec;
+import io.gaprune.session.SessionEstimate;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,13 +25,14 @@ import picocli.CommandLine.Spec;
 /**
  * {@code gaprune session list|status|start|cancel|workers|drain|report}: the coordinator's operator API
  * (docs/operator-api.md) from the command line, one subcommand per endpoint. Prints the API's JSON; exits 0
- * on success, 1 when the API refuses or nothing answers, 2 on bad usage.
+ * on success, 1 when the API refuses or nothing answers, 2 on bad usage. {@code gaprune session estimate}
+ * sizes a session from a model's config.json without any coordinator.
  */
 @Command(name = "session", mixinStandardHelpOptions = true,
     description = "Operate sessions on a running coordinator through its HTTP API (see docs/operator-api.md).",
     subcommands = {SessionCommand.ListSessions.class, SessionCommand.Status.class, SessionCommand.Start.class,
         SessionCommand.Cancel.class, SessionCommand.Workers.class, SessionCommand.Drain.class,
-        SessionCommand.Report.class})
+        SessionCommand.Report.class, SessionCommand.Estimate.class})
 public final class SessionCommand implements Runnable {
   @Spec CommandSpec spec;
 
@@ -238,6 +244,81 @@ public final class SessionCommand implements Runnable {
         return fail("binary file: give --out FILE");
       }
       return print(r);
+    }
+  }
+
+  @Command(name = "estimate", mixinStandardHelpOptions = true,
+      description = {"Size a session before starting one: units, layer partitions, passes per batch, shard bytes, "
+          + "bytes through the busiest node, memory per worker and per merger.",
+          "Reads only the model's config.json (no weights) and contacts no coordinator; the layout is the session "
+              + "partitioner's own (docs/cluster.md, \"Sizing a session\")."})
+  static final class Estimate implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "PATH",
+        description = "Hugging Face model folder (only its config.json is read), or minilm / bge-small")
+    String model;
+    @Option(names = "--workers", required = true, paramLabel = "N", description = "worker processes, one per device")
+    int workers;
+    @Option(names = "--layers", defaultValue = "mlp", paramLabel = "L",
+        description = "candidate layer types, as run's --layers (default ${DEFAULT-VALUE})")
+    String layers;
+    @Option(names = "--samples", defaultValue = "" + PipelineOptions.DEFAULT_SAMPLES, paramLabel = "S",
+        description = "calibration triplets per set (default ${DEFAULT-VALUE}, as run)")
+    int samples;
+    @Option(names = "--batch-size", defaultValue = "" + PipelineOptions.DEFAULT_BATCH_SIZE, paramLabel = "B",
+        description = "triplets per batch and half (default ${DEFAULT-VALUE}, as run)")
+    int batchSize;
+    @Option(names = "--batches-per-unit", paramLabel = "U",
+        description = "batches per unit (default: run's rule, ceil(batches / 8); a session started through the API "
+            + "takes its request's or gaprune.session.batches-per-unit)")
+    Integer batchesPerUnit;
+    @Option(names = "--scoring", split = ",", defaultValue = MethodSpec.DEFAULT_SCORING, paramLabel = "METHOD",
+        description = "scoring(s) the session serves, as compare's entries, comma-separated; decides whether Σg is "
+            + "collected (default ${DEFAULT-VALUE})")
+    List<String> scorings;
+    @Option(names = "--device-memory", defaultValue = "80GB", paramLabel = "BYTES",
+        description = "memory of one worker's device: bytes, or 80GB, 40GiB (default ${DEFAULT-VALUE}); "
+            + "the unit sums may take 60%% of what the model's weights leave")
+    String deviceMemory;
+    @Option(names = "--accumulator-memory", paramLabel = "BYTES",
+        description = "the workers' gaprune.session.accumulator-memory, when set: overrides the share of "
+            + "--device-memory")
+    String accumulatorMemory;
+    @Option(names = "--mergers", defaultValue = "1", paramLabel = "M",
+        description = "nodes owning the accumulators (default ${DEFAULT-VALUE}: the coordinator receives every shard)")
+    int mergers;
+    @Option(names = "--json", description = "print one JSON object (snake_case keys, bytes in bytes)")
+    boolean json;
+
+    @Override
+    public Integer call() {
+      SessionEstimate.Request request;
+      try {
+        request = new SessionEstimate.Request(model, workers, layers, samples, batchSize,
+            batchesPerUnit == null ? 0 : batchesPerUnit, scorings,
+            SessionEstimate.parseBytes("--device-memory", deviceMemory),
+            accumulatorMemory == null ? 0 : SessionEstimate.parseBytes("--accumulator-memory", accumulatorMemory),
+            mergers);
+        if (batchesPerUnit != null && batchesPerUnit < 1) {
+          throw new IllegalArgumentException("--batches-per-unit must be at least 1, got " + batchesPerUnit);
+        }
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
+      }
+      try {
+        var result = SessionEstimate.estimate(request);
+        var out = spec.commandLine().getOut();
+        out.print(json ? new GsonBuilder().create().toJson(result.toJson()) + System.lineSeparator()
+            : result.toTable());
+        out.flush();
+        return 0;
+      } catch (IOException | IllegalArgumentException e) {
+        var err = spec.commandLine().getErr();
+        err.println(spec.qualifiedName() + ": " + e.getMessage());
+        err.flush();
+        return 1;
+      }
     }
   }
 }

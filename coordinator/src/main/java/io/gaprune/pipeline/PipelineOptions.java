@@ -54,6 +54,12 @@ public record PipelineOptions(
     Path statistics,
     boolean saveStatistics) {
 
+  /** Calibration triplets per set of {@code run} and {@code compare} (and what {@code session estimate} assumes). */
+  public static final int DEFAULT_SAMPLES = 512;
+
+  /** Triplets per statistics batch and half of {@code run} and {@code compare}. */
+  public static final int DEFAULT_BATCH_SIZE = 16;
+
   /**
    * The scoring hyperparameters a user can set; {@link #paper()} gives the paper's.
    *

@@ -24,6 +24,7 @@ import io.gaprune.planner.MethodSpec;
 import io.gaprune.planner.ScoringMethod;
 import io.gaprune.progress.Progress;
 import io.gaprune.protocol.SessionConfig;
+import io.gaprune.protocol.StatisticSet;
 import io.gaprune.report.ModelCard;
 import io.gaprune.report.ReportWriter;
 import io.gaprune.report.RunReport;
@@ -32,6 +33,7 @@ import io.gaprune.session.EmbeddedSession;
 import io.gaprune.stats.StatisticsFile;
 import io.gaprune.stats.UnitStatistics;
 import io.gaprune.train.Retrainer;
+import io.gaprune.worker.ModelUnitComputer;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -63,6 +65,8 @@ public final class PruningPipeline {
   private final List<String> warnings = new ArrayList<>();
   /** Triplets in the calibration sets the statistics were computed on (none when they were read from a file). */
   private final Map<String, Integer> calibrationSizes = new LinkedHashMap<>();
+  /** The statistics session's counters (report.json's "session"); null when statistics came from a file. */
+  private Map<String, Object> sessionCounters;
 
   /**
    * @param log where the longer messages of the steps go (encoding progress, dataset warnings)
@@ -80,7 +84,7 @@ public final class PruningPipeline {
     try (var manager = NDManager.newBaseManager();
         var model = load(manager)) {
       var datasets = readDatasets();
-      var statistics = statistics(model);
+      var statistics = statistics(model, needsGradientSums(List.of(MethodSpec.of(method))));
       var evaluations = new ArrayList<>(evaluate(model, datasets, RunReport.DENSE, RunReport.DENSE, null));
       var plan = prune(model, statistics, MethodSpec.of(method), options.sparsity(), method.cliName(),
           method.cliName(), out.resolve("masks.safetensors"), out.resolve("plan.json"), datasets, evaluations,
@@ -136,7 +140,7 @@ public final class PruningPipeline {
     try (var manager = NDManager.newBaseManager();
         var model = load(manager)) {
       var datasets = readDatasets();
-      var statistics = statistics(model);
+      var statistics = statistics(model, needsGradientSums(methods));
       var evaluations = new ArrayList<RunReport.Evaluation>();
       if (evaluateDense) {
         evaluations.addAll(evaluate(model, datasets, RunReport.DENSE, RunReport.DENSE, null));
@@ -234,7 +238,13 @@ public final class PruningPipeline {
    * The statistics file of an earlier run when given; else the calibration sets (representatively sampled when
    * asked), then the embedded session's statistics, written to {@code statistics.safetensors} when asked.
    */
-  private UnitStatistics statistics(LoadedModel model) throws Exception {
+  /** Whether any of the methods reads the mean gradients: only then do the workers collect and ship Σg. */
+  private boolean needsGradientSums(List<MethodSpec> methods) {
+    return methods.stream().anyMatch(m ->
+        m.apply(options.scoringParameters().config(m.method(), options.seed())).needsGradientSums());
+  }
+
+  private UnitStatistics statistics(LoadedModel model, boolean gradientSums) throws Exception {
     if (options.statistics() != null) {
       var loaded = timed("read statistics", () -> StatisticsFile.read(options.statistics()));
       if (!loaded.model().equals(options.model())) {
@@ -246,7 +256,8 @@ public final class PruningPipeline {
           loaded.statistics().domainSamples(), loaded.statistics().tensors().size()));
       return loaded.statistics();
     }
-    var statistics = computeStatistics(model);
+    // a saved file serves any method later (compare --statistics): it holds the gradient sums too
+    var statistics = computeStatistics(model, gradientSums || options.saveStatistics());
     if (options.saveStatistics()) {
       var file = options.out().resolve("statistics.safetensors");
       timed("write statistics", () -> {
@@ -258,7 +269,7 @@ public final class PruningPipeline {
     return statistics;
   }
 
-  private UnitStatistics computeStatistics(LoadedModel model) throws Exception {
+  private UnitStatistics computeStatistics(LoadedModel model, boolean gradientSums) throws Exception {
     var calibration = options.out().resolve("calibration");
     var general = calibrationSet(model, options.general(), calibration.resolve("general.json"));
     var domain = calibrationSet(model, options.domain(), calibration.resolve("domain.json"));
@@ -281,7 +292,9 @@ public final class PruningPipeline {
         .setSeed(options.seed())
         .setBatchSize(options.batchSize())
         .setBatchesPerUnit(batchesPerUnit(batches))
-        .setPartitionBudgetBytes(defaults.getBytes("partition-budget-bytes"))
+        .setStatistics(gradientSums ? StatisticSet.FISHER_AND_GRADIENTS : StatisticSet.FISHER)
+        // the pipeline plans every method itself from the merged statistics: the session only merges
+        .setStatisticsOnly(true)
         .setCandidates(options.layers())
         .setSparsity(options.sparsity())
         .setMaxSeqLen(options.maxLength())
@@ -291,18 +304,41 @@ public final class PruningPipeline {
         .setBudget(options.budget())
         .build();
     var display = new SessionProgress(progress);
-    var result = timed("statistics", () -> EmbeddedSession.run(session, config, options.workers(),
-        Duration.ofDays(7), display::update));
+    // the session's in-process worker computes on this run's model: one copy of the weights per JVM
+    var runtime = new ModelUnitComputer(model, options.model(), options.maxLength());
+    var result = timed("statistics", () -> {
+      try (runtime) {
+        return EmbeddedSession.run(session, config, options.workers(), Duration.ofDays(7), display::update,
+            runtime);
+      }
+    });
     display.end();
+    var counters = result.status().getSession();
+    var counted = new LinkedHashMap<String, Object>();
+    counted.put("units", counters.getUnits());
+    counted.put("partitions", counters.getPartitions());
+    counted.put("passes", counters.getPasses());
+    counted.put("batches", counters.getBatches());
+    counted.put("shard_bytes", counters.getShardBytes());
+    counted.put("shard_bytes_max_node", counters.getShardBytesMaxNode());
+    counted.put("workers", counters.getWorkers());
+    counted.put("statistics", counters.getStatistics().name().toLowerCase(Locale.ROOT));
+    progress.note(String.format(Locale.ROOT, "session: %d units, %d pass(es) over %d batches, %.1f MB of shards"
+        + " (%s) from %d worker(s)", counters.getUnits(), counters.getPasses(), counters.getBatches(),
+        counters.getShardBytes() / 1e6, counted.get("statistics"), counters.getWorkers()));
+    sessionCounters = counted;
     return result.statistics();
   }
 
+  /** Units per session that the pipeline aims at: enough for 8 workers to share and for a crash to lose little. */
+  public static final int UNITS = 8;
+
   /**
-   * About four units per worker: enough for leases to balance the load and for a crash to lose little, few
-   * enough that streaming each unit's shards (all of a partition's statistics) stays a small share of the time.
+   * Batches per unit from the data alone: never from the number of workers, so that any number of workers sums
+   * the same units in the same order and gets the same bits (masks identical with 1 or 3 workers).
    */
-  private int batchesPerUnit(int batches) {
-    return Math.max(1, (batches + 4 * options.workers() - 1) / (4 * options.workers()));
+  public static int batchesPerUnit(int batches) {
+    return Math.max(1, (batches + UNITS - 1) / UNITS);
   }
 
   /** A calibration set as written for the session's workers. */
@@ -365,8 +401,8 @@ public final class PruningPipeline {
         .map(t -> new RunReport.TensorSparsity(t.name(), t.size(), t.pruned()))
         .toList();
     return new RunReport(command, configuration, plan.requestedSparsity(), plan.actualSparsity(),
-        plan.candidates(), plan.pruned(), new LinkedHashMap<>(timings), layers, evaluations, allWarnings, chosen,
-        tensors);
+        plan.candidates(), plan.pruned(), new LinkedHashMap<>(timings), layers, evaluations, allWarnings,
+        sessionCounters, chosen, tensors);
   }
 
   @FunctionalInterface

@@ -73,6 +73,10 @@ public final class CheckpointTensorSource implements TensorSource {
       var parts = new double[4][];
       String[] suffixes = {SUM_SQ_GENERAL, SUM_GENERAL, SUM_SQ_DOMAIN, SUM_DOMAIN};
       for (int i = 0; i < 4; i++) {
+        if ((i == 1 || i == 3) && !file.contains(n + suffixes[i])) {
+          parts[i] = new double[0]; // collected without the gradient sums (a Fisher-only scoring)
+          continue;
+        }
         var info = file.info(n + suffixes[i]);
         if (!java.util.Arrays.equals(info.shape(), meta.shape())) {
           throw new IllegalArgumentException("tensor " + n + ": statistic " + info.name() + " has shape "
@@ -91,16 +95,21 @@ public final class CheckpointTensorSource implements TensorSource {
       throws IOException {
     var specs = new ArrayList<TensorSpec>();
     for (var s : stats) {
-      for (String suffix : new String[] {SUM_SQ_GENERAL, SUM_GENERAL, SUM_SQ_DOMAIN, SUM_DOMAIN}) {
+      for (String suffix : s.hasGradientSums() ? new String[] {SUM_SQ_GENERAL, SUM_GENERAL, SUM_SQ_DOMAIN, SUM_DOMAIN}
+          : new String[] {SUM_SQ_GENERAL, SUM_SQ_DOMAIN}) {
         specs.add(new TensorSpec(s.name() + suffix, DType.F64, s.shape()));
       }
     }
     try (var w = SafetensorsWriter.create(path, specs, metadata)) {
       for (var s : stats) {
         w.writeDoubles(s.name() + SUM_SQ_GENERAL, s.sumSqGeneral());
-        w.writeDoubles(s.name() + SUM_GENERAL, s.sumGeneral());
+        if (s.hasGradientSums()) {
+          w.writeDoubles(s.name() + SUM_GENERAL, s.sumGeneral());
+        }
         w.writeDoubles(s.name() + SUM_SQ_DOMAIN, s.sumSqDomain());
-        w.writeDoubles(s.name() + SUM_DOMAIN, s.sumDomain());
+        if (s.hasGradientSums()) {
+          w.writeDoubles(s.name() + SUM_DOMAIN, s.sumDomain());
+        }
       }
     }
   }

@@ -28,7 +28,7 @@ public final class Scorer {
 
   /** The final scores of one tensor (higher = more important, kept first). */
   public double[] score(TensorInput t) {
-    validate(t, needsStatistics());
+    validate(t, needsStatistics(), config.needsGradientSums());
     var raw = raw(t);
     var out = postProcess(raw, config.postProcess(), config.temperature());
     if (config.fusion()) {
@@ -47,21 +47,8 @@ public final class Scorer {
     return out;
   }
 
-  /**
-   * The order-preserving keys of {@link #score}: what a process scoring a partition of the model feeds to a
-   * selection pass's {@link PassAccumulator} before the coordinator merges them.
-   */
-  public long[] scoreKeys(TensorInput t) {
-    var scores = score(t);
-    var keys = new long[scores.length];
-    for (int j = 0; j < scores.length; j++) {
-      keys[j] = ScoreKeys.key(scores[j]);
-    }
-    return keys;
-  }
-
   /** Checks sizes and values; every message names the tensor. */
-  static void validate(TensorInput t, boolean needStats) {
+  static void validate(TensorInput t, boolean needStats, boolean needGradients) {
     String name = t.name();
     long n = t.meta().size();
     var w = t.weights();
@@ -83,6 +70,14 @@ public final class Scorer {
     }
     check(name, "F_gen (fisherGeneral)", s.fisherGeneral(), n, t, true);
     check(name, "F_dom (fisherDomain)", s.fisherDomain(), n, t, true);
+    if (s.meanGradGeneral().length == 0 && s.meanGradDomain().length == 0) {
+      if (needGradients) {
+        throw new IllegalArgumentException("tensor " + name + ": the scoring reads the mean gradients, and these "
+            + "statistics were collected without them (a session whose scoring reads the Fisher only); collect "
+            + "them again with this scoring, or with compare listing it");
+      }
+      return;
+    }
     check(name, "mean general gradient", s.meanGradGeneral(), n, t, false);
     check(name, "mean domain gradient", s.meanGradDomain(), n, t, false);
   }

@@ -98,6 +98,18 @@ public record ScoringConfig(
     public static final double DEFAULT_FLOOR = 0.01;
   }
 
+  /**
+   * Whether this scoring reads the mean gradients ḡ (the gradient alignment): the paper's and the reference's
+   * DAI, and the calibrated DAI with an alignment weight. A session collects and ships Σg only then.
+   */
+  public boolean needsGradientSums() {
+    return switch (method) {
+      case DAI, DAI_REFERENCE -> true;
+      case DAI_CALIBRATED -> calibrated.alignmentWeight() != 0;
+      default -> false;
+    };
+  }
+
   public ScoringConfig {
     if (method == null || alignment == null || postProcess == null || calibrated == null) {
       throw new IllegalArgumentException("scoring method, alignment and post-processing are required");

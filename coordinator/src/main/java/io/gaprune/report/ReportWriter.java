@@ -84,6 +84,13 @@ public final class ReportWriter {
           (phase, seconds) -> out.append(String.format(Locale.ROOT, "| %s | %.1f |%n", phase, seconds)));
       out.append('\n');
     }
+    if (report.session() != null) {
+      out.append("| session | |\n|---|---:|\n");
+      report.session().forEach((key, value) -> out.append(String.format(Locale.ROOT, "| %s | %s |%n",
+          key.replace('_', ' '), value instanceof Number n ? String.format(Locale.ROOT, "%,d", n.longValue())
+              : value)));
+      out.append('\n');
+    }
     for (String warning : report.warnings()) {
       out.append("- warning: ").append(warning).append('\n');
     }
@@ -270,6 +277,13 @@ public final class ReportWriter {
       report.timingsSeconds().forEach((phase, seconds) -> rows.add(List.of(phase,
           String.format(Locale.ROOT, "%.1f", seconds))));
       out.append(htmlTable("timings", List.of("phase", "seconds"), rows));
+    }
+    if (report.session() != null) {
+      out.append("<h2>Statistics session</h2>\n");
+      var rows = new ArrayList<List<String>>();
+      report.session().forEach((key, value) -> rows.add(List.of(key.replace('_', ' '),
+          value instanceof Number n ? String.format(Locale.ROOT, "%,d", n.longValue()) : String.valueOf(value))));
+      out.append(htmlTable("session", List.of("session", ""), rows));
     }
     if (!report.warnings().isEmpty()) {
       out.append("<h2>Warnings</h2>\n<ul>\n");

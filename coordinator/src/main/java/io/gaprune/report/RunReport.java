@@ -16,6 +16,9 @@ import java.util.Map;
  * @param layers per-layer counts, in model order
  * @param evaluations one row per model variant and data set
  * @param warnings things a user should know (truncated texts, unknown qrels ids, a fully pruned tensor)
+ * @param session what the statistics session did, counted by its coordinator ({@code units}, {@code partitions},
+ *     {@code passes}, {@code batches}, {@code shard_bytes}, {@code shard_bytes_max_node}, {@code workers},
+ *     {@code statistics}); null when the statistics came from a file
  * @param chosen the variant whose plan {@code layers} and {@code tensors} describe ({@code run}: its method;
  *     {@code compare}: the {@code --scoring} method when compared, else the first, at the first sparsity)
  * @param tensors per candidate tensor of that plan, in model order (empty when not known)
@@ -31,15 +34,16 @@ public record RunReport(
     List<LayerSparsity> layers,
     List<Evaluation> evaluations,
     List<String> warnings,
+    Map<String, Object> session,
     String chosen,
     List<TensorSparsity> tensors) {
 
-  /** A report without per-tensor counts. */
+  /** A report without a session (statistics read from a file) and without per-tensor counts. */
   public RunReport(String command, Map<String, Object> configuration, double sparsityRequested,
       double sparsityActual, long candidates, long pruned, Map<String, Double> timingsSeconds,
       List<LayerSparsity> layers, List<Evaluation> evaluations, List<String> warnings) {
     this(command, configuration, sparsityRequested, sparsityActual, candidates, pruned, timingsSeconds, layers,
-        evaluations, warnings, null, List.of());
+        evaluations, warnings, null, null, List.of());
   }
 
   /** Candidate and pruned weights of one layer (a transformer block, or the non-block tensors). */

@@ -34,8 +34,9 @@ import java.util.zip.CRC32C;
  * The coordinator's durable statistics: per unit a <em>staged</em> file (its shards, written as they stream
  * in), per layer partition an <em>accumulator</em> file (the sum of the units folded so far).
  *
- * <p>Both files have one layout: the float64 arrays of the partition's tensors (for each tensor in partition
- * order, Σg²_gen, Σg_gen, Σg²_dom, Σg_dom), little-endian, then a protobuf trailer (the unit's
+ * <p>Both files have one layout: the arrays of the partition's tensors (for each tensor in partition order,
+ * each statistic the session collects in stream order: Σg²_gen, [Σg_gen,] Σg²_dom[, Σg_dom]), little-endian,
+ * float32 in a staged file (as the worker sent them) and float64 in an accumulator, then a protobuf trailer (the unit's
  * {@link UnitResult}, or the accumulator's {@link AccumulatorMeta} with the ids of the units it holds), the
  * trailer's length (8 bytes), a magic number and a CRC32C of everything before it. A file is written under a
  * temporary name, fsynced, and renamed atomically: a reader sees the old file or the new one, never a mix,
@@ -48,14 +49,20 @@ public final class AccumulatorStore {
   private static final int MAGIC = 0x47415031; // "GAP1"
   private static final int FOOTER = Long.BYTES + Integer.BYTES + Integer.BYTES;
   private static final int BLOCK = 1 << 20;
+  /** Bytes of a staged value: float32, as shards travel. */
+  private static final int VALUE = io.gaprune.worker.ShardCodec.VALUE_BYTES;
 
   private final Path dir;
   private final String sessionId;
   private final Map<Integer, LayerPartition> partitions = new LinkedHashMap<>();
+  private final List<Statistic> statistics;
 
-  public AccumulatorStore(Path sessionDir, String sessionId, List<LayerPartition> partitions) {
+  /** @param statistics the statistics each unit carries, in stream order ({@code ShardCodec.statistics}) */
+  public AccumulatorStore(Path sessionDir, String sessionId, List<LayerPartition> partitions,
+      List<Statistic> statistics) {
     this.dir = sessionDir;
     this.sessionId = sessionId;
+    this.statistics = List.copyOf(statistics);
     for (LayerPartition p : partitions) {
       this.partitions.put(p.getIndex(), p);
     }
@@ -87,10 +94,11 @@ public final class AccumulatorStore {
     return p;
   }
 
-  static long dataBytes(LayerPartition p) {
+  /** Values of a partition's statistics (each is a float32 in a staged file, a float64 in an accumulator). */
+  long values(LayerPartition p) {
     long n = 0;
     for (TensorSpec t : p.getTensorsList()) {
-      n += Partitioner.elements(t) * 4 * Double.BYTES;
+      n += Partitioner.elements(t) * statistics.size();
     }
     return n;
   }
@@ -134,27 +142,27 @@ public final class AccumulatorStore {
       }
       TensorSpec spec = partition.getTensors(tensor);
       long n = Partitioner.elements(spec);
-      Statistic expected = io.gaprune.worker.ShardCodec.STATISTICS[stat];
+      Statistic expected = statistics.get(stat);
       int len = c.getValues().size();
       if (!c.getTensor().equals(spec.getName()) || c.getStatistic() != expected || c.getOffset() != offset
-          || len % Double.BYTES != 0 || len == 0 || offset + len / Double.BYTES > n) {
+          || len % VALUE != 0 || len == 0 || offset + len / VALUE > n) {
         throw new IllegalStateException("unit " + unitId + ": unexpected chunk " + c.getTensor() + "/"
             + c.getStatistic() + "@" + c.getOffset() + " (" + len + " bytes); expected " + spec.getName() + "/"
             + expected + "@" + offset + " of " + n);
       }
       ByteBuffer buf = c.getValues().asReadOnlyByteBuffer();
       crc.update(buf.duplicate());
-      long pos = base + offset * Double.BYTES;
+      long pos = base + offset * VALUE;
       while (buf.hasRemaining()) {
         pos += ch.write(buf, pos);
       }
       bytes += len;
       chunks++;
-      offset += len / Double.BYTES;
+      offset += len / VALUE;
       if (offset == n) {
-        base += n * Double.BYTES;
+        base += n * VALUE;
         offset = 0;
-        if (++stat == 4) {
+        if (++stat == statistics.size()) {
           stat = 0;
           tensor++;
         }
@@ -283,7 +291,7 @@ public final class AccumulatorStore {
       throws IOException {
     Path acc = accumulatorPath(partition.getIndex());
     Path tmp = acc.resolveSibling(acc.getFileName() + ".tmp-" + ProcessHandle.current().pid());
-    long data = dataBytes(partition);
+    long values = values(partition);
     AccumulatorMeta.Builder next = AccumulatorMeta.newBuilder()
         .setSessionId(sessionId)
         .setPartition(partition.getIndex());
@@ -310,27 +318,34 @@ public final class AccumulatorStore {
     try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.READ);
         FileChannel add = FileChannel.open(stagedPath(unitId), StandardOpenOption.READ);
         FileChannel old = meta == null ? null : FileChannel.open(acc, StandardOpenOption.READ)) {
-      ByteBuffer a = ByteBuffer.allocate(BLOCK).order(ByteOrder.LITTLE_ENDIAN);
-      ByteBuffer b = ByteBuffer.allocate(BLOCK).order(ByteOrder.LITTLE_ENDIAN);
-      for (long pos = 0; pos < data; pos += BLOCK) {
-        int len = (int) Math.min(BLOCK, data - pos);
-        readFully(add, b, pos, len);
+      int block = BLOCK / Double.BYTES; // values per step
+      ByteBuffer a = ByteBuffer.allocate(block * Double.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer b = ByteBuffer.allocate(block * VALUE).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer sum = ByteBuffer.allocate(block * Double.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+      for (long at = 0; at < values; at += block) {
+        int count = (int) Math.min(block, values - at);
+        readFully(add, b, at * VALUE, count * VALUE);
+        var fb = b.asFloatBuffer();
+        var ds = sum.clear().asDoubleBuffer();
         if (old != null) {
-          readFully(old, a, pos, len);
+          readFully(old, a, at * Double.BYTES, count * Double.BYTES);
           var da = a.asDoubleBuffer();
-          var db = b.asDoubleBuffer();
-          for (int i = 0; i < len / Double.BYTES; i++) {
-            db.put(i, da.get(i) + db.get(i));
+          for (int i = 0; i < count; i++) {
+            ds.put(i, da.get(i) + fb.get(i)); // float32 widened exactly, summed in float64
+          }
+        } else {
+          for (int i = 0; i < count; i++) {
+            ds.put(i, fb.get(i));
           }
         }
-        b.position(0).limit(len);
-        long w = pos;
-        while (b.hasRemaining()) {
-          w += out.write(b, w);
+        sum.position(0).limit(count * Double.BYTES);
+        long w = at * Double.BYTES;
+        while (sum.hasRemaining()) {
+          w += out.write(sum, w);
         }
       }
       AccumulatorMeta built = next.build();
-      writeTrailer(out, data, built.toByteArray());
+      writeTrailer(out, values * Double.BYTES, built.toByteArray());
       out.force(true);
       moveAtomically(tmp, acc);
       return built;
@@ -352,20 +367,25 @@ public final class AccumulatorStore {
       long n = Partitioner.elements(spec);
       if (spec.getName().equals(name)) {
         int count = Math.toIntExact(n);
-        double[][] arrays = new double[4][count];
+        // absent statistics (Σg of a Fisher-only session) stay empty arrays
+        var arrays = new java.util.EnumMap<Statistic, double[]>(Statistic.class);
         try (FileChannel ch = FileChannel.open(accumulatorPath(p), StandardOpenOption.READ)) {
           ByteBuffer buf = ByteBuffer.allocate(count * Double.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-          for (int s = 0; s < 4; s++) {
+          for (int s = 0; s < statistics.size(); s++) {
             readFully(ch, buf, base + (long) s * count * Double.BYTES, count * Double.BYTES);
-            buf.asDoubleBuffer().get(arrays[s]);
+            double[] values = new double[count];
+            buf.asDoubleBuffer().get(values);
+            arrays.put(statistics.get(s), values);
           }
         }
         TensorMeta tm = meta.getTensors(i);
         long[] shape = spec.getShapeList().stream().mapToLong(Long::longValue).toArray();
-        return new TensorStats(name, shape, arrays[0], arrays[1], arrays[2], arrays[3], tm.getCosineSum(),
-            tm.getNegativeCosines());
+        double[] none = new double[0];
+        return new TensorStats(name, shape, arrays.get(Statistic.SUM_SQ_GENERAL),
+            arrays.getOrDefault(Statistic.SUM_GENERAL, none), arrays.get(Statistic.SUM_SQ_DOMAIN),
+            arrays.getOrDefault(Statistic.SUM_DOMAIN, none), tm.getCosineSum(), tm.getNegativeCosines());
       }
-      base += n * 4 * Double.BYTES;
+      base += n * statistics.size() * Double.BYTES;
     }
     throw new IllegalArgumentException("partition " + p + " holds no tensor " + name);
   }

@@ -77,7 +77,7 @@ public final class CoordinatorNode implements AutoCloseable {
           config.getDuration("gaprune.coordinator.lease-check-interval"),
           config.getDuration("gaprune.coordinator.retry-after"),
           Versions.code(config.getString("gaprune.code-version")),
-          workDir, model, planner);
+          workDir, model, planner, Partitioner.accumulatorMemory(config));
       ClusterSingleton.get(system).init(
           SingletonActor.of(SessionCoordinator.create(settings), "session-coordinator"));
       String management = Management.start(system, System.getenv(), Duration.ofSeconds(30)).orElse(null);

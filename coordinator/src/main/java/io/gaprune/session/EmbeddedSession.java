@@ -61,6 +61,15 @@ public final class EmbeddedSession {
    */
   public static SessionResult run(SessionConfig session, Config config, int workers, Duration timeout,
       Consumer<SessionStatus> onStatus) throws Exception {
+    return run(session, config, workers, timeout, onStatus, null);
+  }
+
+  /**
+   * As above, where the in-process worker and the coordinator use {@code loaded} (the caller's model, one copy
+   * of the weights per JVM; the caller keeps and closes it) instead of loading the configured runtime.
+   */
+  public static SessionResult run(SessionConfig session, Config config, int workers, Duration timeout,
+      Consumer<SessionStatus> onStatus, ModelRuntime loaded) throws Exception {
     if (workers < 1) {
       throw new IllegalArgumentException("workers must be at least 1, got " + workers);
     }
@@ -78,7 +87,7 @@ public final class EmbeddedSession {
         .withFallback(node);
     List<Process> children = new ArrayList<>();
     ExecutorService computeThread = Executors.newSingleThreadExecutor();
-    ModelRuntime model = ModelRuntime.create(config);
+    ModelRuntime model = loaded != null ? loaded : ModelRuntime.create(config);
     try (CoordinatorNode coordinator = CoordinatorNode.start(resolvedNode, model, List.of("coordinator", "worker"),
         new StreamingDaiPlanner())) {
       ActorSystem<Void> system = coordinator.system();
@@ -126,9 +135,11 @@ public final class EmbeddedSession {
         throw new IllegalStateException("session " + id + " ended " + status.getState() + ": " + status.getMessage());
       }
       Path dir = coordinator.workDir().resolve("sessions").resolve(id);
-      AccumulatorStore store = new AccumulatorStore(dir, id, status.getPartitionsList());
-      return new SessionResult(status, store.readAll(), readMasks(Path.of(status.getPlan().getMasksPath())),
-          status.getPlan(), dir, sessionTime);
+      AccumulatorStore store = new AccumulatorStore(dir, id, status.getPartitionsList(),
+          io.gaprune.worker.ShardCodec.statistics(status.getSession().getStatistics()));
+      var masksPath = status.getPlan().getMasksPath();
+      return new SessionResult(status, store.readAll(),
+          masksPath.isEmpty() ? Map.of() : readMasks(Path.of(masksPath)), status.getPlan(), dir, sessionTime);
     } finally {
       for (Process p : children) {
         p.destroy();
@@ -139,7 +150,9 @@ public final class EmbeddedSession {
         }
       }
       computeThread.shutdownNow();
-      model.close();
+      if (loaded == null) {
+        model.close();
+      }
     }
   }
 
@@ -152,7 +165,9 @@ public final class EmbeddedSession {
   public static Process startWorkerProcess(Path config, String device, Path logFile) throws IOException {
     List<String> cmd = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx2g", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        // the lead's heap: accumulator-memory = auto sizes every worker's unit sums from it
+        "-Xmx" + Math.max(2L << 30, Runtime.getRuntime().maxMemory()), "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1",
         "-Dai.djl.offline=true", "-Dai.djl.default_engine=PyTorch", "-Dai.djl.pytorch.num_threads=1",
         "-cp", System.getProperty("java.class.path"),
         "io.gaprune.cli.Main", "worker", "--config", config.toString(), "--device", device));

@@ -6,8 +6,11 @@ import io.gaprune.protocol.BatchIndices;
 import io.gaprune.protocol.LayerPartition;
 import io.gaprune.protocol.Phase;
 import io.gaprune.protocol.SessionConfig;
+import io.gaprune.protocol.Statistic;
+import io.gaprune.protocol.StatisticSet;
 import io.gaprune.protocol.TensorSpec;
 import io.gaprune.protocol.WorkUnit;
+import io.gaprune.worker.ShardCodec;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -19,21 +22,74 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * Splits a session into work units: data batches × layer partitions.
+ * Splits a session into work units: a unit is a range of data batches over every candidate tensor, so each
+ * calibration batch goes through forward and backward once per session.
  *
  * <p>Batches: each calibration set's indices are shuffled with the session seed ({@link Random} is specified
  * bit for bit, so every JVM gets the same order), cut into batches of {@code batch_size}; batch {@code b}
- * pairs the b-th general batch with the b-th domain batch. Layer partitions: the candidate tensors in model
- * order, packed greedily until the accumulators (4 float64 statistics per weight) reach the memory budget.
- * A unit is (phase, batch range, partition); its id sorts in the order its partition folds it.
+ * pairs the b-th general batch with the b-th domain batch, and {@code batches_per_unit} of them make a unit.
+ * The layout depends on the data and the session's configuration only, never on the number of workers, so any
+ * number of workers folds the same units in the same order (the same bits).
+ *
+ * <p>Layer partitions are the fallback for a worker that cannot hold a unit's sums beside its model: the
+ * candidate tensors in model order are packed greedily until their sums ({@link #bytesPerWeight}) reach the
+ * session's accumulator memory; each partition is one more pass over every batch. A unit id sorts in the order
+ * its partition folds it.
  */
 public final class Partitioner {
   private Partitioner() {}
 
   public record Plan(List<LayerPartition> partitions, List<WorkUnit> units, int batches) {}
 
-  /** Bytes of accumulator per weight: Σg² and Σg for the general and the domain half, float64. */
-  public static final int ACCUMULATOR_BYTES_PER_WEIGHT = 4 * Double.BYTES;
+  /**
+   * A worker's memory per candidate weight while it computes a unit: the float64 sum of each statistic the
+   * session collects, and the general half's float32 gradient held until the domain half's is there (for the
+   * cosine between them).
+   */
+  /**
+   * The session as it will run: the statistics its scoring reads when the request names none, and the
+   * accumulator memory when the request leaves it at 0. A bad scoring entry is refused here, at the start, not
+   * after hours of statistics; so are statistics that lack what the scoring reads.
+   */
+  public static SessionConfig resolve(SessionConfig cfg, long accumulatorMemory) {
+    boolean gradients = StreamingDaiPlanner.scoring(cfg).needsGradientSums();
+    var b = cfg.toBuilder();
+    if (cfg.getStatistics() == StatisticSet.FISHER && gradients) {
+      throw new IllegalArgumentException("statistics FISHER lack the gradient sums that scoring \""
+          + cfg.getScoring() + "\" reads; use FISHER_AND_GRADIENTS or leave statistics out");
+    }
+    if (cfg.getStatistics() == StatisticSet.STATISTIC_SET_UNSPECIFIED) {
+      b.setStatistics(gradients ? StatisticSet.FISHER_AND_GRADIENTS : StatisticSet.FISHER);
+    }
+    if (cfg.getPartitionBudgetBytes() == 0) {
+      b.setPartitionBudgetBytes(accumulatorMemory);
+    }
+    return b.build();
+  }
+
+  /** Share of this JVM's heap that {@code accumulator-memory = auto} gives the unit's sums. */
+  static final double AUTO_HEAP_SHARE = 0.6;
+
+  /**
+   * The node's {@code gaprune.session.accumulator-memory}: bytes, or {@code auto} for {@value #AUTO_HEAP_SHARE}
+   * of this JVM's maximum heap (the embedded mode's workers run with the lead's heap; a multi-host deployment
+   * sets what its workers can hold).
+   */
+  public static long accumulatorMemory(com.typesafe.config.Config config) {
+    String key = "gaprune.session.accumulator-memory";
+    if (config.getValue(key).unwrapped() instanceof String text && text.trim().equalsIgnoreCase("auto")) {
+      return (long) (Runtime.getRuntime().maxMemory() * AUTO_HEAP_SHARE);
+    }
+    long bytes = config.getBytes(key);
+    if (bytes <= 0) {
+      throw new IllegalArgumentException(key + " must be positive or \"auto\", got " + bytes);
+    }
+    return bytes;
+  }
+
+  public static long bytesPerWeight(List<Statistic> statistics) {
+    return (long) statistics.size() * Double.BYTES + Float.BYTES;
+  }
 
   public static Plan plan(SessionConfig cfg, List<TensorSpec> candidates, int generalCount, int domainCount) {
     if (cfg.getBatchSize() <= 0) {
@@ -65,7 +121,8 @@ public final class Partitioner {
       }
       allBatches.add(bi.build());
     }
-    List<LayerPartition> partitions = partitions(candidates, cfg.getPartitionBudgetBytes());
+    List<LayerPartition> partitions = partitions(candidates, cfg.getPartitionBudgetBytes(),
+        bytesPerWeight(ShardCodec.statistics(cfg)));
     List<WorkUnit> units = new ArrayList<>();
     for (LayerPartition p : partitions) {
       for (int start = 0; start < batches; start += cfg.getBatchesPerUnit()) {
@@ -89,15 +146,16 @@ public final class Partitioner {
     return String.format("p%03d-b%06d", partition, batchStart);
   }
 
-  static List<LayerPartition> partitions(List<TensorSpec> tensors, long budgetBytes) {
+  static List<LayerPartition> partitions(List<TensorSpec> tensors, long budgetBytes, long bytesPerWeight) {
     if (budgetBytes <= 0) {
-      throw new IllegalArgumentException("partition budget must be positive, got " + budgetBytes);
+      throw new IllegalArgumentException("accumulator memory (partition budget) must be positive, got "
+          + budgetBytes);
     }
     List<LayerPartition> out = new ArrayList<>();
     LayerPartition.Builder current = null;
     long used = 0;
     for (TensorSpec t : tensors) {
-      long bytes = elements(t) * ACCUMULATOR_BYTES_PER_WEIGHT;
+      long bytes = elements(t) * bytesPerWeight;
       if (current != null && used + bytes > budgetBytes) {
         out.add(current.build());
         current = null;

@@ -17,6 +17,7 @@ import io.gaprune.protocol.RegisterAck;
 import io.gaprune.protocol.RegisterRefused;
 import io.gaprune.protocol.RequestWork;
 import io.gaprune.protocol.SessionCancelled;
+import io.gaprune.protocol.MaskPlan;
 import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.SessionEvent;
 import io.gaprune.protocol.SessionFailed;
@@ -93,8 +94,9 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   private record MemberGone(org.apache.pekko.actor.Address address) implements Command {}
 
   /** What the coordinator needs besides its journal. */
+  /** @param accumulatorMemory a session's partition budget when its request leaves it at 0 */
   public record Settings(Duration leaseTimeout, Duration leaseCheckInterval, Duration retryAfter, String codeVersion,
-      Path workDir, ModelRuntime model, MaskPlanner planner) {}
+      Path workDir, ModelRuntime model, MaskPlanner planner, long accumulatorMemory) {}
 
   private record LiveWorker(String device, long lastSeenMs, boolean draining) {}
 
@@ -390,7 +392,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       if (!cfg.getSessionId().matches("[A-Za-z0-9._-]{1,64}")) {
         throw new IllegalArgumentException("session id must be 1-64 characters of A-Z a-z 0-9 . _ -");
       }
-      StreamingDaiPlanner.scoring(cfg); // a bad scoring entry is refused now, not after hours of statistics
+      cfg = Partitioner.resolve(cfg, settings.accumulatorMemory());
       int general = Partitioner.countTriplets(Path.of(cfg.getGeneralPath()));
       int domain = Partitioner.countTriplets(Path.of(cfg.getDomainPath()));
       var plan = Partitioner.plan(cfg, settings.model().candidateTensors(cfg.getCandidates()), general, domain);
@@ -408,9 +410,9 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       failures.clear();
       planning = false;
       store = storeFor(ns);
-      ctx.getLog().info("session {} started: {} units ({} partitions × {} batch ranges)",
+      ctx.getLog().info("session {} started: {} units ({} partitions × {} batch ranges), statistics {}",
           ns.config.getSessionId(), ns.units.size(), ns.partitions.size(),
-          ns.partitions.isEmpty() ? 0 : ns.units.size() / ns.partitions.size());
+          ns.partitions.isEmpty() ? 0 : ns.units.size() / ns.partitions.size(), ns.config.getStatistics());
       reply(st.getReplyTo(), CommandReply.newBuilder().setOk(true).setMessage("session " + ns.config.getSessionId()
           + " started").setStatus(status(ns)).build());
     });
@@ -462,7 +464,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       }
       int partition = s.units.get(st.unitId()).getPartition();
       return Effect().persist(event(SessionEvent.newBuilder().setUnitCompleted(UnitCompleted.newBuilder()
-              .setUnitId(st.unitId()).setWorkerRef(st.workerRef()).setCrc32C(st.crc32c()))))
+              .setUnitId(st.unitId()).setWorkerRef(st.workerRef()).setCrc32C(st.crc32c()).setBytes(bytes))))
           .thenRun(ns -> {
             shardBytes += bytes;
             acks.forEach(w -> tell(w, UnitAck.newBuilder().setUnitId(st.unitId()).build()));
@@ -497,8 +499,11 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       List<SessionEvent> events = new ArrayList<>();
       for (var e : new java.util.TreeMap<>(d.units()).entrySet()) {
         if (!s.done.contains(e.getKey()) && s.units.containsKey(e.getKey())) {
+          // its staged file matched the worker's summary, so its bytes are the layout's
+          long bytes = store.values(s.partitions.get(s.units.get(e.getKey()).getPartition()))
+              * io.gaprune.worker.ShardCodec.VALUE_BYTES;
           events.add(event(SessionEvent.newBuilder().setUnitCompleted(UnitCompleted.newBuilder()
-              .setUnitId(e.getKey()).setWorkerRef("recovered from disk"))));
+              .setUnitId(e.getKey()).setWorkerRef(SessionState.RECOVERED).setBytes(bytes))));
         }
       }
       if (!events.isEmpty()) {
@@ -516,7 +521,13 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   private void maybePlan(SessionState s) {
     if (s.status == SessionState.Status.RUNNING && s.allDone() && s.allFolded() && !planning) {
       planning = true;
-      planner.tell(new DaiPlanner.Plan(s.config, s.partitions, store, plannerReplies));
+      if (s.config.getStatisticsOnly()) {
+        // the starter plans: the session is done with an empty plan (no masks)
+        plannerReplies.tell(new DaiPlanner.Planned(s.config.getSessionId(),
+            MaskPlan.newBuilder().setSessionId(s.config.getSessionId()).build()));
+      } else {
+        planner.tell(new DaiPlanner.Plan(s.config, s.partitions, store, plannerReplies));
+      }
     }
   }
 
@@ -606,7 +617,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
 
   private AccumulatorStore storeFor(SessionState s) {
     return new AccumulatorStore(settings.workDir().resolve("sessions").resolve(s.config.getSessionId()),
-        s.config.getSessionId(), s.partitions);
+        s.config.getSessionId(), s.partitions, io.gaprune.worker.ShardCodec.statistics(s.config));
   }
 
   private void seen(String worker) {
@@ -628,6 +639,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       b.setPlan(s.plan);
     }
     b.addAllPartitions(s.partitions);
+    b.setSession(s.counters());
     b.setStartedAtMs(s.startedAtMs).setEndedAtMs(s.endedAtMs);
     b.setCounters(OperatorCounters.newBuilder().setSessionsStarted(s.sessionsStarted).setShardBytes(shardBytes)
         .setUnitFailures(unitFailures).setLeaseExpirations(leaseExpirations));

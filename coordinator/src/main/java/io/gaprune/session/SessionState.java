@@ -3,6 +3,8 @@ package io.gaprune.session;
 import io.gaprune.protocol.LayerPartition;
 import io.gaprune.protocol.MaskPlan;
 import io.gaprune.protocol.SessionConfig;
+import io.gaprune.protocol.SessionCounters;
+import io.gaprune.protocol.StatisticSet;
 import io.gaprune.protocol.SessionEvent;
 import io.gaprune.protocol.SessionSummary;
 import io.gaprune.protocol.WorkUnit;
@@ -30,6 +32,9 @@ public final class SessionState {
   /** Earlier sessions kept for the operator: enough for any realistic history, bounded so the state is too. */
   public static final int HISTORY_LIMIT = 100;
 
+  /** The worker of a unit found staged on disk after a restart: not known any more. */
+  static final String RECOVERED = "recovered from disk";
+
   /** Who holds a unit, under which lease, since when (journal time). */
   public record LeaseInfo(String leaseId, String workerRef, long sinceMs) {}
 
@@ -47,6 +52,9 @@ public final class SessionState {
   long startedAtMs;
   long endedAtMs;
   long sessionsStarted;
+  /** Value bytes of the current session's staged units, and who computed them: the report's counters. */
+  long shardBytes;
+  final Set<String> contributors = new HashSet<>();
   final Deque<SessionSummary> history = new ArrayDeque<>();
 
   SessionState apply(SessionEvent e) {
@@ -70,6 +78,8 @@ public final class SessionState {
         leased.clear();
         done.clear();
         folded.clear();
+        shardBytes = 0;
+        contributors.clear();
         plan = null;
         message = "";
         for (WorkUnit u : s.getUnitsList()) {
@@ -99,14 +109,20 @@ public final class SessionState {
         String id = e.getUnitCompleted().getUnitId();
         pending.remove(id);
         leased.remove(id);
-        done.add(id);
+        if (done.add(id)) {
+          shardBytes += e.getUnitCompleted().getBytes();
+          if (!e.getUnitCompleted().getWorkerRef().equals(RECOVERED)) {
+            contributors.add(e.getUnitCompleted().getWorkerRef());
+          }
+        }
       }
       case UNITS_FOLDED -> folded.addAll(e.getUnitsFolded().getUnitIdsList());
       case PLAN_COMMITTED -> {
         plan = e.getPlanCommitted().getPlan();
         status = Status.DONE;
         endedAtMs = e.getAtMs();
-        message = "masks at " + plan.getMasksPath();
+        message = plan.getMasksPath().isEmpty() ? "statistics merged (no plan asked: the starter plans)"
+            : "masks at " + plan.getMasksPath();
       }
       case CANCELLED -> {
         status = Status.CANCELLED;
@@ -139,6 +155,19 @@ public final class SessionState {
       b.setPlan(plan.toBuilder().clearTensors());
     }
     return b.build();
+  }
+
+  /**
+   * The session's counters for its report. The merger runs on the coordinator's node, which therefore receives
+   * every shard byte: the busiest node's share is all of it.
+   */
+  SessionCounters counters() {
+    long batches = units.values().stream().filter(u -> u.getPartition() == 0)
+        .mapToLong(u -> u.getBatchEnd() - u.getBatchStart()).sum();
+    return SessionCounters.newBuilder().setUnits(units.size()).setPartitions(partitions.size())
+        .setPasses(partitions.size()).setBatches((int) batches).setShardBytes(shardBytes)
+        .setShardBytesMaxNode(shardBytes).setWorkers(contributors.size())
+        .setStatistics(config == null ? StatisticSet.STATISTIC_SET_UNSPECIFIED : config.getStatistics()).build();
   }
 
   boolean allDone() {

@@ -28,7 +28,7 @@ class ModelCardTest {
     long candidates = tensors.stream().mapToLong(RunReport.TensorSparsity::candidates).sum();
     long pruned = tensors.stream().mapToLong(RunReport.TensorSparsity::pruned).sum();
     return new RunReport("run", c, 0.5, (double) pruned / candidates, candidates, pruned, Map.of(), List.of(),
-        evaluations, List.of(), "dai-calibrated", tensors);
+        evaluations, List.of(), null, "dai-calibrated", tensors);
   }
 
   @Test

@@ -82,6 +82,6 @@ final class ReportSamples {
     return new RunReport("compare", configuration(SPARSITIES), 0.5, (double) pruned / candidates, candidates, pruned,
         timings, List.of(new RunReport.LayerSparsity("layer.0", 1_179_648, 589_824),
             new RunReport.LayerSparsity("layer.1", 1_179_648, 589_824)),
-        evaluations, List.of("3 texts truncated to 64 tokens"), "dai-calibrated@50", tensors());
+        evaluations, List.of("3 texts truncated to 64 tokens"), null, "dai-calibrated@50", tensors());
   }
 }

@@ -2,11 +2,14 @@ package io.gaprune.session;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gaprune.protocol.LayerPartition;
 import io.gaprune.protocol.ShardChunk;
+import io.gaprune.protocol.Statistic;
+import io.gaprune.protocol.StatisticSet;
 import io.gaprune.protocol.TensorSpec;
 import io.gaprune.protocol.UnitResult;
 import io.gaprune.stats.TensorStats;
@@ -47,10 +50,18 @@ class AccumulatorStoreTest {
     return new UnitStatistics(m, 4, 4, 1, base, base);
   }
 
+  static final List<Statistic> ALL = ShardCodec.statistics(StatisticSet.FISHER_AND_GRADIENTS);
+  static final List<Statistic> FISHER = ShardCodec.statistics(StatisticSet.FISHER);
+
   static void stage(AccumulatorStore store, String id, UnitStatistics u) throws Exception {
-    var digest = ShardCodec.digest(u, TENSORS, 16);
+    stage(store, id, u, ALL);
+  }
+
+  static void stage(AccumulatorStore store, String id, UnitStatistics u, List<Statistic> statistics)
+      throws Exception {
+    var digest = ShardCodec.digest(u, TENSORS, statistics, 16);
     try (var staging = store.openStaging(id, 0)) {
-      for (Iterator<ShardChunk> it = ShardCodec.chunks(u, TENSORS, 16); it.hasNext(); ) {
+      for (Iterator<ShardChunk> it = ShardCodec.chunks(u, TENSORS, statistics, 16); it.hasNext(); ) {
         staging.write(it.next());
       }
       staging.commit(UnitResult.newBuilder().setUnitId(id).addAllTensors(ShardCodec.metas(u, TENSORS))
@@ -61,8 +72,21 @@ class AccumulatorStoreTest {
   }
 
   AccumulatorStore store() {
+    return store(ALL);
+  }
+
+  AccumulatorStore store(List<Statistic> statistics) {
     return new AccumulatorStore(tmp.resolve("s"), "s", List.of(LayerPartition.newBuilder().setIndex(0)
-        .addAllTensors(TENSORS).build()));
+        .addAllTensors(TENSORS).build()), statistics);
+  }
+
+  /** What the accumulator must hold: each unit's values rounded once to float32 (the wire), summed in float64. */
+  static double[] expected(double[] a, double[] b) {
+    var out = new double[a.length];
+    for (int i = 0; i < a.length; i++) {
+      out[i] = (double) (float) a[i] + (double) (float) b[i];
+    }
+    return out;
   }
 
   @Test
@@ -78,13 +102,50 @@ class AccumulatorStoreTest {
     stage(store, "p000-b000000", unit(1.25));
     assertEquals(List.of(), store.foldReady(0, order));
     assertEquals(Set.copyOf(order), Set.copyOf(store.applied(0)));
-    UnitStatistics expected = unit(1.25).plus(unit(2.5));
     UnitStatistics merged = store.readAll();
     assertEquals(2, merged.batches());
     for (TensorSpec t : TENSORS) {
-      assertArrayEquals(expected.tensors().get(t.getName()).sumSqGeneral(), merged.tensors().get(t.getName()).sumSqGeneral());
-      assertArrayEquals(expected.tensors().get(t.getName()).sumDomain(), merged.tensors().get(t.getName()).sumDomain());
-      assertEquals(3.75, merged.tensors().get(t.getName()).cosineSum());
+      var a = unit(1.25).tensors().get(t.getName());
+      var b = unit(2.5).tensors().get(t.getName());
+      var m = merged.tensors().get(t.getName());
+      assertArrayEquals(expected(a.sumSqGeneral(), b.sumSqGeneral()), m.sumSqGeneral());
+      assertArrayEquals(expected(a.sumGeneral(), b.sumGeneral()), m.sumGeneral());
+      assertArrayEquals(expected(a.sumSqDomain(), b.sumSqDomain()), m.sumSqDomain());
+      assertArrayEquals(expected(a.sumDomain(), b.sumDomain()), m.sumDomain());
+      assertEquals(3.75, m.cosineSum());
+      // the float32 wire's bound: within 2^-24 of the float64 sums, relative to the terms' magnitudes
+      for (int i = 0; i < m.size(); i++) {
+        double exact = a.sumDomain()[i] + b.sumDomain()[i];
+        double scale = Math.abs(a.sumDomain()[i]) + Math.abs(b.sumDomain()[i]);
+        assertTrue(Math.abs(m.sumDomain()[i] - exact) <= 0x1p-24 * scale, t.getName() + "[" + i + "]");
+      }
+    }
+  }
+
+  @Test
+  void fisherOnlySessionsStageAndFoldTheFisherAlone() throws Exception {
+    AccumulatorStore store = store(FISHER);
+    stage(store, "p000-b000000", unit(1.25), FISHER);
+    stage(store, "p000-b000001", unit(2.5), FISHER);
+    List<String> order = List.of("p000-b000000", "p000-b000001");
+    assertEquals(order, store.foldReady(0, order));
+    long values = TENSORS.stream().mapToLong(Partitioner::elements).sum();
+    assertEquals(values * 2 * Float.BYTES, ShardCodec.digest(unit(1), TENSORS, FISHER, 16).bytes(),
+        "a Fisher-only unit ships two float32 arrays per tensor");
+    for (TensorSpec t : TENSORS) {
+      var m = store.readAll().tensors().get(t.getName());
+      assertFalse(m.hasGradientSums());
+      assertArrayEquals(expected(unit(1.25).tensors().get(t.getName()).sumSqDomain(),
+          unit(2.5).tensors().get(t.getName()).sumSqDomain()), m.sumSqDomain());
+    }
+    // a unit streamed with all four statistics does not fit a Fisher-only session's layout
+    var all = ShardCodec.chunks(unit(1), TENSORS, ALL, 16);
+    try (var staging = store.openStaging("z", 0)) {
+      for (int i = 0; i < 4; i++) { // tensor a's Σg²_gen: 15 floats in chunks of 4
+        staging.write(all.next());
+      }
+      var e = assertThrows(IllegalStateException.class, () -> staging.write(all.next()));
+      assertTrue(e.getMessage().contains("SUM_GENERAL"), e.getMessage());
     }
   }
 
@@ -113,13 +174,13 @@ class AccumulatorStoreTest {
   void streamOutOfOrderOrShortIsRefused() throws Exception {
     AccumulatorStore store = store();
     UnitStatistics u = unit(1);
-    var it = ShardCodec.chunks(u, TENSORS, 16);
+    var it = ShardCodec.chunks(u, TENSORS, ALL, 16);
     it.next();
     try (var staging = store.openStaging("x", 0)) {
       assertThrows(IllegalStateException.class, () -> staging.write(it.next()));
     }
     try (var staging = store.openStaging("y", 0)) {
-      staging.write(ShardCodec.chunks(u, TENSORS, 16).next());
+      staging.write(ShardCodec.chunks(u, TENSORS, ALL, 16).next());
       assertThrows(IllegalStateException.class, () -> staging.commit(UnitResult.getDefaultInstance()));
     }
     assertEquals(null, store.readStaged("x"));

@@ -54,8 +54,8 @@ public class CoordinatorCrashTest {
       awaitJson(http, url + "/api/v1/workers", s -> s.getAsJsonArray("workers").size() == 2, Duration.ofSeconds(60));
 
       SessionConfig session = ClusterTestSupport.session(general, domain, "crash").toBuilder()
-          .setPartitionBudgetBytes(18_900_000).build();
-      String body = ClusterTestSupport.sessionJson(general, domain, "crash", 18_900_000);
+          .setPartitionBudgetBytes(11_800_000).build(); // 2 partitions of the Fisher-only sums, as in
+      String body = ClusterTestSupport.sessionJson(general, domain, "crash", 11_800_000); // SessionEquivalenceTest
       var start = http.send(HttpRequest.newBuilder(URI.create(url + "/api/v1/sessions"))
           .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
       assertEquals(201, start.statusCode(), start.body());

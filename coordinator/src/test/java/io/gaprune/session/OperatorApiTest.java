@@ -211,8 +211,9 @@ class OperatorApiTest {
     assertEquals(0.0, metrics.get("gaprune_workers{state=\"draining\"}"));
     assertEquals(1.0, metrics.get("gaprune_sessions_started_total"));
     assertEquals(0.0, metrics.get("gaprune_unit_failures_total"));
-    // 10 units, each one partition of 2 tensors of 48×16 weights × 4 statistics × 8 bytes.
-    assertEquals(10.0 * 2 * 48 * 16 * 4 * 8, metrics.get("gaprune_shard_bytes_total"));
+    // 10 units, each one partition of 2 tensors of 48×16 weights × 2 statistics (the default scoring reads the
+    // Fisher only) × 4 bytes (float32 on the wire).
+    assertEquals(10.0 * 2 * 48 * 16 * 2 * 4, metrics.get("gaprune_shard_bytes_total"));
     double triplets = 0;
     for (JsonElement w : json(call("GET", "/api/v1/workers", null, TOKEN)).getAsJsonArray("workers")) {
       String id = w.getAsJsonObject().get("id").getAsString();

@@ -42,8 +42,10 @@ class SessionEquivalenceTest {
     cluster.startCoordinator();
     Path general = ClusterTestSupport.triplets(dir, "general.json", 43);
     Path domain = ClusterTestSupport.triplets(dir, "domain.json", 41);
-    // 10 batches of 4, one batch per unit; the big tensor alone in partition 0 (budget 18.9 MB) → 20 units
-    base = ClusterTestSupport.session(general, domain, "x").toBuilder().setPartitionBudgetBytes(18_900_000).build();
+    // 10 batches of 4, one batch per unit. The default scoring reads the Fisher only: 2 × 8 + 4 = 20 bytes per
+    // weight on the worker, so the big tensor (589,824 weights, 11,796,480 bytes) fills the 11.8 MB budget of
+    // partition 0 and the small ones go to partition 1 → 20 units, 2 passes over the data
+    base = ClusterTestSupport.session(general, domain, "x").toBuilder().setPartitionBudgetBytes(11_800_000).build();
   }
 
   @AfterAll
@@ -59,6 +61,7 @@ class SessionEquivalenceTest {
     reference = cluster.awaitResult("one", Duration.ofSeconds(120));
     assertEquals(20, reference.status().getUnitsTotal());
     assertEquals(2, reference.status().getPartitionsCount());
+    assertEquals(2, reference.status().getSession().getPasses());
     assertEquals(10, reference.statistics().batches());
     assertEquals(1536 * 384 + 2 * 48 * 16, reference.plan().getCandidateWeights());
   }

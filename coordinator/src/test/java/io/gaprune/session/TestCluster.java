@@ -127,7 +127,8 @@ final class TestCluster implements AutoCloseable {
 
   static EmbeddedSession.SessionResult result(Path workDir, SessionStatus s) throws Exception {
     Path sdir = workDir.resolve("sessions").resolve(s.getSessionId());
-    AccumulatorStore store = new AccumulatorStore(sdir, s.getSessionId(), s.getPartitionsList());
+    AccumulatorStore store = new AccumulatorStore(sdir, s.getSessionId(), s.getPartitionsList(),
+        io.gaprune.worker.ShardCodec.statistics(s.getSession().getStatistics()));
     // Exactly once: every partition's accumulator records each of its units once, and nothing else.
     for (var p : s.getPartitionsList()) {
       List<String> applied = new ArrayList<>(store.readMeta(p.getIndex()).getAppliedUnitsList());
@@ -148,11 +149,13 @@ final class TestCluster implements AutoCloseable {
    */
   static EmbeddedSession.SessionResult result(Config cfg, SessionConfig session, int general, int domain,
       JsonObject done) throws Exception {
+    session = Partitioner.resolve(session, Partitioner.accumulatorMemory(cfg));
     var plan = Partitioner.plan(session, new SyntheticRuntime(cfg).candidateTensors("mlp"), general, domain);
     JsonObject p = done.getAsJsonObject("plan");
     SessionStatus status = SessionStatus.newBuilder().setSessionId(session.getSessionId()).setState("DONE")
         .setUnitsTotal(done.get("units_total").getAsInt())
         .addAllPartitions(plan.partitions())
+        .setSession(io.gaprune.protocol.SessionCounters.newBuilder().setStatistics(session.getStatistics()))
         .setPlan(MaskPlan.newBuilder().setMasksPath(p.get("masks_path").getAsString())
             .setMasksSha256(p.get("masks_sha256").getAsString())
             .setPrunedWeights(p.get("pruned_weights").getAsLong()))

@@ -38,31 +38,20 @@ public final class HuggingFaceFolder {
   public static LoadedModel load(Path dir, NDManager manager, DataType dtype, int maxLength) throws IOException {
     var configFile = dir.resolve("config.json");
     var hf = readJson(configFile);
-    var type = string(hf, "model_type", configFile);
     var st = SentenceTransformersConfig.read(dir);
     var tokenizerFile = dir.resolve("tokenizer.json");
     if (!Files.isRegularFile(tokenizerFile)) {
       throw new IOException(tokenizerFile + ": tokenizer file not found (the folder needs a fast-tokenizer "
           + "tokenizer.json)");
     }
-    ModelConfig config;
-    TextTokenizer.PaddingSide side;
-    switch (type) {
-      case "bert" -> {
-        config = bertConfig(hf, configFile, st);
-        side = TextTokenizer.PaddingSide.RIGHT;
-      }
-      case "qwen3" -> {
-        config = qwen3Config(hf, configFile, st);
-        side = TextTokenizer.PaddingSide.LEFT;
-      }
-      default -> throw new IOException(configFile + ": unsupported model_type '" + type
-          + "' (supported: bert, qwen3)");
-    }
+    var config = config(hf, configFile, st);
+    var side = config.family() == ModelConfig.Family.BERT ? TextTokenizer.PaddingSide.RIGHT
+        : TextTokenizer.PaddingSide.LEFT;
     var parameters = readParameters(dir, manager, dtype);
     Encoder encoder;
     try {
-      encoder = type.equals("bert") ? new BertEncoder(config, parameters) : new Qwen3Encoder(config, parameters);
+      encoder = config.family() == ModelConfig.Family.BERT ? new BertEncoder(config, parameters)
+          : new Qwen3Encoder(config, parameters);
     } catch (IllegalArgumentException e) {
       parameters.values().forEach(NDArray::close);
       throw new IOException(dir + ": " + e.getMessage(), e);
@@ -71,6 +60,44 @@ public final class HuggingFaceFolder {
     var tokenizerConfigFile = dir.resolve("tokenizer_config.json");
     var tokenizerConfig = Files.isRegularFile(tokenizerConfigFile) ? readJson(tokenizerConfigFile) : null;
     return new LoadedModel(encoder, tokenizer, dir.toString(), hf, tokenizerConfig);
+  }
+
+  /**
+   * The architecture {@code config.json} describes, read without the weights, the tokenizer or the
+   * sentence-transformers files (pooling does not change a parameter's shape): what {@code gaprune session
+   * estimate} sizes a session from.
+   *
+   * @throws IOException naming the file and the problem (missing, malformed, unsupported model_type, a field)
+   */
+  public static ModelConfig readArchitecture(Path configFile) throws IOException {
+    return readArchitecture(readJson(configFile), configFile);
+  }
+
+  /** {@link #readArchitecture(Path)} of a parsed {@code config.json}; {@code source} names it in errors. */
+  public static ModelConfig readArchitecture(JsonObject hf, Path source) throws IOException {
+    return config(hf, source, new SentenceTransformersConfig(null, false, ""));
+  }
+
+  /** The config of a parsed {@code config.json}, by its {@code model_type}. */
+  static ModelConfig config(JsonObject hf, Path configFile, SentenceTransformersConfig st) throws IOException {
+    var type = string(hf, "model_type", configFile);
+    return switch (type) {
+      case "bert" -> bertConfig(hf, configFile, st);
+      case "qwen3" -> qwen3Config(hf, configFile, st);
+      default -> throw new IOException(configFile + ": unsupported model_type '" + type
+          + "' (supported: bert, qwen3)");
+    };
+  }
+
+  /**
+   * Every parameter the loader requires of a model of this config, named as its encoder names them (no
+   * {@code bert.}/{@code model.} prefix) and in model order. The encoders refuse a checkpoint whose tensors
+   * differ from this, so it is what a loaded model holds (BERT's unused pooler aside, which a checkpoint may
+   * add and which is never a candidate).
+   */
+  public static Map<String, Shape> parameterShapes(ModelConfig config) {
+    return config.family() == ModelConfig.Family.BERT ? BertEncoder.expectedShapes(config)
+        : Qwen3Encoder.expectedShapes(config);
   }
 
   /** Every floating-point tensor of the checkpoint as {@code dtype}; integer buffers are skipped. */

@@ -37,7 +37,9 @@ public final class StatisticsFile {
     metadata.put("domain_loss_sum", Double.toString(stats.domainLossSum()));
     for (var t : stats.tensors().values()) {
       for (var part : PARTS) {
-        specs.add(new TensorSpec(t.name() + "." + part, DType.F64, t.shape()));
+        if (t.hasGradientSums() || part.startsWith("sum_sq")) { // Σg only when collected
+          specs.add(new TensorSpec(t.name() + "." + part, DType.F64, t.shape()));
+        }
       }
       metadata.put(t.name() + ".cosine_sum", Double.toString(t.cosineSum()));
       metadata.put(t.name() + ".negative_cosines", Long.toString(t.negativeCosines()));
@@ -45,9 +47,13 @@ public final class StatisticsFile {
     try (var w = SafetensorsWriter.create(file, specs, metadata)) {
       for (var t : stats.tensors().values()) {
         w.writeDoubles(t.name() + ".sum_sq_general", t.sumSqGeneral());
-        w.writeDoubles(t.name() + ".sum_general", t.sumGeneral());
+        if (t.hasGradientSums()) {
+          w.writeDoubles(t.name() + ".sum_general", t.sumGeneral());
+        }
         w.writeDoubles(t.name() + ".sum_sq_domain", t.sumSqDomain());
-        w.writeDoubles(t.name() + ".sum_domain", t.sumDomain());
+        if (t.hasGradientSums()) {
+          w.writeDoubles(t.name() + ".sum_domain", t.sumDomain());
+        }
       }
     }
   }
@@ -74,6 +80,10 @@ public final class StatisticsFile {
         var shape = f.info(name + "." + PARTS[0]).shape();
         List<double[]> arrays = new ArrayList<>();
         for (var part : PARTS) {
+          if (!part.startsWith("sum_sq") && !f.contains(name + "." + part)) {
+            arrays.add(new double[0]); // collected without the gradient sums (a Fisher-only scoring)
+            continue;
+          }
           var info = f.info(name + "." + part);
           if (info.dtype() != DType.F64 || !java.util.Arrays.equals(info.shape(), shape)) {
             throw new IOException(file + ": tensor " + info.name() + " is " + info.dtype()

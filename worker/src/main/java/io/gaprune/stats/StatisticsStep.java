@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.function.BiConsumer;
 
 /**
  * One batch's contribution to the gradient statistics: the InfoNCE loss of a general and of a domain triplet
@@ -34,6 +35,7 @@ public final class StatisticsStep {
 
   private final Encoder encoder;
   private final List<String> partition;
+  private final boolean gradientSums;
 
   /**
    * @param encoder the model
@@ -55,10 +57,25 @@ public final class StatisticsStep {
     var wanted = new TreeSet<>(partition);
     // the encoder's (checkpoint) order, so contributions list tensors the same way on every worker
     this.partition = encoder.parameters().keySet().stream().filter(wanted::contains).toList();
+    this.gradientSums = true;
   }
 
   public List<String> partition() {
     return partition;
+  }
+
+  /**
+   * Without the gradient sums Σg (the Fisher sums and the cosines only): for scorings that do not read the
+   * gradient alignment, half the memory and half the bytes per unit.
+   */
+  public StatisticsStep fisherOnly() {
+    return new StatisticsStep(encoder, partition, false);
+  }
+
+  private StatisticsStep(Encoder encoder, List<String> partition, boolean gradientSums) {
+    this.encoder = encoder;
+    this.partition = partition;
+    this.gradientSums = gradientSums;
   }
 
   /** Runs both halves and returns the contribution of this one batch. */
@@ -71,24 +88,61 @@ public final class StatisticsStep {
    *     the benchmark's "accumulation off"
    */
   public UnitStatistics run(TripletBatch general, TripletBatch domain, boolean collectStatistics) {
+    return step(general, domain, collectStatistics ? UnitStatistics.empty() : null);
+  }
+
+  /**
+   * Runs both halves and adds this batch's contribution into {@code sums} (its tensor arrays change in place,
+   * missing tensors are added): a unit's running sum costs no per-batch copy of the statistics, and the sums
+   * are the same bits as {@code sums.plus(run(general, domain))}.
+   *
+   * @return the sums with this batch counted
+   */
+  public UnitStatistics accumulate(TripletBatch general, TripletBatch domain, UnitStatistics sums) {
+    return step(general, domain, sums);
+  }
+
+  private UnitStatistics step(TripletBatch general, TripletBatch domain, UnitStatistics sums) {
     var first = encoder.parameters().values().iterator().next();
     try (NDManager step = NDManager.newBaseManager(first.getDevice());
         var recording = ProcessAutograd.open()) {
       markRequiresGradient(); // under the recording's lock: another thread's step may use another partition
       step.tempAttachAll(general.arrays());
       step.tempAttachAll(domain.arrays());
-      var gen = half(recording.collector(), general, step, collectStatistics);
-      var dom = half(recording.collector(), domain, step, collectStatistics);
-      var tensors = new LinkedHashMap<String, TensorStats>();
-      if (collectStatistics) {
-        for (var name : partition) {
-          tensors.put(name, tensorStats(name, encoder.parameters().get(name).getShape().getShape(),
-              gen.gradients.get(name), dom.gradients.get(name)));
+      var tensors = sums == null ? new LinkedHashMap<String, TensorStats>() : new LinkedHashMap<>(sums.tensors());
+      // The general half's gradients wait (float32, as computed) for the domain half: the cosine needs both.
+      var generalGradients = new LinkedHashMap<String, Gradient>();
+      double generalLoss = half(recording.collector(), general, step, (name, g) -> {
+        if (sums != null) {
+          var t = tensors.computeIfAbsent(name, n -> TensorStats.zeros(n, shape(n), gradientSums));
+          addSquares(t.sumSqGeneral(), g);
+          if (gradientSums) {
+            add(t.sumGeneral(), g);
+          }
+          generalGradients.put(name, g);
         }
-      }
-      return new UnitStatistics(tensors, general.size(), domain.size(), 1,
-          gen.loss * general.size(), dom.loss * domain.size());
+      });
+      double domainLoss = half(recording.collector(), domain, step, (name, d) -> {
+        if (sums != null) {
+          var t = tensors.get(name);
+          addSquares(t.sumSqDomain(), d);
+          if (gradientSums) {
+            add(t.sumDomain(), d);
+          }
+          double cosine = cosine(generalGradients.remove(name), d);
+          tensors.put(name, new TensorStats(t.name(), t.shape(), t.sumSqGeneral(), t.sumGeneral(), t.sumSqDomain(),
+              t.sumDomain(), t.cosineSum() + cosine, t.negativeCosines() + (cosine < 0 ? 1 : 0)));
+        }
+      });
+      var base = sums == null ? UnitStatistics.empty() : sums;
+      return new UnitStatistics(tensors, base.generalSamples() + general.size(),
+          base.domainSamples() + domain.size(), base.batches() + 1,
+          base.generalLossSum() + generalLoss * general.size(), base.domainLossSum() + domainLoss * domain.size());
     }
+  }
+
+  private long[] shape(String name) {
+    return encoder.parameters().get(name).getShape().getShape();
   }
 
   private void markRequiresGradient() {
@@ -101,60 +155,70 @@ public final class StatisticsStep {
     }
   }
 
-  private record Half(double loss, Map<String, double[]> gradients) {}
-
-  private Half half(GradientCollector collector, TripletBatch batch, NDManager step, boolean collect) {
+  /** Runs one half's forward and backward, hands each tensor's gradient to {@code sink}; returns the loss. */
+  private double half(GradientCollector collector, TripletBatch batch, NDManager step,
+      BiConsumer<String, Gradient> sink) {
     var loss = InfoNceLoss.loss(encoder.embed(batch.queries()), encoder.embed(batch.positives()),
         encoder.embed(batch.negatives()));
     collector.backward(loss);
-    var gradients = new LinkedHashMap<String, double[]>();
     for (var name : partition) {
       var parameter = encoder.parameters().get(name);
       var gradient = parameter.getGradient();
       step.attachAll(gradient); // a new handle in the parameter's manager otherwise: it would leak every step
-      if (collect) {
-        gradients.put(name, toDoubles(gradient));
-      }
+      sink.accept(name, Gradient.of(gradient));
       // backward adds into .grad: clear it for the next half and the next step
       JniUtils.zeroGrad((PtNDArray) parameter);
     }
-    return new Half(loss.toType(DataType.FLOAT64, false).getDouble(), gradients);
+    return loss.toType(DataType.FLOAT64, false).getDouble();
   }
 
-  /** float32 widened in Java (exact) rather than through a float64 copy on the device. */
-  private static double[] toDoubles(NDArray gradient) {
-    if (gradient.getDataType() == DataType.FLOAT64) {
-      return gradient.toDoubleArray();
+  /**
+   * One tensor's gradient as the model computed it: float32 values stay float32 in memory (half the bytes of a
+   * copy in float64; widening is exact, so the sums are the same), float64 models keep float64.
+   */
+  private record Gradient(float[] f32, double[] f64) {
+    static Gradient of(NDArray gradient) {
+      return gradient.getDataType() == DataType.FLOAT64 ? new Gradient(null, gradient.toDoubleArray())
+          : new Gradient(gradient.toType(DataType.FLOAT32, false).toFloatArray(), null);
     }
-    var floats = gradient.toType(DataType.FLOAT32, false).toFloatArray();
-    var doubles = new double[floats.length];
-    for (int i = 0; i < floats.length; i++) {
-      doubles[i] = floats[i];
+
+    int length() {
+      return f32 != null ? f32.length : f64.length;
     }
-    return doubles;
+
+    double get(int i) {
+      return f32 != null ? f32[i] : f64[i];
+    }
   }
 
-  /** g², g of both halves and the cosine between them (0 when either gradient is zero). */
-  static TensorStats tensorStats(String name, long[] shape, double[] general, double[] domain) {
-    var sqGeneral = new double[general.length];
-    var sqDomain = new double[domain.length];
+  /** {@code target[i] += g[i]²}, squared in float64. */
+  private static void addSquares(double[] target, Gradient g) {
+    for (int i = 0; i < target.length; i++) {
+      double v = g.get(i);
+      target[i] += v * v;
+    }
+  }
+
+  private static void add(double[] target, Gradient g) {
+    for (int i = 0; i < target.length; i++) {
+      target[i] += g.get(i);
+    }
+  }
+
+  /** The cosine between the two halves' gradients of one tensor (0 when either is zero). */
+  static double cosine(Gradient general, Gradient domain) {
     double dot = 0;
-    for (int i = 0; i < general.length; i++) {
-      sqGeneral[i] = general[i] * general[i];
-      sqDomain[i] = domain[i] * domain[i];
-      dot += general[i] * domain[i];
+    double normGeneral = 0;
+    double normDomain = 0;
+    for (int i = 0; i < general.length(); i++) {
+      double g = general.get(i);
+      double d = domain.get(i);
+      dot += g * d;
+      normGeneral += g * g;
+      normDomain += d * d;
     }
-    double normGeneral = Math.sqrt(sum(sqGeneral));
-    double normDomain = Math.sqrt(sum(sqDomain));
-    double cosine = normGeneral > 0 && normDomain > 0 ? dot / (normGeneral * normDomain) : 0;
-    return new TensorStats(name, shape, sqGeneral, general, sqDomain, domain, cosine, cosine < 0 ? 1 : 0);
-  }
-
-  private static double sum(double[] values) {
-    double s = 0;
-    for (double v : values) {
-      s += v;
-    }
-    return s;
+    normGeneral = Math.sqrt(normGeneral);
+    normDomain = Math.sqrt(normDomain);
+    return normGeneral > 0 && normDomain > 0 ? dot / (normGeneral * normDomain) : 0;
   }
 }

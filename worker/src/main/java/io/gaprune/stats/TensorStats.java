@@ -12,6 +12,10 @@ import java.util.Objects;
  * and the same for the domain half, where {@code g_·,b} is the gradient of batch {@code b}'s mean InfoNCE loss.
  * {@code cosineSum} and {@code negativeCosines} are the sum over batches of the cosine between that batch's
  * general and domain gradient of this tensor, and how many of those cosines were negative.
+ *
+ * <p>The gradient sums {@code sumGeneral} and {@code sumDomain} are optional: a session whose scoring does not
+ * read the gradient alignment collects the Fisher only, and then both are empty arrays ({@link
+ * #hasGradientSums()} false); the cosines are computed in any case (one scalar per batch).
  */
 public record TensorStats(
     String name,
@@ -26,7 +30,9 @@ public record TensorStats(
   public TensorStats {
     Objects.requireNonNull(name, "name");
     long n = Shapes.elementCount(shape);
-    for (double[] a : new double[][] {sumSqGeneral, sumGeneral, sumSqDomain, sumDomain}) {
+    boolean gradients = sumGeneral.length != 0 || sumDomain.length != 0 || n == 0;
+    for (double[] a : gradients ? new double[][] {sumSqGeneral, sumGeneral, sumSqDomain, sumDomain}
+        : new double[][] {sumSqGeneral, sumSqDomain}) {
       if (a.length != n) {
         throw new IllegalArgumentException(
             "tensor " + name + ": statistic has " + a.length + " values, shape " + Arrays.toString(shape)
@@ -35,10 +41,21 @@ public record TensorStats(
     }
   }
 
-  /** All-zero statistics for a tensor of this shape. */
+  /** All-zero statistics for a tensor of this shape, gradient sums included. */
   public static TensorStats zeros(String name, long[] shape) {
+    return zeros(name, shape, true);
+  }
+
+  /** All-zero statistics for a tensor of this shape, with or without the gradient sums. */
+  public static TensorStats zeros(String name, long[] shape, boolean gradientSums) {
     int n = Math.toIntExact(Shapes.elementCount(shape));
-    return new TensorStats(name, shape.clone(), new double[n], new double[n], new double[n], new double[n], 0, 0);
+    int g = gradientSums ? n : 0;
+    return new TensorStats(name, shape.clone(), new double[n], new double[g], new double[n], new double[g], 0, 0);
+  }
+
+  /** Whether the gradient sums were collected (the Fisher sums always are). */
+  public boolean hasGradientSums() {
+    return sumGeneral.length == sumSqGeneral.length && sumDomain.length == sumSqDomain.length;
   }
 
   /** A deep copy: {@link #plusInPlace} mutates its receiver's arrays, so owners copy what they adopt. */
@@ -48,7 +65,7 @@ public record TensorStats(
   }
 
   public int size() {
-    return sumGeneral.length;
+    return sumSqGeneral.length;
   }
 
   /** Adds {@code other} into this tensor's arrays in place (element-wise, float64). */
@@ -57,6 +74,10 @@ public record TensorStats(
       throw new IllegalArgumentException(
           "cannot add statistics of " + other.name + Arrays.toString(other.shape) + " to " + name
               + Arrays.toString(shape));
+    }
+    if (hasGradientSums() != other.hasGradientSums()) {
+      throw new IllegalArgumentException("cannot add statistics of " + name + (other.hasGradientSums() ? " with"
+          : " without") + " gradient sums to statistics" + (hasGradientSums() ? " with" : " without") + " them");
     }
     addInto(sumSqGeneral, other.sumSqGeneral);
     addInto(sumGeneral, other.sumGeneral);

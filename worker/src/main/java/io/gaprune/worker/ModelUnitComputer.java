@@ -33,7 +33,8 @@ import java.util.Set;
 /**
  * The real model runtime behind a worker: the model loaded with DJL on PyTorch ({@link ModelLoader}), the
  * calibration triplets read once per file ({@link TripletReader}), and for each batch of a unit one
- * {@link StatisticsStep} over the unit's layer partition, summed in batch order in float64.
+ * {@link StatisticsStep} over the unit's layer partition, summed in batch order in float64, in place (the
+ * unit's sums are the only statistics held: no per-batch copy).
  *
  * <p>The model hash is a SHA-256 of every parameter's name, shape and float32 bits, so two workers agree
  * only if they hold the same weights, whatever the file they came from.
@@ -45,6 +46,8 @@ public final class ModelUnitComputer implements ModelRuntime {
   private int maxLength;
   private final String hash;
   private final Map<String, List<Triplet>> triplets = new HashMap<>();
+  /** The caller's model (the embedded pipeline's): never reloaded or closed here. */
+  private final boolean borrowed;
 
   public ModelUnitComputer(Config config) throws IOException {
     int threads = config.getInt("gaprune.worker.threads");
@@ -57,6 +60,22 @@ public final class ModelUnitComputer implements ModelRuntime {
     this.manager = NDManager.newBaseManager();
     this.model = ModelLoader.load(spec, manager, DataType.FLOAT32, maxLength);
     this.hash = hash(model);
+    this.borrowed = false;
+  }
+
+  /**
+   * A runtime over a model the caller loaded and keeps (the embedded pipeline's: one copy of the weights per
+   * JVM); sessions must ask for the length it was loaded with.
+   *
+   * @param spec the model as the session names it ({@code minilm}, a folder)
+   */
+  public ModelUnitComputer(LoadedModel model, String spec, int maxLength) {
+    this.spec = spec;
+    this.maxLength = maxLength;
+    this.manager = NDManager.newBaseManager();
+    this.model = model;
+    this.hash = hash(model);
+    this.borrowed = true;
   }
 
   @Override
@@ -97,6 +116,10 @@ public final class ModelUnitComputer implements ModelRuntime {
   @Override
   public synchronized UnitStatistics compute(WorkUnit unit, SessionConfig session, Progress progress) throws IOException {
     if (session.getMaxSeqLen() > 0 && session.getMaxSeqLen() != maxLength) {
+      if (borrowed) {
+        throw new IllegalArgumentException("the session asks max length " + session.getMaxSeqLen()
+            + ", the shared model was loaded with " + maxLength);
+      }
       // the tokenizer's truncation is fixed at load: reload for a session that asks another length
       model.close();
       maxLength = session.getMaxSeqLen();
@@ -106,6 +129,9 @@ public final class ModelUnitComputer implements ModelRuntime {
     List<Triplet> domain = triplets(session.getDomainPath());
     List<String> names = unit.getTensorsList().stream().map(TensorSpec::getName).toList();
     StatisticsStep step = new StatisticsStep(model.encoder(), names);
+    if (!ShardCodec.gradientSums(session)) {
+      step = step.fisherOnly();
+    }
     UnitStatistics sum = UnitStatistics.empty();
     int done = 0;
     for (BatchIndices b : unit.getBatchesList()) {
@@ -114,7 +140,7 @@ public final class ModelUnitComputer implements ModelRuntime {
             model.config(), batchManager);
         var d = TripletBatch.tokenize(pick(domain, b.getDomainList(), session.getDomainPath()), model.tokenizer(),
             model.config(), batchManager);
-        sum = sum.plus(step.run(g, d)); // batch order: the same float64 sums on every worker
+        sum = step.accumulate(g, d, sum); // batch order: the same float64 sums on every worker
       }
       progress.batchesDone(++done);
     }
@@ -157,7 +183,9 @@ public final class ModelUnitComputer implements ModelRuntime {
 
   @Override
   public void close() {
-    model.close();
+    if (!borrowed) {
+      model.close();
+    }
     manager.close();
   }
 

@@ -1,8 +1,10 @@
 package io.gaprune.worker;
 
 import com.google.protobuf.ByteString;
+import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.ShardChunk;
 import io.gaprune.protocol.Statistic;
+import io.gaprune.protocol.StatisticSet;
 import io.gaprune.protocol.TensorMeta;
 import io.gaprune.protocol.TensorSpec;
 import io.gaprune.stats.TensorStats;
@@ -17,16 +19,40 @@ import java.util.NoSuchElementException;
 import java.util.zip.CRC32C;
 
 /**
- * Cuts a unit's statistics into {@link ShardChunk}s: for each tensor of the partition in order, for each of
- * the four statistics in enum order, consecutive runs of raw little-endian float64 values. The order is
- * fixed so the receiver can check it chunk by chunk and both sides compute the same CRC32C.
+ * Cuts a unit's statistics into {@link ShardChunk}s: for each tensor of the partition in order, for each
+ * statistic the session collects in enum order ({@link #statistics}), consecutive runs of raw little-endian
+ * float32 values. The order is fixed so the receiver can check it chunk by chunk and both sides compute the
+ * same CRC32C.
+ *
+ * <p>Why float32: a unit's sums are float64 on the worker and rounded once here, a relative error of at most
+ * 2⁻²⁴ per value and unit; the accumulators that fold the units are float64, so the merged Fisher keeps that
+ * relative bound (all its terms are non-negative) whatever the number of units. Half the bytes of float64
+ * (docs/cluster.md, "Data path").
  */
 public final class ShardCodec {
-  public static final Statistic[] STATISTICS = {
-    Statistic.SUM_SQ_GENERAL, Statistic.SUM_GENERAL, Statistic.SUM_SQ_DOMAIN, Statistic.SUM_DOMAIN
-  };
+  /** Bytes per value on the wire and in staged files. */
+  public static final int VALUE_BYTES = Float.BYTES;
+
+  private static final List<Statistic> FISHER = List.of(Statistic.SUM_SQ_GENERAL, Statistic.SUM_SQ_DOMAIN);
+  private static final List<Statistic> ALL = List.of(
+      Statistic.SUM_SQ_GENERAL, Statistic.SUM_GENERAL, Statistic.SUM_SQ_DOMAIN, Statistic.SUM_DOMAIN);
 
   private ShardCodec() {}
+
+  /** The statistics a session's units carry, in stream order. */
+  public static List<Statistic> statistics(SessionConfig session) {
+    return statistics(session.getStatistics());
+  }
+
+  public static List<Statistic> statistics(StatisticSet set) {
+    // UNSPECIFIED: a journal written before sessions chose, when every unit carried all four
+    return set == StatisticSet.FISHER ? FISHER : ALL;
+  }
+
+  /** Whether a session's units carry the gradient sums Σg. */
+  public static boolean gradientSums(SessionConfig session) {
+    return statistics(session).size() == ALL.size();
+  }
 
   public static double[] array(TensorStats t, Statistic s) {
     return switch (s) {
@@ -38,8 +64,11 @@ public final class ShardCodec {
     };
   }
 
-  /** Checks that {@code stats} holds exactly the tensors of {@code order} with their shapes. */
-  public static void checkCovers(UnitStatistics stats, List<TensorSpec> order) {
+  /**
+   * Checks that {@code stats} holds exactly the tensors of {@code order} with their shapes, and the gradient
+   * sums when {@code statistics} ships them.
+   */
+  public static void checkCovers(UnitStatistics stats, List<TensorSpec> order, List<Statistic> statistics) {
     for (TensorSpec spec : order) {
       TensorStats t = stats.tensors().get(spec.getName());
       if (t == null) {
@@ -50,20 +79,24 @@ public final class ShardCodec {
         throw new IllegalStateException("tensor " + spec.getName() + " has shape " + Arrays.toString(t.shape())
             + ", the partition expects " + Arrays.toString(shape));
       }
+      if (statistics.size() == ALL.size() && !t.hasGradientSums()) {
+        throw new IllegalStateException("the runtime returned no gradient sums for tensor " + spec.getName()
+            + ", and the session's scoring reads them");
+      }
     }
   }
 
   /**
-   * Checks every value is finite: a NaN or infinity would poison every later fold of the partition, so it is
-   * refused at the source with the tensor, statistic and element named.
+   * Checks every value is finite as it will travel (float32): a NaN or infinity would poison every later fold
+   * of the partition, so it is refused at the source with the tensor, statistic and element named.
    */
-  public static void checkFinite(UnitStatistics stats, List<TensorSpec> order) {
+  public static void checkFinite(UnitStatistics stats, List<TensorSpec> order, List<Statistic> statistics) {
     for (TensorSpec spec : order) {
       TensorStats t = stats.tensors().get(spec.getName());
-      for (Statistic s : STATISTICS) {
+      for (Statistic s : statistics) {
         double[] a = array(t, s);
         for (int i = 0; i < a.length; i++) {
-          if (!Double.isFinite(a[i])) {
+          if (!Float.isFinite((float) a[i])) {
             throw new IllegalStateException("non-finite statistic: " + spec.getName() + " " + s + "[" + i + "] = " + a[i]);
           }
         }
@@ -82,8 +115,9 @@ public final class ShardCodec {
   }
 
   /** The chunks, produced lazily (a unit's chunks never all sit in memory as protobuf at once). */
-  public static Iterator<ShardChunk> chunks(UnitStatistics stats, List<TensorSpec> order, int chunkBytes) {
-    int perChunk = Math.max(1, chunkBytes / Double.BYTES);
+  public static Iterator<ShardChunk> chunks(UnitStatistics stats, List<TensorSpec> order, List<Statistic> statistics,
+      int chunkBytes) {
+    int perChunk = Math.max(1, chunkBytes / VALUE_BYTES);
     return new Iterator<>() {
       int tensor = 0;
       int stat = 0;
@@ -100,16 +134,18 @@ public final class ShardCodec {
           throw new NoSuchElementException();
         }
         String name = order.get(tensor).getName();
-        double[] values = array(stats.tensors().get(name), STATISTICS[stat]);
+        double[] values = array(stats.tensors().get(name), statistics.get(stat));
         int n = Math.min(perChunk, values.length - offset);
-        ByteBuffer buf = ByteBuffer.allocate(n * Double.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        buf.asDoubleBuffer().put(values, offset, n);
-        ShardChunk chunk = ShardChunk.newBuilder().setTensor(name).setStatistic(STATISTICS[stat])
+        ByteBuffer buf = ByteBuffer.allocate(n * VALUE_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n; i++) {
+          buf.putFloat((float) values[offset + i]);
+        }
+        ShardChunk chunk = ShardChunk.newBuilder().setTensor(name).setStatistic(statistics.get(stat))
             .setOffset(offset).setValues(ByteString.copyFrom(buf.array())).build();
         offset += n;
         if (offset >= values.length) {
           offset = 0;
-          if (++stat == STATISTICS.length) {
+          if (++stat == statistics.size()) {
             stat = 0;
             tensor++;
           }
@@ -122,11 +158,12 @@ public final class ShardCodec {
   /** Summary of the stream {@link #chunks} produces: chunk count, value bytes, CRC32C of the value bytes. */
   public record Digest(long chunks, long bytes, int crc32c) {}
 
-  public static Digest digest(UnitStatistics stats, List<TensorSpec> order, int chunkBytes) {
+  public static Digest digest(UnitStatistics stats, List<TensorSpec> order, List<Statistic> statistics,
+      int chunkBytes) {
     CRC32C crc = new CRC32C();
     long chunks = 0;
     long bytes = 0;
-    for (Iterator<ShardChunk> it = chunks(stats, order, chunkBytes); it.hasNext(); ) {
+    for (Iterator<ShardChunk> it = chunks(stats, order, statistics, chunkBytes); it.hasNext(); ) {
       ShardChunk c = it.next();
       crc.update(c.getValues().asReadOnlyByteBuffer());
       chunks++;

@@ -242,10 +242,12 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     Pending pending = null;
     if (error == null) {
       try {
-        ShardCodec.checkCovers(m.stats(), m.lease().getUnit().getTensorsList());
-        ShardCodec.checkFinite(m.stats(), m.lease().getUnit().getTensorsList());
+        var tensors = m.lease().getUnit().getTensorsList();
+        var statistics = ShardCodec.statistics(m.lease().getSession());
+        ShardCodec.checkCovers(m.stats(), tensors, statistics);
+        ShardCodec.checkFinite(m.stats(), tensors, statistics);
         pending = new Pending(m.lease(), m.stats(),
-            ShardCodec.digest(m.stats(), m.lease().getUnit().getTensorsList(), settings.chunkBytes()));
+            ShardCodec.digest(m.stats(), tensors, statistics, settings.chunkBytes()));
       } catch (RuntimeException e) {
         error = e;
       }
@@ -276,7 +278,9 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       return; // offered again once registered
     }
     var unit = p.lease().getUnit();
-    SourceRef<ShardChunk> ref = Source.fromIterator(() -> ShardCodec.chunks(p.stats(), unit.getTensorsList(), settings.chunkBytes()))
+    var statistics = ShardCodec.statistics(p.lease().getSession());
+    SourceRef<ShardChunk> ref = Source.fromIterator(
+            () -> ShardCodec.chunks(p.stats(), unit.getTensorsList(), statistics, settings.chunkBytes()))
         .runWith(StreamRefs.sourceRef(), getContext().getSystem());
     UnitStatistics s = p.stats();
     coordinator.tell(UnitResult.newBuilder()
