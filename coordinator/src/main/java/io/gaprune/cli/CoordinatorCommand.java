@@ -2,7 +2,7 @@ package io.gaprune.cli;
 
 import io.gaprune.config.GapruneConfig;
 import io.gaprune.session.CoordinatorNode;
-import io.gaprune.session.StreamingDaiPlanner;
+import io.gaprune.session.AccumulatorPlanner;
 import io.gaprune.worker.ModelRuntime;
 import java.nio.file.Path;
 import java.util.List;
@@ -32,7 +32,7 @@ public final class CoordinatorCommand implements Callable<Integer> {
       // An unsafe operator binding is refused before the model loads (which takes a while for large ones).
       CoordinatorNode.checkOperatorAccess(cfg, List.of("coordinator"));
       ModelRuntime model = ModelRuntime.create(cfg);
-      node = CoordinatorNode.start(cfg, model, List.of("coordinator"), new StreamingDaiPlanner());
+      node = CoordinatorNode.start(cfg, model, List.of("coordinator"), new AccumulatorPlanner());
     } catch (Exception e) {
       return Failure.report(spec, e, verbose);
     }

@@ -16,7 +16,7 @@ import io.gaprune.model.HuggingFaceWriter;
 import io.gaprune.model.LoadedModel;
 import io.gaprune.model.ModelLoader;
 import io.gaprune.planner.BudgetMode;
-import io.gaprune.planner.DaiPlanner;
+import io.gaprune.planner.Planner;
 import io.gaprune.model.LayerType;
 import io.gaprune.planner.PlanResult;
 import io.gaprune.planner.PlannerConfig;
@@ -365,7 +365,7 @@ public final class PruningPipeline {
         .withScoring(spec.apply(options.scoringParameters().config(method, options.seed())))
         .withLayerTypes(LayerType.parse(options.layers()))
         .withBudget(BudgetMode.parse(options.budget()));
-    return new DaiPlanner(config).plan(new EncoderTensorSource(model.encoder(), statistics,
+    return new Planner(config).plan(new EncoderTensorSource(model.encoder(), statistics,
         method == ScoringMethod.DAI_REFERENCE), masks, stats);
   }
 

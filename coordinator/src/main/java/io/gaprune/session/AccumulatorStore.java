@@ -5,7 +5,7 @@ import io.gaprune.protocol.AccumulatorMeta;
 import io.gaprune.protocol.LayerPartition;
 import io.gaprune.protocol.ShardChunk;
 import io.gaprune.protocol.Statistic;
-import io.gaprune.protocol.TensorMeta;
+import io.gaprune.protocol.TensorScalars;
 import io.gaprune.protocol.TensorSpec;
 import io.gaprune.protocol.UnitResult;
 import io.gaprune.stats.TensorStats;
@@ -202,7 +202,7 @@ public final class AccumulatorStore {
     }
   }
 
-  private static void checkMetas(List<TensorMeta> metas, LayerPartition p, String what) {
+  private static void checkMetas(List<TensorScalars> metas, LayerPartition p, String what) {
     if (metas.size() != p.getTensorsCount()) {
       throw new IllegalStateException(what + ": " + metas.size() + " tensors, partition " + p.getIndex() + " has "
           + p.getTensorsCount());
@@ -307,8 +307,8 @@ public final class AccumulatorStore {
           .setGeneralLossSum(meta.getGeneralLossSum() + unit.getGeneralLossSum())
           .setDomainLossSum(meta.getDomainLossSum() + unit.getDomainLossSum());
       for (int i = 0; i < meta.getTensorsCount(); i++) {
-        TensorMeta a = meta.getTensors(i);
-        TensorMeta b = unit.getTensors(i);
+        TensorScalars a = meta.getTensors(i);
+        TensorScalars b = unit.getTensors(i);
         next.addTensors(a.toBuilder().setCosineSum(a.getCosineSum() + b.getCosineSum())
             .setNegativeCosines(a.getNegativeCosines() + b.getNegativeCosines()));
       }
@@ -378,7 +378,7 @@ public final class AccumulatorStore {
             arrays.put(statistics.get(s), values);
           }
         }
-        TensorMeta tm = meta.getTensors(i);
+        TensorScalars tm = meta.getTensors(i);
         long[] shape = spec.getShapeList().stream().mapToLong(Long::longValue).toArray();
         double[] none = new double[0];
         return new TensorStats(name, shape, arrays.get(Statistic.SUM_SQ_GENERAL),

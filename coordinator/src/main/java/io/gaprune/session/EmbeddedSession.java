@@ -89,7 +89,7 @@ public final class EmbeddedSession {
     ExecutorService computeThread = Executors.newSingleThreadExecutor();
     ModelRuntime model = loaded != null ? loaded : ModelRuntime.create(config);
     try (CoordinatorNode coordinator = CoordinatorNode.start(resolvedNode, model, List.of("coordinator", "worker"),
-        new StreamingDaiPlanner())) {
+        new AccumulatorPlanner())) {
       ActorSystem<Void> system = coordinator.system();
       // The local worker shares the JVM (and the model) with the coordinator.
       system.systemActorOf(WorkerActor.create(WorkerSettings.from(config, "cpu"), model, computeThread,

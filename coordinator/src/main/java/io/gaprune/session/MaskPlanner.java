@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * The planning step the {@link DaiPlanner} actor runs once every unit is folded: scores the candidate weights
+ * The planning step the {@link PlannerActor} actor runs once every unit is folded: scores the candidate weights
  * from the merged statistics and the model's weights, selects the weights to prune, writes the masks under
  * {@code outDir} and describes them. Implementations must be deterministic: same statistics, same masks.
  */

@@ -52,7 +52,7 @@ public final class Partitioner {
    * after hours of statistics; so are statistics that lack what the scoring reads.
    */
   public static SessionConfig resolve(SessionConfig cfg, long accumulatorMemory) {
-    boolean gradients = StreamingDaiPlanner.scoring(cfg).needsGradientSums();
+    boolean gradients = AccumulatorPlanner.scoring(cfg).needsGradientSums();
     var b = cfg.toBuilder();
     if (cfg.getStatistics() == StatisticSet.FISHER && gradients) {
       throw new IllegalArgumentException("statistics FISHER lack the gradient sums that scoring \""

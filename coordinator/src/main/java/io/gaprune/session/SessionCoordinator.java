@@ -11,7 +11,7 @@ import io.gaprune.protocol.Leaving;
 import io.gaprune.protocol.NoWorkNow;
 import io.gaprune.protocol.OperatorCounters;
 import io.gaprune.protocol.PlanCommitted;
-import io.gaprune.protocol.Progress;
+import io.gaprune.protocol.UnitProgress;
 import io.gaprune.protocol.Register;
 import io.gaprune.protocol.RegisterAck;
 import io.gaprune.protocol.RegisterRefused;
@@ -31,9 +31,7 @@ import io.gaprune.protocol.UnitLeased;
 import io.gaprune.protocol.UnitRejected;
 import io.gaprune.protocol.UnitResult;
 import io.gaprune.protocol.UnitsFolded;
-import io.gaprune.protocol.Versions;
 import io.gaprune.protocol.WorkUnit;
-import io.gaprune.protocol.WorkerInfo;
 import io.gaprune.protocol.WorkerRegistered;
 import io.gaprune.worker.ClusterKeys;
 import io.gaprune.worker.ModelRuntime;
@@ -41,7 +39,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -65,7 +62,7 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 /**
  * The session coordinator: a cluster singleton (role {@code coordinator}), event-sourced on the JDBC
  * journal. It splits a session into units, leases them to workers that ask, takes finished units' shards
- * through the {@link ShardMerger}, and hands the merged statistics to the {@link DaiPlanner}.
+ * through the {@link ShardMerger}, and hands the merged statistics to the {@link PlannerActor}.
  *
  * <p>Exactly once: a unit is marked done ({@code UnitCompleted}) only after its shards are durable on disk;
  * it enters an accumulator once, recorded in the accumulator file itself. After a restart the journal gives
@@ -84,7 +81,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
 
   private record FromMerger(ShardMerger.Reply reply) implements Command {}
 
-  private record FromPlanner(DaiPlanner.Reply reply) implements Command {}
+  private record FromPlanner(PlannerActor.Reply reply) implements Command {}
 
   private enum Tick implements Command {
     INSTANCE
@@ -98,7 +95,6 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   public record Settings(Duration leaseTimeout, Duration leaseCheckInterval, Duration retryAfter, String codeVersion,
       Path workDir, ModelRuntime model, MaskPlanner planner, long accumulatorMemory) {}
 
-  private record LiveWorker(String device, long lastSeenMs, boolean draining) {}
 
   private final ActorContext<Command> ctx;
   private final Settings settings;
@@ -106,17 +102,16 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   private final ActorRef<GeneratedMessage> endpoint;
   private final ActorRef<ShardMerger.Command> merger;
   private final ActorRef<ShardMerger.Reply> mergerReplies;
-  private final ActorRef<DaiPlanner.Command> planner;
-  private final ActorRef<DaiPlanner.Reply> plannerReplies;
+  private final ActorRef<PlannerActor.Command> planner;
+  private final ActorRef<PlannerActor.Reply> plannerReplies;
 
   // Volatile knowledge, rebuilt after a restart (see class comment).
   private final Map<String, Long> lastHeard = new HashMap<>();
   private final Map<String, List<String>> merging = new HashMap<>();
-  private final Map<String, LiveWorker> live = new LinkedHashMap<>();
+  private final LiveWorkers live = new LiveWorkers();
   private final Map<String, Integer> failures = new HashMap<>();
   private final Map<String, Long> stagingBytes = new HashMap<>();
   // For the operator (API and metrics): counted since this incarnation started, like the rest above.
-  private final WorkerThroughput throughput = new WorkerThroughput();
   private long shardBytes;
   private long unitFailures;
   private long leaseExpirations;
@@ -139,8 +134,8 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
     this.endpoint = ctx.messageAdapter(GeneratedMessage.class, FromPeer::new);
     this.merger = ctx.spawn(ShardMerger.create(settings.leaseTimeout()), "shard-merger", DispatcherSelector.blocking());
     this.mergerReplies = ctx.messageAdapter(ShardMerger.Reply.class, FromMerger::new);
-    this.planner = ctx.spawn(DaiPlanner.create(settings.planner(), settings.model()), "dai-planner");
-    this.plannerReplies = ctx.messageAdapter(DaiPlanner.Reply.class, FromPlanner::new);
+    this.planner = ctx.spawn(PlannerActor.create(settings.planner(), settings.model()), "planner");
+    this.plannerReplies = ctx.messageAdapter(PlannerActor.Reply.class, FromPlanner::new);
     ActorRef<org.apache.pekko.cluster.ClusterEvent.MemberRemoved> removed = ctx.messageAdapter(
         org.apache.pekko.cluster.ClusterEvent.MemberRemoved.class, e -> new MemberGone(e.member().address()));
     org.apache.pekko.cluster.typed.Cluster.get(ctx.getSystem()).subscriptions().tell(
@@ -194,14 +189,14 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       return onRegister(s, r);
     } else if (msg instanceof RequestWork r) {
       return onRequestWork(s, r.getWorkerRef());
-    } else if (msg instanceof Progress p) {
-      seen(p.getWorkerRef());
+    } else if (msg instanceof UnitProgress p) {
+      live.seen(p.getWorkerRef(), System.currentTimeMillis());
       var lease = s.leased.get(p.getUnitId());
       if (lease != null && lease.leaseId().equals(p.getLeaseId())) {
         long now = System.currentTimeMillis();
         lastHeard.put(p.getUnitId(), now);
         // A batch is batch_size general plus batch_size domain triplets.
-        throughput.progress(p.getWorkerRef(), p.getUnitId(), 2L * s.config.getBatchSize() * p.getBatchesDone(), now);
+        live.progress(p.getWorkerRef(), p.getUnitId(), 2L * s.config.getBatchSize() * p.getBatchesDone(), now);
       }
       return Effect().none();
     } else if (msg instanceof UnitResult r) {
@@ -210,7 +205,6 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       return onWorkerFailure(s, r);
     } else if (msg instanceof Leaving l) {
       live.remove(l.getWorkerRef());
-      throughput.forget(l.getWorkerRef());
       ctx.getLog().info("worker {} left ({})", l.getWorkerRef(), l.getReason());
       return persistAll(releaseAll(s, l.getWorkerRef(), "worker left"));
     } else if (msg instanceof StartSession st) {
@@ -248,24 +242,14 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   }
 
   private Effect<SessionEvent, SessionState> onRegister(SessionState s, Register r) {
-    String refusal = null;
-    if (r.getProtocol().getMajor() != Versions.PROTOCOL_MAJOR) {
-      refusal = "protocol version " + r.getProtocol().getMajor() + "." + r.getProtocol().getMinor()
-          + " is not the coordinator's " + Versions.PROTOCOL_MAJOR + "." + Versions.PROTOCOL_MINOR;
-    } else if (!r.getCodeVersion().equals(settings.codeVersion())) {
-      refusal = "code version \"" + r.getCodeVersion() + "\" differs from the coordinator's \""
-          + settings.codeVersion() + "\"; run the same gaprune build on every node";
-    } else if (!r.getModelHash().equals(settings.model().modelHash())) {
-      refusal = "model hash " + r.getModelHash() + " differs from the coordinator's " + settings.model().modelHash()
-          + "; every node must load the same model";
-    }
+    String refusal = Admission.refusal(r, settings.codeVersion(), settings.model().modelHash()).orElse(null);
     if (refusal != null) {
       ctx.getLog().warn("refusing worker {} ({} on {} pid {}): {}", r.getWorkerRef(), r.getDevice(), r.getHost(),
           r.getPid(), refusal);
       tell(r.getWorkerRef(), RegisterRefused.newBuilder().setReason(refusal).build());
       return Effect().none();
     }
-    live.put(r.getWorkerRef(), new LiveWorker(r.getDevice(), System.currentTimeMillis(), false));
+    live.register(r.getWorkerRef(), r.getDevice(), System.currentTimeMillis());
     RegisterAck ack = RegisterAck.newBuilder().setCoordinatorRef(resolver.toSerializationFormat(endpoint))
         .setLeaseTimeoutMs(settings.leaseTimeout().toMillis())
         .setSession(s.config == null ? SessionConfig.getDefaultInstance() : s.config).build();
@@ -280,13 +264,13 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   }
 
   private Effect<SessionEvent, SessionState> onRequestWork(SessionState s, String worker) {
-    if (!s.workers.containsKey(worker) || !live.containsKey(worker)) {
+    if (!s.workers.containsKey(worker) || !live.contains(worker)) {
       tell(worker, NoWorkNow.newBuilder().setRetryAfterMs(settings.retryAfter().toMillis())
           .setReason("register first").build());
       return Effect().none();
     }
-    seen(worker);
-    if (live.get(worker).draining()) {
+    live.seen(worker, System.currentTimeMillis());
+    if (live.draining(worker)) {
       tell(worker, Drain.newBuilder().setReason("drain requested").build());
       return Effect().none();
     }
@@ -314,7 +298,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
             UnitLeased.newBuilder().setUnitId(unitId).setLeaseId(leaseId).setWorkerRef(worker))))
         .thenRun(ns -> {
           lastHeard.put(unitId, System.currentTimeMillis());
-          ctx.getLog().info("unit {} leased to {}", unitId, live.get(worker) == null ? worker : live.get(worker).device());
+          ctx.getLog().info("unit {} leased to {}", unitId, live.device(worker));
           tell(worker, lease(ns, ns.units.get(unitId), leaseId));
         });
   }
@@ -325,7 +309,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   }
 
   private Effect<SessionEvent, SessionState> onUnitResult(SessionState s, UnitResult r) {
-    seen(r.getWorkerRef());
+    live.seen(r.getWorkerRef(), System.currentTimeMillis());
     String unitId = r.getUnitId();
     WorkUnit unit = s.units.get(unitId);
     if (s.status != SessionState.Status.RUNNING || unit == null) {
@@ -352,7 +336,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
     }
     merging.put(unitId, new ArrayList<>(List.of(r.getWorkerRef())));
     stagingBytes.put(unitId, r.getTotalBytes());
-    throughput.completed(r.getWorkerRef(), unitId, r.getGeneralSamples() + r.getDomainSamples(), System.currentTimeMillis());
+    live.completed(r.getWorkerRef(), unitId, r.getGeneralSamples() + r.getDomainSamples(), System.currentTimeMillis());
     merger.tell(new ShardMerger.Stage(store, r, unit.getPartition(), mergerReplies));
     return Effect().none();
   }
@@ -419,15 +403,8 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   }
 
   private Effect<SessionEvent, SessionState> onDrain(SessionState s, DrainWorker d) {
-    List<String> matched = new ArrayList<>();
-    for (var e : live.entrySet()) {
-      String desc = e.getValue().device() + "@" + describe(s, e.getKey());
-      if (e.getKey().equals(d.getWorker()) || desc.contains(d.getWorker())) {
-        matched.add(e.getKey());
-      }
-    }
+    List<String> matched = live.drain(d.getWorker(), w -> describe(s, w));
     for (String w : matched) {
-      live.put(w, new LiveWorker(live.get(w).device(), live.get(w).lastSeenMs(), true));
       tell(w, Drain.newBuilder().setReason("drain requested by the operator").build());
     }
     reply(d.getReplyTo(), CommandReply.newBuilder().setOk(!matched.isEmpty())
@@ -523,23 +500,23 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       planning = true;
       if (s.config.getStatisticsOnly()) {
         // the starter plans: the session is done with an empty plan (no masks)
-        plannerReplies.tell(new DaiPlanner.Planned(s.config.getSessionId(),
+        plannerReplies.tell(new PlannerActor.Planned(s.config.getSessionId(),
             MaskPlan.newBuilder().setSessionId(s.config.getSessionId()).build()));
       } else {
-        planner.tell(new DaiPlanner.Plan(s.config, s.partitions, store, plannerReplies));
+        planner.tell(new PlannerActor.Plan(s.config, s.partitions, store, plannerReplies));
       }
     }
   }
 
-  private Effect<SessionEvent, SessionState> onPlanner(SessionState s, DaiPlanner.Reply reply) {
+  private Effect<SessionEvent, SessionState> onPlanner(SessionState s, PlannerActor.Reply reply) {
     planning = false;
     if (s.status != SessionState.Status.RUNNING) {
       return Effect().none();
     }
-    if (reply instanceof DaiPlanner.Planned p && p.sessionId().equals(s.config.getSessionId())) {
+    if (reply instanceof PlannerActor.Planned p && p.sessionId().equals(s.config.getSessionId())) {
       return Effect().persist(event(SessionEvent.newBuilder().setPlanCommitted(PlanCommitted.newBuilder()
           .setPlan(p.plan())))).thenRun(ns -> ctx.getLog().info("session {} done: {}", ns.config.getSessionId(), ns.message));
-    } else if (reply instanceof DaiPlanner.PlanFailed f && f.sessionId().equals(s.config.getSessionId())) {
+    } else if (reply instanceof PlannerActor.PlanFailed f && f.sessionId().equals(s.config.getSessionId())) {
       return Effect().persist(event(SessionEvent.newBuilder().setFailed(SessionFailed.newBuilder().setReason(f.reason()))));
     }
     return Effect().none();
@@ -567,26 +544,14 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
         lastHeard.remove(e.getKey());
       }
     }
-    live.entrySet().removeIf(e -> {
-      boolean stale = now - e.getValue().lastSeenMs() > 3 * settings.leaseTimeout().toMillis();
-      if (stale) {
-        throughput.forget(e.getKey());
-      }
-      return stale;
-    });
+    live.forgetSilent(now, 3 * settings.leaseTimeout().toMillis());
     leaseExpirations += expired.size();
     return persistAll(expired);
   }
 
   private Effect<SessionEvent, SessionState> onMemberGone(SessionState s, org.apache.pekko.actor.Address address) {
     String prefix = address.toString() + "/";
-    live.keySet().removeIf(w -> {
-      boolean gone = w.startsWith(prefix);
-      if (gone) {
-        throughput.forget(w);
-      }
-      return gone;
-    });
+    live.forgetNode(prefix);
     List<SessionEvent> events = new ArrayList<>();
     for (var e : s.leased.entrySet()) {
       if (e.getValue().workerRef().startsWith(prefix) && !merging.containsKey(e.getKey())) {
@@ -620,13 +585,6 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
         s.config.getSessionId(), s.partitions, io.gaprune.worker.ShardCodec.statistics(s.config));
   }
 
-  private void seen(String worker) {
-    LiveWorker w = live.get(worker);
-    if (w != null) {
-      live.put(worker, new LiveWorker(w.device(), System.currentTimeMillis(), w.draining()));
-    }
-  }
-
   private SessionStatus status(SessionState s) {
     SessionStatus.Builder b = SessionStatus.newBuilder()
         .setState(s.status == SessionState.Status.RUNNING && planning ? "PLANNING" : s.status.name())
@@ -643,18 +601,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
     b.setStartedAtMs(s.startedAtMs).setEndedAtMs(s.endedAtMs);
     b.setCounters(OperatorCounters.newBuilder().setSessionsStarted(s.sessionsStarted).setShardBytes(shardBytes)
         .setUnitFailures(unitFailures).setLeaseExpirations(leaseExpirations));
-    long now = System.currentTimeMillis();
-    for (var e : live.entrySet()) {
-      String unit = s.leased.entrySet().stream().filter(l -> l.getValue().workerRef().equals(e.getKey()))
-          .map(Map.Entry::getKey).findFirst().orElse("");
-      WorkerRegistered reg = s.workers.get(e.getKey());
-      String state = e.getValue().draining() ? "draining"
-          : unit.isEmpty() ? "idle" : merging.containsKey(unit) ? "streaming" : "computing";
-      b.addWorkers(WorkerInfo.newBuilder().setWorkerRef(e.getKey()).setDevice(e.getValue().device())
-          .setHost(reg == null ? "" : reg.getHost()).setPid(reg == null ? 0 : reg.getPid())
-          .setUnitId(unit).setDraining(e.getValue().draining()).setState(state)
-          .setTripletsPerSecond(throughput.rate(e.getKey(), now)).setTripletsDone(throughput.total(e.getKey())));
-    }
+    b.addAllWorkers(live.infos(s, merging.keySet(), System.currentTimeMillis()));
     return b.build();
   }
 

@@ -69,11 +69,11 @@ class CheckpointTensorSourceTest {
 
     var config = PlannerConfig.of(0.5).withBudget(BudgetMode.UNIFORM)
         .withScoring(ScoringConfig.defaults().withHyper(1, 0.01, 0.2));
-    var expected = new DaiPlanner(config).plan(new InMemoryTensorSource(inMemory), dir.resolve("m1.safetensors"), null);
+    var expected = new Planner(config).plan(new InMemoryTensorSource(inMemory), dir.resolve("m1.safetensors"), null);
     try (var weights = SafetensorsReader.open(ckpt); var statsFile = SafetensorsReader.open(statsPath)) {
       var source = new CheckpointTensorSource(weights, CheckpointTensorSource.statisticsFrom(statsFile, 5, 7));
       assertEquals(List.of(names), source.tensors().stream().map(TensorMeta::name).toList());
-      var actual = new DaiPlanner(config).plan(source, dir.resolve("m2.safetensors"), null);
+      var actual = new Planner(config).plan(source, dir.resolve("m2.safetensors"), null);
       assertEquals(expected.selections(), actual.selections());
       assertEquals(expected.layers(), actual.layers());
     }
@@ -99,7 +99,7 @@ class CheckpointTensorSourceTest {
     try (var weights = SafetensorsReader.open(ckpt); var statsFile = SafetensorsReader.open(statsPath)) {
       var source = new CheckpointTensorSource(weights, CheckpointTensorSource.statisticsFrom(statsFile, 1, 1));
       var e = assertThrows(IllegalArgumentException.class,
-          () -> new DaiPlanner(PlannerConfig.of(0.5)).plan(source));
+          () -> new Planner(PlannerConfig.of(0.5)).plan(source));
       assertTrue(e.getMessage().contains("layers.0.mlp.up_proj.weight") && e.getMessage().contains("do not match"),
           e.getMessage());
     }

@@ -37,10 +37,10 @@ class EmbeddedSessionTest {
   void aSessionWithoutAScoringEntryUsesTheCalibratedDai() {
     var session = ClusterTestSupport.session(Path.of("g.json"), Path.of("d.json"), "default");
     assertEquals("", session.getScoring());
-    var scoring = StreamingDaiPlanner.scoring(session);
+    var scoring = AccumulatorPlanner.scoring(session);
     assertEquals(io.gaprune.planner.ScoringMethod.DAI_CALIBRATED, scoring.method());
     assertEquals(io.gaprune.planner.ScoringConfig.Calibrated.defaults(), scoring.calibrated());
-    var paper = StreamingDaiPlanner.scoring(session.toBuilder().setScoring("dai").setGamma(0.25).build());
+    var paper = AccumulatorPlanner.scoring(session.toBuilder().setScoring("dai").setGamma(0.25).build());
     assertEquals(io.gaprune.planner.ScoringMethod.DAI, paper.method());
     assertEquals(0.25, paper.gamma());
   }
@@ -67,7 +67,7 @@ class EmbeddedSessionTest {
     assertEquals(magnitude.keySet(), calibrated.keySet());
     magnitude.forEach((name, m) -> assertTrue(java.util.Arrays.equals(m, calibrated.get(name)), name));
 
-    var bad = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, () -> StreamingDaiPlanner.scoring(
+    var bad = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, () -> AccumulatorPlanner.scoring(
         ClusterTestSupport.session(general, domain, "bad").toBuilder().setScoring("dai-calibrated:q=abc").build()));
     assertTrue(bad.getMessage().contains("not a number"), bad.getMessage());
   }
@@ -90,7 +90,7 @@ class EmbeddedSessionTest {
     var runtime = new io.gaprune.worker.testing.SyntheticRuntime(ClusterTestSupport.load(conf));
     var statistics = result.statistics();
     var config = io.gaprune.planner.PlannerConfig.of(session.getSparsity())
-        .withScoring(StreamingDaiPlanner.scoring(session))
+        .withScoring(AccumulatorPlanner.scoring(session))
         .withLayerTypes(io.gaprune.model.LayerType.parse("mlp"));
     java.util.Map<Boolean, java.util.Map<String, byte[]>> expected = new java.util.HashMap<>();
     for (boolean reference : new boolean[] {true, false}) {
@@ -110,7 +110,7 @@ class EmbeddedSessionTest {
             spec.getShapeList().stream().mapToLong(Long::longValue).toArray()), f, stats));
       }
       Path masks = tmp.resolve("expected-" + reference + ".safetensors");
-      new io.gaprune.planner.DaiPlanner(config).plan(new io.gaprune.planner.InMemoryTensorSource(inputs), masks, null);
+      new io.gaprune.planner.Planner(config).plan(new io.gaprune.planner.InMemoryTensorSource(inputs), masks, null);
       expected.put(reference, EmbeddedSession.readMasks(masks));
     }
     assertEquals(expected.get(true).keySet(), result.masks().keySet());

@@ -80,7 +80,7 @@ class OperatorApiTest {
             + "pekko.actor.serialize-messages = on"));
     var config = ClusterTestSupport.load(conf);
     var model = new SyntheticRuntime(config);
-    node = CoordinatorNode.start(config, model, List.of("coordinator", "worker"), new StreamingDaiPlanner());
+    node = CoordinatorNode.start(config, model, List.of("coordinator", "worker"), new AccumulatorPlanner());
     url = "http://127.0.0.1:" + node.httpPort();
     // Two workers in this JVM (labels "test-a", "test-b"), each with its own compute thread, as the embedded mode does.
     for (String device : List.of("test-a", "test-b")) {
@@ -350,7 +350,7 @@ class OperatorApiTest {
         "gaprune.http.hostname = \"0.0.0.0\""));
     var config = ClusterTestSupport.load(conf);
     var e = assertThrows(IllegalArgumentException.class, () -> CoordinatorNode.start(config, new SyntheticRuntime(config),
-        List.of("coordinator"), new StreamingDaiPlanner()));
+        List.of("coordinator"), new AccumulatorPlanner()));
     assertTrue(e.getMessage().contains("gaprune.http.hostname") && e.getMessage().contains("gaprune.http.token")
         && e.getMessage().contains("GAPRUNE_HTTP_TOKEN") && e.getMessage().contains("not a loopback address"), e.getMessage());
 
@@ -358,7 +358,7 @@ class OperatorApiTest {
         dir.resolve("open-work"), 0, null, "gaprune.http.enabled = off\ngaprune.management.hostname = \"0.0.0.0\""));
     var mconfig = ClusterTestSupport.load(mconf);
     var me = assertThrows(IllegalArgumentException.class, () -> CoordinatorNode.start(mconfig,
-        new SyntheticRuntime(mconfig), List.of("coordinator"), new StreamingDaiPlanner()));
+        new SyntheticRuntime(mconfig), List.of("coordinator"), new AccumulatorPlanner()));
     assertTrue(me.getMessage().contains("gaprune.management.hostname") && me.getMessage().contains("gaprune.http.token"),
         me.getMessage());
     // A worker refuses the same before it loads its model.

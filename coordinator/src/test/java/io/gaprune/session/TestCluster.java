@@ -51,7 +51,7 @@ final class TestCluster implements AutoCloseable {
     Path conf = ClusterTestSupport.write(dir, "coordinator.conf",
         ClusterTestSupport.settings(dir.resolve("coordinator-work"), 0, null, extra + "\ngaprune.http.enabled = off"));
     coordinator = CoordinatorNode.start(ClusterTestSupport.load(conf), new SyntheticRuntime(ClusterTestSupport.load(conf)),
-        List.of("coordinator"), new StreamingDaiPlanner());
+        List.of("coordinator"), new AccumulatorPlanner());
     endpoint = CoordinatorNode.findCoordinator(coordinator.system(), Duration.ofSeconds(60));
   }
 

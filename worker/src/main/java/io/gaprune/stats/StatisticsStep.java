@@ -11,7 +11,6 @@ import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.TreeSet;
 import java.util.function.BiConsumer;
 
@@ -112,27 +111,23 @@ public final class StatisticsStep {
       var tensors = sums == null ? new LinkedHashMap<String, TensorStats>() : new LinkedHashMap<>(sums.tensors());
       // The general half's gradients wait (float32, as computed) for the domain half: the cosine needs both.
       var generalGradients = new LinkedHashMap<String, Gradient>();
-      double generalLoss = half(recording.collector(), general, step, (name, g) -> {
-        if (sums != null) {
-          var t = tensors.computeIfAbsent(name, n -> TensorStats.zeros(n, shape(n), gradientSums));
-          addSquares(t.sumSqGeneral(), g);
-          if (gradientSums) {
-            add(t.sumGeneral(), g);
-          }
-          generalGradients.put(name, g);
+      double generalLoss = half(recording.collector(), general, step, sums == null ? null : (name, g) -> {
+        var t = tensors.computeIfAbsent(name, n -> TensorStats.zeros(n, shape(n), gradientSums));
+        addSquares(t.sumSqGeneral(), g);
+        if (gradientSums) {
+          add(t.sumGeneral(), g);
         }
+        generalGradients.put(name, g);
       });
-      double domainLoss = half(recording.collector(), domain, step, (name, d) -> {
-        if (sums != null) {
-          var t = tensors.get(name);
-          addSquares(t.sumSqDomain(), d);
-          if (gradientSums) {
-            add(t.sumDomain(), d);
-          }
-          double cosine = cosine(generalGradients.remove(name), d);
-          tensors.put(name, new TensorStats(t.name(), t.shape(), t.sumSqGeneral(), t.sumGeneral(), t.sumSqDomain(),
-              t.sumDomain(), t.cosineSum() + cosine, t.negativeCosines() + (cosine < 0 ? 1 : 0)));
+      double domainLoss = half(recording.collector(), domain, step, sums == null ? null : (name, d) -> {
+        var t = tensors.get(name);
+        addSquares(t.sumSqDomain(), d);
+        if (gradientSums) {
+          add(t.sumDomain(), d);
         }
+        double cosine = cosine(generalGradients.remove(name), d);
+        tensors.put(name, new TensorStats(t.name(), t.shape(), t.sumSqGeneral(), t.sumGeneral(), t.sumSqDomain(),
+            t.sumDomain(), t.cosineSum() + cosine, t.negativeCosines() + (cosine < 0 ? 1 : 0)));
       });
       var base = sums == null ? UnitStatistics.empty() : sums;
       return new UnitStatistics(tensors, base.generalSamples() + general.size(),
@@ -155,7 +150,10 @@ public final class StatisticsStep {
     }
   }
 
-  /** Runs one half's forward and backward, hands each tensor's gradient to {@code sink}; returns the loss. */
+  /**
+   * Runs one half's forward and backward, hands each tensor's gradient to {@code sink} (null: forward and
+   * backward only, nothing copied); returns the loss.
+   */
   private double half(GradientCollector collector, TripletBatch batch, NDManager step,
       BiConsumer<String, Gradient> sink) {
     var loss = InfoNceLoss.loss(encoder.embed(batch.queries()), encoder.embed(batch.positives()),
@@ -165,7 +163,9 @@ public final class StatisticsStep {
       var parameter = encoder.parameters().get(name);
       var gradient = parameter.getGradient();
       step.attachAll(gradient); // a new handle in the parameter's manager otherwise: it would leak every step
-      sink.accept(name, Gradient.of(gradient));
+      if (sink != null) {
+        sink.accept(name, Gradient.of(gradient));
+      }
       // backward adds into .grad: clear it for the next half and the next step
       JniUtils.zeroGrad((PtNDArray) parameter);
     }

@@ -32,13 +32,13 @@ public interface ModelRuntime extends AutoCloseable {
    *
    * @param progress called after each batch with the number of batches done
    */
-  UnitStatistics compute(WorkUnit unit, SessionConfig session, Progress progress) throws Exception;
+  UnitStatistics compute(WorkUnit unit, SessionConfig session, BatchProgress progress) throws Exception;
 
   @Override
   default void close() {}
 
   @FunctionalInterface
-  interface Progress {
+  interface BatchProgress {
     void batchesDone(int done);
   }
 

@@ -114,7 +114,7 @@ public final class ModelUnitComputer implements ModelRuntime {
   }
 
   @Override
-  public synchronized UnitStatistics compute(WorkUnit unit, SessionConfig session, Progress progress) throws IOException {
+  public synchronized UnitStatistics compute(WorkUnit unit, SessionConfig session, BatchProgress progress) throws IOException {
     if (session.getMaxSeqLen() > 0 && session.getMaxSeqLen() != maxLength) {
       if (borrowed) {
         throw new IllegalArgumentException("the session asks max length " + session.getMaxSeqLen()

@@ -5,7 +5,7 @@ import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.ShardChunk;
 import io.gaprune.protocol.Statistic;
 import io.gaprune.protocol.StatisticSet;
-import io.gaprune.protocol.TensorMeta;
+import io.gaprune.protocol.TensorScalars;
 import io.gaprune.protocol.TensorSpec;
 import io.gaprune.stats.TensorStats;
 import io.gaprune.stats.UnitStatistics;
@@ -104,11 +104,11 @@ public final class ShardCodec {
     }
   }
 
-  public static List<TensorMeta> metas(UnitStatistics stats, List<TensorSpec> order) {
-    List<TensorMeta> out = new ArrayList<>();
+  public static List<TensorScalars> metas(UnitStatistics stats, List<TensorSpec> order) {
+    List<TensorScalars> out = new ArrayList<>();
     for (TensorSpec spec : order) {
       TensorStats t = stats.tensors().get(spec.getName());
-      out.add(TensorMeta.newBuilder().setName(spec.getName()).addAllShape(spec.getShapeList())
+      out.add(TensorScalars.newBuilder().setName(spec.getName()).addAllShape(spec.getShapeList())
           .setCosineSum(t.cosineSum()).setNegativeCosines(t.negativeCosines()).build());
     }
     return out;

@@ -5,7 +5,7 @@ import io.gaprune.protocol.Drain;
 import io.gaprune.protocol.Lease;
 import io.gaprune.protocol.Leaving;
 import io.gaprune.protocol.NoWorkNow;
-import io.gaprune.protocol.Progress;
+import io.gaprune.protocol.UnitProgress;
 import io.gaprune.protocol.Register;
 import io.gaprune.protocol.RegisterAck;
 import io.gaprune.protocol.RegisterRefused;
@@ -337,7 +337,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
 
   private void sendProgress() {
     if (coordinator != null && current != null) {
-      coordinator.tell(Progress.newBuilder().setWorkerRef(selfRef).setUnitId(current.getUnit().getUnitId())
+      coordinator.tell(UnitProgress.newBuilder().setWorkerRef(selfRef).setUnitId(current.getUnit().getUnitId())
           .setLeaseId(current.getLeaseId()).setBatchesDone(batchesDone)
           .setBatchesTotal(current.getUnit().getBatchesCount()).build());
     }

@@ -67,7 +67,7 @@ public final class SyntheticRuntime implements ModelRuntime {
   }
 
   @Override
-  public UnitStatistics compute(WorkUnit unit, SessionConfig session, Progress progress) throws Exception {
+  public UnitStatistics compute(WorkUnit unit, SessionConfig session, BatchProgress progress) throws Exception {
     Map<String, TensorStats> out = new LinkedHashMap<>();
     for (TensorSpec t : unit.getTensorsList()) {
       out.put(t.getName(), TensorStats.zeros(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray()));

@@ -18,8 +18,8 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * the actor threads (planning reads every accumulator and the model's weights). The coordinator commits the
  * returned plan as an event; the masks are on disk where the plan says.
  */
-public final class DaiPlanner {
-  private DaiPlanner() {}
+public final class PlannerActor {
+  private PlannerActor() {}
 
   public sealed interface Command extends NoSerializationVerificationNeeded {}
 

@@ -2,7 +2,7 @@ package io.gaprune.session;
 
 import io.gaprune.model.LayerType;
 import io.gaprune.planner.BudgetMode;
-import io.gaprune.planner.DaiPlanner;
+import io.gaprune.planner.Planner;
 import io.gaprune.planner.PlanResult;
 import io.gaprune.planner.PlannerConfig;
 import io.gaprune.planner.MethodSpec;
@@ -27,12 +27,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The coordinator's planning step on the project's planner ({@link io.gaprune.planner.DaiPlanner}: DAI
+ * The coordinator's planning step on the project's planner ({@link io.gaprune.planner.Planner}: DAI
  * scores, exact radix selection, masks as safetensors U8, 1 = kept). It reads the merged statistics one
  * tensor at a time straight from the accumulator files and the weights from the model, so the coordinator
  * never holds more than one tensor's statistics.
  */
-public final class StreamingDaiPlanner implements MaskPlanner {
+public final class AccumulatorPlanner implements MaskPlanner {
 
   @Override
   public MaskPlan plan(SessionConfig s, List<LayerPartition> partitions, AccumulatorStore store, ModelRuntime model,
@@ -44,14 +44,14 @@ public final class StreamingDaiPlanner implements MaskPlanner {
         .withBudget(BudgetMode.parse(s.getBudget().isEmpty() ? "global" : s.getBudget()));
     Files.createDirectories(outDir);
     Path masks = outDir.resolve("masks.safetensors");
-    PlanResult result = new DaiPlanner(config).plan(new AccumulatorTensorSource(partitions, store, model,
+    PlanResult result = new Planner(config).plan(new AccumulatorTensorSource(partitions, store, model,
         scoring.method() == ScoringMethod.DAI_REFERENCE), masks,
         outDir.resolve("plan.json"));
     List<TensorSpec> specs = new ArrayList<>();
     partitions.forEach(p -> specs.addAll(p.getTensorsList()));
     return MaskPlan.newBuilder().setSessionId(s.getSessionId()).setSparsity(s.getSparsity())
         .setCandidateWeights(result.candidates()).setPrunedWeights(result.pruned()).addAllTensors(specs)
-        .setMasksPath(masks.toString()).setMasksSha256(MaskFile.sha256(masks)).build();
+        .setMasksPath(masks.toString()).setMasksSha256(sha256(masks)).build();
   }
 
   /** Names the file and element when merged statistics are not finite (a worker sent NaN or ∞). */
@@ -132,5 +132,19 @@ public final class StreamingDaiPlanner implements MaskPlanner {
   public static ScoringConfig scoring(SessionConfig s) {
     var base = ScoringConfig.defaults().withHyper(s.getBeta(), s.getGamma(), s.getAlpha()).withSeed(s.getSeed());
     return MethodSpec.parse(s.getScoring().isBlank() ? MethodSpec.DEFAULT_SCORING : s.getScoring()).apply(base);
+  }
+
+  private static String sha256(Path file) throws java.io.IOException {
+    try (var in = java.nio.file.Files.newInputStream(file)) {
+      var md = java.security.MessageDigest.getInstance("SHA-256");
+      byte[] buf = new byte[1 << 16];
+      int r;
+      while ((r = in.read(buf)) > 0) {
+        md.update(buf, 0, r);
+      }
+      return java.util.HexFormat.of().formatHex(md.digest());
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 }

@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * order, then flat index), globally or per layer, for many sizes, sparsities, tie patterns and selection
  * memories; the masks file and the stats JSON say the same.
  */
-class DaiPlannerTest {
+class PlannerTest {
 
   @TempDir Path dir;
 
@@ -156,7 +156,7 @@ class DaiPlannerTest {
   void checkPlan(List<TensorInput> model, PlannerConfig c, String label) throws IOException {
     var masksPath = dir.resolve("masks.safetensors");
     var statsPath = dir.resolve("stats.json");
-    var r = new DaiPlanner(c).plan(new InMemoryTensorSource(model), masksPath, statsPath);
+    var r = new Planner(c).plan(new InMemoryTensorSource(model), masksPath, statsPath);
     var expected = oracle(model, c);
     var actual = readMasks(masksPath);
     assertEquals(expected.keySet(), actual.keySet(), label);
@@ -235,7 +235,7 @@ class DaiPlannerTest {
       var c = PlannerConfig.of(0.37).withBudget(budget)
           .withScoring(ScoringConfig.defaults().withMethod(ScoringMethod.MAGNITUDE));
       var masksPath = dir.resolve("big.safetensors");
-      var r = new DaiPlanner(c).plan(new InMemoryTensorSource(model), masksPath, null);
+      var r = new Planner(c).plan(new InMemoryTensorSource(model), masksPath, null);
       // group → its tensors
       var groups = new LinkedHashMap<String, List<Integer>>();
       for (int i = 0; i < cands.size(); i++) {
@@ -285,7 +285,7 @@ class DaiPlannerTest {
     var model = model(1000, 0, 21, true);
     var c = PlannerConfig.of(0.5).withLayerTypes(LayerType.parse("mlp"));
     var statsPath = dir.resolve("s.json");
-    var r = new DaiPlanner(c).plan(new InMemoryTensorSource(model), null, statsPath);
+    var r = new Planner(c).plan(new InMemoryTensorSource(model), null, statsPath);
     var json = JsonParser.parseString(Files.readString(statsPath)).getAsJsonObject();
     assertEquals("dai", json.getAsJsonObject("scoring").get("method").getAsString());
     assertEquals(1000, json.get("candidates").getAsLong());
@@ -330,7 +330,7 @@ class DaiPlannerTest {
     for (var alignment : Alignment.values()) {
       var c = PlannerConfig.of(0.25).withScoring(ScoringConfig.defaults().withAlignment(alignment, 3));
       var path = dir.resolve(alignment + ".safetensors");
-      new DaiPlanner(c).plan(new InMemoryTensorSource(model), path, null);
+      new Planner(c).plan(new InMemoryTensorSource(model), path, null);
       var mask = readMasks(path).get("layers.0.mlp.up_proj.weight");
       for (int i = 0; i < n; i++) {
         int row = i / 8;
@@ -349,17 +349,17 @@ class DaiPlannerTest {
     model.add(new TensorInput(new TensorMeta("layers.0.mlp.down_proj.weight", new long[] {2, 3}),
         new float[] {1, 2, 3, 4, 5, 6}, null));
     var c = PlannerConfig.of(0.4).withScoring(ScoringConfig.defaults().withMethod(ScoringMethod.MAGNITUDE));
-    var r = DaiPlanner.plan(c, model);
+    var r = Planner.plan(c, model);
     assertEquals(4, r.pruned());
     var up = r.tensors().get(0);
     assertTrue(up.entirelyPruned() && !up.forced());
     assertTrue(r.warnings().stream().anyMatch(w -> w.contains("layers.0.mlp.up_proj.weight")), r.warnings().toString());
     // at sparsity 1 every tensor is entirely pruned, forced: no warning
-    var all = DaiPlanner.plan(PlannerConfig.of(1).withScoring(c.scoring()), model);
+    var all = Planner.plan(PlannerConfig.of(1).withScoring(c.scoring()), model);
     assertTrue(all.tensors().stream().allMatch(t -> t.entirelyPruned() && t.forced()));
     assertTrue(all.warnings().isEmpty(), all.warnings().toString());
     // rank post-processing spreads the budget over both tensors instead
-    var ranked = DaiPlanner.plan(c.withScoring(c.scoring().withPostProcess(PostProcess.RANK, 1)), model);
+    var ranked = Planner.plan(c.withScoring(c.scoring().withPostProcess(PostProcess.RANK, 1)), model);
     assertFalse(ranked.tensors().get(0).entirelyPruned());
   }
 
@@ -371,18 +371,18 @@ class DaiPlannerTest {
     int i = 1;
     var t = bad.get(i);
     bad.set(i, new TensorInput(t.meta(), t.weights(), zeros(t.weights().length + 1)));
-    var e = assertThrows(IllegalArgumentException.class, () -> DaiPlanner.plan(PlannerConfig.of(0.5), bad));
+    var e = assertThrows(IllegalArgumentException.class, () -> Planner.plan(PlannerConfig.of(0.5), bad));
     assertTrue(e.getMessage().contains(t.name()) && e.getMessage().contains("do not match"), e.getMessage());
     // a NaN and an infinite statistic
     var nanStats = zeros(t.weights().length);
     nanStats.fisherGeneral()[3] = Double.NaN;
     bad.set(i, new TensorInput(t.meta(), t.weights(), nanStats));
-    e = assertThrows(IllegalArgumentException.class, () -> DaiPlanner.plan(PlannerConfig.of(0.5), bad));
+    e = assertThrows(IllegalArgumentException.class, () -> Planner.plan(PlannerConfig.of(0.5), bad));
     assertTrue(e.getMessage().contains(t.name()) && e.getMessage().contains("NaN"), e.getMessage());
     var infStats = zeros(t.weights().length);
     infStats.meanGradDomain()[0] = Double.NEGATIVE_INFINITY;
     bad.set(i, new TensorInput(t.meta(), t.weights(), infStats));
-    e = assertThrows(IllegalArgumentException.class, () -> DaiPlanner.plan(PlannerConfig.of(0.5), bad));
+    e = assertThrows(IllegalArgumentException.class, () -> Planner.plan(PlannerConfig.of(0.5), bad));
     assertTrue(e.getMessage().contains(t.name()) && e.getMessage().contains("Infinity"), e.getMessage());
     // sparsity outside [0, 1], unknown layer type, unknown method
     e = assertThrows(IllegalArgumentException.class, () -> PlannerConfig.of(1.5));
@@ -395,7 +395,7 @@ class DaiPlannerTest {
     assertTrue(e.getMessage().contains("unknown scoring method \"taylor\""), e.getMessage());
     // layer types selecting nothing
     e = assertThrows(IllegalArgumentException.class,
-        () -> DaiPlanner.plan(PlannerConfig.of(0.5).withLayerTypes(EnumSet.of(LayerType.FINAL_NORM)), model));
+        () -> Planner.plan(PlannerConfig.of(0.5).withLayerTypes(EnumSet.of(LayerType.FINAL_NORM)), model));
     assertTrue(e.getMessage().contains("no candidate tensors") && e.getMessage().contains("final_norm"),
         e.getMessage());
   }
@@ -425,7 +425,7 @@ class DaiPlannerTest {
         return new TensorInput(in.meta(), w, null);
       }
     };
-    var e = assertThrows(IllegalStateException.class, () -> new DaiPlanner(c).plan(drifting));
+    var e = assertThrows(IllegalStateException.class, () -> new Planner(c).plan(drifting));
     assertTrue(e.getMessage().contains("changed between passes"), e.getMessage());
   }
 
@@ -433,9 +433,9 @@ class DaiPlannerTest {
   void smallModelsNeedTwoPassesAndTinyMemoryStillWorks() throws IOException {
     var model = model(100_000, 0, 1, false);
     var c = PlannerConfig.of(0.5).withScoring(ScoringConfig.defaults().withMethod(ScoringMethod.MAGNITUDE));
-    var r = new DaiPlanner(c).plan(new InMemoryTensorSource(model));
+    var r = new Planner(c).plan(new InMemoryTensorSource(model));
     assertEquals(2, r.passes()); // collect + masks
-    var tiny = new DaiPlanner(c.withSelectionMemory(1024)).plan(new InMemoryTensorSource(model));
+    var tiny = new Planner(c.withSelectionMemory(1024)).plan(new InMemoryTensorSource(model));
     assertEquals(r.selections().get(0).threshold(), tiny.selections().get(0).threshold());
     assertTrue(tiny.passes() > 2);
   }

@@ -28,14 +28,14 @@ import java.util.List;
  * tensor in hand is the selection memory ({@link PlannerConfig#selectionMemoryBytes()}), a 512 KiB histogram
  * for the score statistics, and the per-tensor counts.
  */
-public final class DaiPlanner {
+public final class Planner {
 
   private static final double[] QUANTILES = {0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1};
 
   private final PlannerConfig config;
   private final Scorer scorer;
 
-  public DaiPlanner(PlannerConfig config) {
+  public Planner(PlannerConfig config) {
     this.config = config;
     this.scorer = new Scorer(config.scoring());
   }
@@ -407,7 +407,7 @@ public final class DaiPlanner {
 
   /** Convenience for callers holding everything in memory. */
   public static PlanResult plan(PlannerConfig config, List<TensorInput> tensors) throws IOException {
-    return new DaiPlanner(config).plan(new InMemoryTensorSource(tensors));
+    return new Planner(config).plan(new InMemoryTensorSource(tensors));
   }
 
 }
