@@ -25,6 +25,7 @@ import io.gaprune.planner.ScoringMethod;
 import io.gaprune.progress.Progress;
 import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.StatisticSet;
+import io.gaprune.report.ModelCard;
 import io.gaprune.report.ReportWriter;
 import io.gaprune.report.RunReport;
 import io.gaprune.sampling.RepresentativeSample;
@@ -62,6 +63,8 @@ public final class PruningPipeline {
   private final PrintStream log;
   private final Map<String, Double> timings = new LinkedHashMap<>();
   private final List<String> warnings = new ArrayList<>();
+  /** Triplets in the calibration sets the statistics were computed on (none when they were read from a file). */
+  private final Map<String, Integer> calibrationSizes = new LinkedHashMap<>();
   /** The statistics session's counters (report.json's "session"); null when statistics came from a file. */
   private Map<String, Object> sessionCounters;
 
@@ -82,15 +85,21 @@ public final class PruningPipeline {
         var model = load(manager)) {
       var datasets = readDatasets();
       var statistics = statistics(model, needsGradientSums(List.of(MethodSpec.of(method))));
-      var evaluations = new ArrayList<>(evaluate(model, datasets, "dense"));
+      var evaluations = new ArrayList<>(evaluate(model, datasets, RunReport.DENSE, RunReport.DENSE, null));
       var plan = prune(model, statistics, MethodSpec.of(method), options.sparsity(), method.cliName(),
-          out.resolve("masks.safetensors"), out.resolve("plan.json"), datasets, evaluations, manager);
+          method.cliName(), out.resolve("masks.safetensors"), out.resolve("plan.json"), datasets, evaluations,
+          manager);
+      var modelDir = out.resolve("model");
       timed("write model", () -> {
-        HuggingFaceWriter.write(model, out.resolve("model"));
+        HuggingFaceWriter.write(model, modelDir);
         return null;
       });
-      var report = report("run", plan, evaluations, List.of(options.sparsity()));
+      var report = report("run", plan, method.cliName(), evaluations, List.of(options.sparsity()));
       ReportWriter.write(report, out);
+      // the card states the evaluation, so it is written once the report is complete
+      var instruction = model.config().queryInstruction();
+      ModelCard.write(report, ModelCard.baseModel(options.model(), model.hfConfig()),
+          instruction != null && !instruction.isEmpty(), modelDir);
       return report;
     }
   }
@@ -134,22 +143,31 @@ public final class PruningPipeline {
       var statistics = statistics(model, needsGradientSums(methods));
       var evaluations = new ArrayList<RunReport.Evaluation>();
       if (evaluateDense) {
-        evaluations.addAll(evaluate(model, datasets, "dense"));
+        evaluations.addAll(evaluate(model, datasets, RunReport.DENSE, RunReport.DENSE, null));
       }
       var dense = DenseCopy.of(model.encoder());
-      PlanResult first = null;
+      PlanResult chosen = null;
+      String chosenVariant = null;
+      boolean chosenIsScoring = false;
       for (double sparsity : sparsities) {
         for (var method : methods) {
           var variant = sparsities.size() == 1 ? method.label()
               : method.label() + "@" + String.format(Locale.ROOT, "%.0f", sparsity * 100);
           var file = variant.replaceAll("[^A-Za-z0-9.@\\-]", "_");
-          var plan = prune(model, statistics, method, sparsity, variant, masksDir.resolve(file + ".safetensors"),
-              masksDir.resolve(file + ".json"), datasets, evaluations, manager);
-          first = first == null ? plan : first;
+          var plan = prune(model, statistics, method, sparsity, variant, method.label(),
+              masksDir.resolve(file + ".safetensors"), masksDir.resolve(file + ".json"), datasets, evaluations,
+              manager);
+          // the heat map's method: --scoring's when it is compared, else the first, at the first sparsity
+          boolean scoring = method.label().equals(options.scoring()) && sparsity == sparsities.get(0);
+          if (chosen == null || (scoring && !chosenIsScoring)) {
+            chosen = plan;
+            chosenVariant = variant;
+            chosenIsScoring = scoring;
+          }
           dense.restore(model.encoder());
         }
       }
-      var report = report("compare", first, evaluations, sparsities);
+      var report = report("compare", chosen, chosenVariant, evaluations, sparsities);
       ReportWriter.write(report, out);
       return report;
     }
@@ -160,15 +178,15 @@ public final class PruningPipeline {
    * the masks fixed and evaluates again; the rows go to {@code evaluations}.
    */
   private PlanResult prune(LoadedModel model, UnitStatistics statistics, MethodSpec method, double sparsity,
-      String variant, Path masksFile, Path planFile, List<Map.Entry<String, BeirDataset>> datasets,
+      String variant, String label, Path masksFile, Path planFile, List<Map.Entry<String, BeirDataset>> datasets,
       List<RunReport.Evaluation> evaluations, NDManager manager) throws Exception {
     var plan = timed("plan " + variant, () -> plan(model, statistics, method, sparsity, masksFile, planFile));
     var masks = Masks.apply(model.encoder(), Masks.read(masksFile), manager);
     try {
-      evaluations.addAll(evaluate(model, datasets, variant));
+      evaluations.addAll(evaluate(model, datasets, variant, label, sparsity));
       if (options.retrainSteps() > 0) {
         retrain(model, masks);
-        evaluations.addAll(evaluate(model, datasets, variant + "+retrain"));
+        evaluations.addAll(evaluate(model, datasets, variant + "+retrain", label + "+retrain", sparsity));
       }
     } finally {
       masks.values().forEach(NDArray::close);
@@ -189,8 +207,12 @@ public final class PruningPipeline {
     return datasets;
   }
 
+  /**
+   * @param method the variant's method, without the sparsity ({@link RunReport#DENSE} for the dense model)
+   * @param sparsity null for the dense model
+   */
   private List<RunReport.Evaluation> evaluate(LoadedModel model, List<Map.Entry<String, BeirDataset>> datasets,
-      String variant) throws Exception {
+      String variant, String method, Double sparsity) throws Exception {
     var rows = new ArrayList<RunReport.Evaluation>();
     for (var dataset : datasets) {
       var result = timed("evaluate " + variant + " " + dataset.getKey(),
@@ -200,10 +222,10 @@ public final class PruningPipeline {
       metrics.put("mrr@10", result.mrr10());
       metrics.put("recall@10", result.recall10());
       metrics.put("recall@100", result.recall100());
-      rows.add(new RunReport.Evaluation(variant, dataset.getKey(), metrics));
+      rows.add(new RunReport.Evaluation(variant, dataset.getKey(), metrics, method, sparsity));
       progress.note(String.format(Locale.ROOT, "%-18s %-12s nDCG@10 %.4f  MRR@10 %.4f  R@10 %.4f  R@100 %.4f",
           variant, dataset.getKey(), result.ndcg10(), result.mrr10(), result.recall10(), result.recall100()));
-      if (result.truncatedDocuments() + result.truncatedQueries() > 0 && variant.equals("dense")) {
+      if (result.truncatedDocuments() + result.truncatedQueries() > 0 && variant.equals(RunReport.DENSE)) {
         warnings.add(String.format(Locale.ROOT, "%s: %d documents and %d queries longer than %d tokens were "
             + "truncated", dataset.getKey(), result.truncatedDocuments(), result.truncatedQueries(),
             result.maxLength()));
@@ -251,6 +273,8 @@ public final class PruningPipeline {
     var calibration = options.out().resolve("calibration");
     var general = calibrationSet(model, options.general(), calibration.resolve("general.json"));
     var domain = calibrationSet(model, options.domain(), calibration.resolve("domain.json"));
+    calibrationSizes.put("general_triplets", general.size());
+    calibrationSizes.put("domain_triplets", domain.size());
     int batches = Math.max(1, Math.min(general.size(), domain.size()) / options.batchSize());
     var config = GapruneConfig.load(null, ConfigFactory.empty()
         .withValue("gaprune.work-dir", ConfigValueFactory.fromAnyRef(
@@ -362,7 +386,7 @@ public final class PruningPipeline {
    * @param sparsities the sparsities planned: the configuration records them, since compare's {@code
    *     --sparsities} overrides {@code --sparsity}
    */
-  private RunReport report(String command, PlanResult plan, List<RunReport.Evaluation> evaluations,
+  private RunReport report(String command, PlanResult plan, String chosen, List<RunReport.Evaluation> evaluations,
       List<Double> sparsities) {
     var layers = plan.layers().stream()
         .map(g -> new RunReport.LayerSparsity(g.group(), g.size(), g.pruned()))
@@ -372,8 +396,13 @@ public final class PruningPipeline {
     var configuration = options.asMap();
     configuration.put("sparsity", sparsities.get(0));
     configuration.put("sparsities", List.copyOf(sparsities));
+    configuration.putAll(calibrationSizes);
+    var tensors = plan.tensors().stream()
+        .map(t -> new RunReport.TensorSparsity(t.name(), t.size(), t.pruned()))
+        .toList();
     return new RunReport(command, configuration, plan.requestedSparsity(), plan.actualSparsity(),
-        plan.candidates(), plan.pruned(), new LinkedHashMap<>(timings), layers, evaluations, allWarnings, sessionCounters);
+        plan.candidates(), plan.pruned(), new LinkedHashMap<>(timings), layers, evaluations, allWarnings,
+        sessionCounters, chosen, tensors);
   }
 
   @FunctionalInterface

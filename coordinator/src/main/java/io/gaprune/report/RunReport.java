@@ -10,7 +10,7 @@ import java.util.Map;
  * @param configuration the effective options, by name
  * @param sparsityRequested the fraction of candidate weights asked to be pruned
  * @param sparsityActual pruned / candidates, as counted in the masks
- * @param candidates candidate weights (the tensors of the chosen layer types)
+ * @param candidates candidate weights (the tensors of the chosen layer types), not the model's size
  * @param pruned weights set to zero
  * @param timingsSeconds wall-clock seconds per phase, in phase order
  * @param layers per-layer counts, in model order
@@ -19,6 +19,9 @@ import java.util.Map;
  * @param session what the statistics session did, counted by its coordinator ({@code units}, {@code partitions},
  *     {@code passes}, {@code batches}, {@code shard_bytes}, {@code shard_bytes_max_node}, {@code workers},
  *     {@code statistics}); null when the statistics came from a file
+ * @param chosen the variant whose plan {@code layers} and {@code tensors} describe ({@code run}: its method;
+ *     {@code compare}: the {@code --scoring} method when compared, else the first, at the first sparsity)
+ * @param tensors per candidate tensor of that plan, in model order (empty when not known)
  */
 public record RunReport(
     String command,
@@ -31,14 +34,16 @@ public record RunReport(
     List<LayerSparsity> layers,
     List<Evaluation> evaluations,
     List<String> warnings,
-    Map<String, Object> session) {
+    Map<String, Object> session,
+    String chosen,
+    List<TensorSparsity> tensors) {
 
-  /** A report without a session (statistics read from a file). */
+  /** A report without a session (statistics read from a file) and without per-tensor counts. */
   public RunReport(String command, Map<String, Object> configuration, double sparsityRequested,
       double sparsityActual, long candidates, long pruned, Map<String, Double> timingsSeconds,
       List<LayerSparsity> layers, List<Evaluation> evaluations, List<String> warnings) {
     this(command, configuration, sparsityRequested, sparsityActual, candidates, pruned, timingsSeconds, layers,
-        evaluations, warnings, null);
+        evaluations, warnings, null, null, List.of());
   }
 
   /** Candidate and pruned weights of one layer (a transformer block, or the non-block tensors). */
@@ -48,12 +53,35 @@ public record RunReport(
     }
   }
 
+  /** Candidate and pruned weights of one tensor, by its checkpoint name. */
+  public record TensorSparsity(String name, long candidates, long pruned) {
+    public double sparsity() {
+      return candidates == 0 ? 0 : (double) pruned / candidates;
+    }
+  }
+
   /**
    * Retrieval scores of one model variant on one data set.
    *
-   * @param variant e.g. {@code dense}, {@code dai}, {@code magnitude}, {@code dai+retrain}
+   * @param variant e.g. {@code dense}, {@code dai}, {@code magnitude@70}, {@code dai+retrain}
    * @param dataset the BEIR folder's name
    * @param metrics {@code ndcg@10}, {@code mrr@10}, {@code recall@10}, {@code recall@100}
+   * @param method the variant without its sparsity ({@code dai+retrain}, {@code magnitude}); {@code dense}
+   * @param sparsity the sparsity it was pruned to; null for the dense model
    */
-  public record Evaluation(String variant, String dataset, Map<String, Double> metrics) {}
+  public record Evaluation(String variant, String dataset, Map<String, Double> metrics, String method,
+      Double sparsity) {
+
+    /** A row whose variant names its method and whose sparsity is not known. */
+    public Evaluation(String variant, String dataset, Map<String, Double> metrics) {
+      this(variant, dataset, metrics, variant, null);
+    }
+
+    public boolean dense() {
+      return method.equals(DENSE);
+    }
+  }
+
+  /** The variant name of the unpruned model. */
+  public static final String DENSE = "dense";
 }

@@ -39,7 +39,7 @@ class RunPipelineTest {
     var report = new PruningPipeline(options, Progress.SILENT, System.err).run();
 
     for (var file : List.of("model/config.json", "model/model.safetensors", "model/tokenizer.json",
-        "model/modules.json", "masks.safetensors", "report.json", "report.md", "report.html",
+        "model/tokenizer_config.json", "model/README.md", "model/modules.json", "masks.safetensors", "report.json", "report.md", "report.html",
         "calibration/general.json", "calibration/domain.json")) {
       assertTrue(Files.isRegularFile(out.resolve(file)), file + " missing");
     }
@@ -80,6 +80,30 @@ class RunPipelineTest {
       assertEquals(reported, result.ndcg10(), 1e-6);
     }
     assertTrue(report.evaluations().get(0).metrics().get("ndcg@10") > 0.2, "dense MiniLM should retrieve");
+
+    // What other tools read: tokenizer_config.json as all-MiniLM-L6-v2 ships it, a card that states this run.
+    var tokenizerConfig = JsonParser.parseString(Files.readString(out.resolve("model/tokenizer_config.json")))
+        .getAsJsonObject();
+    assertEquals("BertTokenizer", tokenizerConfig.get("tokenizer_class").getAsString());
+    assertEquals(512, tokenizerConfig.get("model_max_length").getAsInt());
+    assertTrue(tokenizerConfig.get("do_lower_case").getAsBoolean());
+    assertEquals("[PAD]", tokenizerConfig.get("pad_token").getAsString());
+    var card = Files.readString(out.resolve("model/README.md"));
+    assertTrue(card.startsWith("---\nbase_model: sentence-transformers/all-MiniLM-L6-v2\nlibrary_name: "
+        + "sentence-transformers\npipeline_tag: sentence-similarity\n"), card);
+    assertTrue(card.contains(String.format(java.util.Locale.ROOT, "with %,d of its %,d candidate weights",
+        report.pruned(), report.candidates())), card);
+    assertTrue(card.contains(String.format(java.util.Locale.ROOT, "| mlp | %,d | %,d | 0.5000 |", report.candidates(),
+        report.pruned())), card);
+    assertTrue(card.contains("| domain | `" + sample.resolve("chem-train.json") + "` | 48 |"), card);
+    assertTrue(card.contains("then retrained for 2 steps"), card);
+    for (var e : report.evaluations()) {
+      assertTrue(card.contains(String.format(java.util.Locale.ROOT, "| %s | %.4f |", e.variant(),
+          e.metrics().get("ndcg@10"))), e.variant() + " missing from the card's evaluation:\n" + card);
+    }
+    var markdown = Files.readString(out.resolve("report.md"));
+    assertTrue(markdown.contains("| model | minilm |") && markdown.indexOf("| model | minilm |")
+        < markdown.indexOf("| variant |"), markdown);
   }
 
   /**
@@ -113,6 +137,11 @@ class RunPipelineTest {
     }
     var markdown = Files.readString(out.resolve("report.md"));
     assertTrue(markdown.contains("| magnitude |") && markdown.contains("| random |"), markdown);
+    // the page draws each method against sparsity (from dense at 0) and the chosen plan's tensors
+    var html = Files.readString(out.resolve("report.html"));
+    assertEquals(3, html.split("class=\"method-line\"", -1).length - 1, "one line per method");
+    assertEquals(12, html.split("class=\"cell\"", -1).length - 1, "MiniLM's 6 layers × 2 MLP tensors");
+    assertEquals("dai", report.chosen());
   }
 
   /**

@@ -22,7 +22,8 @@ import java.util.Map;
 
 /**
  * Loads a Hugging Face checkpoint folder: {@code config.json} (model_type {@code bert} or {@code qwen3}),
- * {@code model.safetensors} or a sharded {@code model.safetensors.index.json}, {@code tokenizer.json}, and
+ * {@code model.safetensors} or a sharded {@code model.safetensors.index.json}, {@code tokenizer.json} (and
+ * {@code tokenizer_config.json}, kept for writing), and
  * the sentence-transformers files when present ({@code modules.json} with its Pooling and Normalize
  * modules, {@code config_sentence_transformers.json}'s query prompt).
  *
@@ -56,7 +57,9 @@ public final class HuggingFaceFolder {
       throw new IOException(dir + ": " + e.getMessage(), e);
     }
     var tokenizer = TextTokenizer.fromFile(tokenizerFile, Math.min(maxLength, config.maxPositions()), side);
-    return new LoadedModel(encoder, tokenizer, dir.toString(), hf);
+    var tokenizerConfigFile = dir.resolve("tokenizer_config.json");
+    var tokenizerConfig = Files.isRegularFile(tokenizerConfigFile) ? readJson(tokenizerConfigFile) : null;
+    return new LoadedModel(encoder, tokenizer, dir.toString(), hf, tokenizerConfig);
   }
 
   /**
@@ -159,9 +162,70 @@ public final class HuggingFaceFolder {
         integer(hf, "num_hidden_layers", file), heads,
         hf.has("num_key_value_heads") ? integer(hf, "num_key_value_heads", file) : heads, headDim,
         integer(hf, "intermediate_size", file), integer(hf, "max_position_embeddings", file),
-        number(hf, "rms_norm_eps", file, 1e-6), number(hf, "rope_theta", file, 1_000_000), 0,
+        number(hf, "rms_norm_eps", file, 1e-6), ropeTheta(hf, file), 0,
         st.pooling() != null ? st.pooling() : ModelConfig.Pooling.LAST_TOKEN,
         st.pooling() == null || st.normalize(), st.queryInstruction());
+  }
+
+  /** transformers' {@code RotaryEmbeddingConfigMixin.default_theta}: the base when a config names none. */
+  static final double DEFAULT_ROPE_THETA = 10_000.0;
+
+  /**
+   * The RoPE base as transformers reads it, from either way of writing it: transformers 4 writes a top-level
+   * {@code rope_theta} (and {@code rope_scaling} for scaled variants), transformers 5 writes
+   * {@code "rope_parameters": {"rope_theta", "rope_type"}}. As transformers' {@code convert_rope_params_to_dict}
+   * does, a non-null {@code rope_scaling} takes the place of {@code rope_parameters}, a {@code rope_theta}
+   * inside that object wins over a top-level one, and with none at all the base is {@value #DEFAULT_ROPE_THETA}.
+   * Only plain RoPE ({@code rope_type} or {@code type} "default", or absent) is implemented: any other type
+   * (linear, dynamic, yarn, longrope, llama3, ...) changes the frequencies and is refused by name rather than
+   * run as plain RoPE.
+   */
+  static double ropeTheta(JsonObject hf, Path file) throws IOException {
+    String field = null;
+    JsonObject rope = null;
+    for (var name : new String[] {"rope_scaling", "rope_parameters"}) {
+      var e = hf.get(name);
+      if (e == null || e.isJsonNull()) {
+        continue;
+      }
+      if (!e.isJsonObject()) {
+        throw new IOException(file + ": field \"" + name + "\" must be an object or null, got " + e);
+      }
+      field = name;
+      rope = e.getAsJsonObject();
+      break;
+    }
+    if (rope == null) {
+      return positive(hf, "rope_theta", "rope_theta", file, DEFAULT_ROPE_THETA);
+    }
+    for (var entry : rope.entrySet()) {
+      if (entry.getValue().isJsonObject()) {
+        throw new IOException(file + ": \"" + field + "\" holds per-layer-type RoPE settings (\"" + entry.getKey()
+            + "\"); only one global setting is supported");
+      }
+    }
+    var typeField = rope.has("rope_type") ? "rope_type" : rope.has("type") ? "type" : null;
+    var type = typeField == null ? "default" : string(rope, typeField, file);
+    if (!type.equals("default")) {
+      throw new IOException(file + ": RoPE type '" + type + "' (\"" + field + "\"." + typeField
+          + ") is not supported: only \"default\" (plain RoPE with rope_theta) is implemented");
+    }
+    double fallback = positive(hf, "rope_theta", "rope_theta", file, DEFAULT_ROPE_THETA);
+    return positive(rope, "rope_theta", field + ".rope_theta", file, fallback);
+  }
+
+  /** A positive number {@code o.field} (or the fallback when absent), {@code label} naming it in errors. */
+  private static double positive(JsonObject o, String field, String label, Path file, double fallback)
+      throws IOException {
+    var e = o.get(field);
+    if (e == null || e.isJsonNull()) {
+      return fallback;
+    }
+    if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber() || !(e.getAsDouble() > 0)
+        || Double.isInfinite(e.getAsDouble())) {
+      throw new IOException(file + ": field \"" + label + "\" must be a positive number, got " + e);
+    }
+    return e.getAsDouble();
   }
 
   static JsonObject readJson(Path file) throws IOException {

@@ -17,7 +17,9 @@ import java.util.Map;
 
 /**
  * Writes a model as a Hugging Face folder that {@link ModelLoader}, transformers and sentence-transformers
- * load: {@code config.json}, {@code model.safetensors} (float32), {@code tokenizer.json}, and the
+ * load: {@code config.json}, {@code model.safetensors} (float32), {@code tokenizer.json},
+ * {@code tokenizer_config.json} ({@link TokenizerConfigFile}: maximum length, lower-casing, padding side,
+ * special tokens, as upstream), and the
  * sentence-transformers files that fix pooling and normalisation ({@code modules.json},
  * {@code 1_Pooling/config.json}, {@code 2_Normalize/}, {@code sentence_bert_config.json},
  * {@code config_sentence_transformers.json} with the query prompt).
@@ -51,6 +53,7 @@ public final class HuggingFaceWriter {
     hf.addProperty("torch_dtype", "float32");
     writeJson(dir.resolve("config.json"), hf);
     Files.write(dir.resolve("tokenizer.json"), model.tokenizer().json());
+    writeJson(dir.resolve("tokenizer_config.json"), TokenizerConfigFile.of(model));
 
     var modules = new JsonArray();
     modules.add(module(0, "", "sentence_transformers.models.Transformer"));

@@ -119,12 +119,33 @@ public final class TextTokenizer implements AutoCloseable {
     return new Batch(manager.create(ids, shape), manager.create(mask, shape), manager.create(types, shape));
   }
 
-  /** Applies an instruction template ({@code {q}} replaced by the query; empty for none) to each query. */
+  /** The marker that opens an instruction in the Qwen3-Embedding (and E5-instruct) convention. */
+  static final String INSTRUCT_MARKER = "Instruct:";
+
+  /**
+   * Applies an instruction template ({@code {q}} replaced by the query; empty for none) to each query, except
+   * to a query that already carries an instruction ({@link #carriesInstruction}): the reference's triplet files
+   * write it into their queries, and a second one would be a text the model never saw in training.
+   */
   public static List<String> withInstruction(List<String> queries, String template) {
     if (template == null || template.isEmpty()) {
       return queries;
     }
-    return queries.stream().map(q -> template.replace("{q}", q)).toList();
+    return queries.stream().map(q -> carriesInstruction(q, template) ? q : template.replace("{q}", q)).toList();
+  }
+
+  /**
+   * Whether {@code query} already starts with an instruction of {@code template}'s kind: with the template's own
+   * text before {@code {q}}, or, for an {@code Instruct: ...} template, with {@code Instruct:} (whatever the
+   * task it names).
+   */
+  public static boolean carriesInstruction(String query, String template) {
+    int at = template.indexOf("{q}");
+    var prefix = at < 0 ? template : template.substring(0, at);
+    if (!prefix.isEmpty() && query.startsWith(prefix)) {
+      return true;
+    }
+    return template.stripLeading().startsWith(INSTRUCT_MARKER) && query.stripLeading().startsWith(INSTRUCT_MARKER);
   }
 
   /** Token ids of one text, with special tokens and truncation; not counted. */

@@ -33,8 +33,8 @@ public record TripletBatch(Batch queries, Batch positives, Batch negatives) {
   /**
    * Tokenizes triplets for a model: queries get the model's instruction template
    * ({@link ModelConfig#queryInstruction()}, {@code {q}} replaced by the query), passages are taken as they
-   * are; padding is the tokenizer's (left for decoder families). Files whose queries already carry an
-   * instruction (the reference's examples do) go with a config whose template is empty.
+   * are; padding is the tokenizer's (left for decoder families). Queries that already carry an instruction
+   * (the reference's examples do) are taken as they are ({@link TextTokenizer#withInstruction}).
    *
    * @param manager owns the batch arrays
    */

@@ -52,6 +52,71 @@ class HuggingFaceFolderTest {
     assertTrue(pooling.get("pooling_mode_mean_tokens").getAsBoolean());
     assertEquals("bert", JsonParser.parseString(Files.readString(dir.resolve("config.json"))).getAsJsonObject()
         .get("model_type").getAsString());
+    // tokenizer_config.json as sentence-transformers/all-MiniLM-L6-v2 ships it
+    assertEquals(JsonParser.parseString("""
+        {"tokenizer_class": "BertTokenizer", "do_lower_case": true, "model_max_length": 512,
+         "padding_side": "right", "truncation_side": "right", "cls_token": "[CLS]", "sep_token": "[SEP]",
+         "pad_token": "[PAD]", "unk_token": "[UNK]", "mask_token": "[MASK]", "tokenize_chinese_chars": true,
+         "strip_accents": null, "clean_up_tokenization_spaces": true}"""), json(dir.resolve("tokenizer_config.json")));
+    assertOnlyTransformersKeys(dir);
+  }
+
+  private static com.google.gson.JsonObject json(Path file) throws IOException {
+    return JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+  }
+
+  /**
+   * config.json names the architecture transformers has built in, and nothing that would make transformers
+   * fetch code or ask for another package (remote code, quantisation, an adapter).
+   */
+  private static void assertOnlyTransformersKeys(Path dir) throws IOException {
+    var config = json(dir.resolve("config.json"));
+    for (var key : java.util.List.of("auto_map", "quantization_config", "trust_remote_code", "peft_type",
+        "adapter_config", "custom_pipelines")) {
+      assertTrue(!config.has(key), "config.json has " + key);
+    }
+    var architectures = config.getAsJsonArray("architectures");
+    assertEquals(1, architectures.size());
+    assertTrue(java.util.List.of("BertModel", "Qwen3Model").contains(architectures.get(0).getAsString()),
+        architectures.toString());
+  }
+
+  /**
+   * A folder that came with a tokenizer_config.json (the golden Qwen3 one, written by transformers 5) keeps it
+   * as it was; a Qwen3 model without one gets Qwen3-Embedding's settings (left padding, eos and pad tokens).
+   */
+  @Test
+  void qwen3TokenizerConfigIsKeptOrWrittenAsUpstream() throws IOException {
+    var golden = Path.of(System.getProperty("gaprune.shared.data", "/work/shared/data")).toAbsolutePath()
+        .normalize().resolveSibling("golden").resolve("qwen3-tiny").resolve("model");
+    var kept = tmp.resolve("kept");
+    var bare = tmp.resolve("bare");
+    try (var manager = NDManager.newBaseManager();
+        var model = ModelLoader.load(golden.toString(), manager, DataType.FLOAT32)) {
+      HuggingFaceWriter.write(model, kept);
+      assertEquals(json(golden.resolve("tokenizer_config.json")), json(kept.resolve("tokenizer_config.json")));
+      assertOnlyTransformersKeys(kept);
+      var withoutFile = new LoadedModel(model.encoder(), model.tokenizer(), model.source(), model.hfConfig());
+      HuggingFaceWriter.write(withoutFile, bare);
+    }
+    assertEquals(JsonParser.parseString("""
+        {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 256, "padding_side": "left",
+         "truncation_side": "right", "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
+         "clean_up_tokenization_spaces": false}"""), json(bare.resolve("tokenizer_config.json")));
+    // an upstream file without model_max_length or padding_side is completed, its other keys kept
+    var partial = tmp.resolve("partial");
+    try (var manager = NDManager.newBaseManager();
+        var model = ModelLoader.load(golden.toString(), manager, DataType.FLOAT32)) {
+      var upstream = json(golden.resolve("tokenizer_config.json"));
+      upstream.remove("model_max_length");
+      upstream.remove("padding_side");
+      HuggingFaceWriter.write(new LoadedModel(model.encoder(), model.tokenizer(), model.source(), model.hfConfig(),
+          upstream), partial);
+    }
+    var completed = json(partial.resolve("tokenizer_config.json"));
+    assertEquals(256, completed.get("model_max_length").getAsInt());
+    assertEquals("left", completed.get("padding_side").getAsString());
+    assertEquals("TokenizersBackend", completed.get("tokenizer_class").getAsString());
   }
 
   @Test
@@ -66,8 +131,15 @@ class HuggingFaceFolderTest {
       try (var reloaded = ModelLoader.load(dir.toString(), manager, DataType.FLOAT32)) {
         assertEquals(TestModels.config(KnownModel.BGE_SMALL), reloaded.config());
         assertTrue(Arrays.equals(before, embed(reloaded, manager)));
+        // the written tokenizer_config.json is read back and written again unchanged
+        assertEquals(json(dir.resolve("tokenizer_config.json")), reloaded.tokenizerConfig());
       }
     }
+    var tokenizerConfig = json(dir.resolve("tokenizer_config.json"));
+    assertEquals(512, tokenizerConfig.get("model_max_length").getAsInt());
+    assertTrue(tokenizerConfig.get("do_lower_case").getAsBoolean());
+    assertEquals("[CLS]", tokenizerConfig.get("cls_token").getAsString());
+    assertOnlyTransformersKeys(dir);
   }
 
   /** A minilm folder written once for the error cases below. */
@@ -210,7 +282,7 @@ class HuggingFaceFolderTest {
     var tiny = TinyModels.qwen3Config(2);
     var config = new ModelConfig(tiny.family(), tiny.vocabSize(), tiny.hiddenSize(), tiny.numLayers(), tiny.numHeads(),
         tiny.numKvHeads(), tiny.headDim(), tiny.intermediateSize(), tiny.maxPositions(), tiny.normEps(),
-        tiny.ropeTheta(), 0, ModelConfig.Pooling.LAST_TOKEN, true, "Instruct: find the definition\nQuery: {q}");
+        tiny.ropeTheta(), 0, ModelConfig.Pooling.LAST_TOKEN, true, "Instruct: find the definition\nQuery:{q}");
     var hf = JsonParser.parseString("""
         {"architectures": ["Qwen3Model"], "model_type": "qwen3", "hidden_size": 12, "num_attention_heads": 4,
          "num_key_value_heads": 2, "head_dim": 6, "intermediate_size": 20, "rms_norm_eps": 1e-06,
@@ -250,5 +322,51 @@ class HuggingFaceFolderTest {
     json.remove("hidden_size");
     var e = assertThrows(IOException.class, () -> HuggingFaceFolder.qwen3Config(json, Path.of("config.json"), st));
     assertEquals("config.json: missing or non-numeric field \"hidden_size\"", e.getMessage());
+  }
+
+  /**
+   * The RoPE base read both ways, as transformers reads it: top-level (transformers 4), inside
+   * {@code rope_parameters} (transformers 5, which then wins over a top-level value), inside a non-null
+   * {@code rope_scaling}; transformers' default 1e4 when none is given; other RoPE types refused by name.
+   */
+  @Test
+  void qwen3RopeThetaIsReadBothWaysAndOtherRopeTypesAreRefused() throws IOException {
+    var file = Path.of("m/config.json");
+    assertEquals(1e6, theta("\"rope_theta\": 1000000"), 0);
+    assertEquals(1e4, theta("\"rope_parameters\": {\"rope_theta\": 10000.0, \"rope_type\": \"default\"}"), 0);
+    assertEquals(5e5, theta("\"rope_theta\": 1000000, \"rope_parameters\": {\"rope_theta\": 500000, "
+        + "\"rope_type\": \"default\"}"), 0);
+    assertEquals(1e6, theta("\"rope_theta\": 1000000, \"rope_parameters\": {\"rope_type\": \"default\"}"), 0);
+    assertEquals(1e6, theta("\"rope_theta\": 1000000, \"rope_scaling\": null"), 0);
+    assertEquals(2e5, theta("\"rope_theta\": 1000000, \"rope_scaling\": {\"type\": \"default\", "
+        + "\"rope_theta\": 200000}"), 0);
+    assertEquals(1e4, theta(""), 0);
+
+    var yarn = assertThrows(IOException.class, () -> theta("\"rope_theta\": 1000000, \"rope_scaling\": "
+        + "{\"rope_type\": \"yarn\", \"factor\": 4.0, \"original_max_position_embeddings\": 32768}"));
+    assertEquals(file + ": RoPE type 'yarn' (\"rope_scaling\".rope_type) is not supported: only \"default\" "
+        + "(plain RoPE with rope_theta) is implemented", yarn.getMessage());
+    var linear = assertThrows(IOException.class,
+        () -> theta("\"rope_parameters\": {\"rope_theta\": 10000.0, \"type\": \"linear\", \"factor\": 2}"));
+    assertTrue(linear.getMessage().contains("RoPE type 'linear' (\"rope_parameters\".type)"), linear.getMessage());
+    var nested = assertThrows(IOException.class, () -> theta(
+        "\"rope_parameters\": {\"full_attention\": {\"rope_theta\": 10000.0, \"rope_type\": \"default\"}}"));
+    assertTrue(nested.getMessage().contains("per-layer-type RoPE settings (\"full_attention\")"), nested.getMessage());
+    var negative = assertThrows(IOException.class,
+        () -> theta("\"rope_parameters\": {\"rope_theta\": -1, \"rope_type\": \"default\"}"));
+    assertEquals(file + ": field \"rope_parameters.rope_theta\" must be a positive number, got -1",
+        negative.getMessage());
+    var notObject = assertThrows(IOException.class, () -> theta("\"rope_parameters\": 10000"));
+    assertEquals(file + ": field \"rope_parameters\" must be an object or null, got 10000", notObject.getMessage());
+  }
+
+  private static double theta(String ropeFields) throws IOException {
+    var json = JsonParser.parseString("""
+        {"model_type": "qwen3", "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2,
+         "head_dim": 16, "intermediate_size": 128, "rms_norm_eps": 1e-06, "max_position_embeddings": 256,
+         "vocab_size": 512, "num_hidden_layers": 2%s}""".formatted(ropeFields.isEmpty() ? "" : ", " + ropeFields))
+        .getAsJsonObject();
+    var st = new SentenceTransformersConfig(null, false, "");
+    return HuggingFaceFolder.qwen3Config(json, Path.of("m/config.json"), st).ropeTheta();
   }
 }

@@ -55,9 +55,28 @@ class TextTokenizerTest {
 
   @Test
   void instructionTemplateWrapsQueries() {
-    assertEquals(List.of("Instruct: find\nQuery: benzene"),
-        TextTokenizer.withInstruction(List.of("benzene"), "Instruct: find\nQuery: {q}"));
+    assertEquals(List.of("Instruct: find\nQuery:benzene"),
+        TextTokenizer.withInstruction(List.of("benzene"), "Instruct: find\nQuery:{q}"));
     assertEquals(List.of("benzene"), TextTokenizer.withInstruction(List.of("benzene"), ""));
+    // Qwen3-Embedding's card: no space after "Query:"
+    assertEquals("Instruct: find\nQuery:{q}", io.gaprune.model.qwen3.Qwen3Encoder.queryInstruction("find"));
+    assertEquals(List.of("Represent this: benzene"),
+        TextTokenizer.withInstruction(List.of("benzene"), "Represent this: {q}"));
+  }
+
+  /** A query that already carries an instruction (the reference's triplet files) gets no second one. */
+  @Test
+  void queriesThatCarryAnInstructionGetNoSecondOne() {
+    var template = "Instruct: Given a chemistry question, retrieve the related context\nQuery:{q}";
+    var carried = "Instruct: Given a chemical term, retrieve its definition\nQuery:tafluprost";
+    var own = "Instruct: Given a chemistry question, retrieve the related context\nQuery:benzene";
+    assertEquals(List.of(carried, own, "Instruct: Given a chemistry question, retrieve the related context\nQuery:"
+        + "ethanol"), TextTokenizer.withInstruction(List.of(carried, own, "ethanol"), template));
+    var bge = "Represent this sentence for searching relevant passages: {q}";
+    assertEquals(List.of("Represent this sentence for searching relevant passages: benzene",
+        "Represent this sentence for searching relevant passages: Instruct: x"),
+        TextTokenizer.withInstruction(List.of("Represent this sentence for searching relevant passages: benzene",
+            "Instruct: x"), bge));
   }
 
   @Test

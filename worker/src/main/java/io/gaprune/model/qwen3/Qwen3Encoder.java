@@ -40,8 +40,14 @@ import java.util.Objects;
  */
 public final class Qwen3Encoder implements Encoder {
 
-  /** The query prefix of Qwen3-Embedding; {@code {task}} and {@code {q}} are filled by the tokenizer side. */
-  public static final String QUERY_INSTRUCTION = "Instruct: {task}\nQuery: {q}";
+  /**
+   * The query prefix of Qwen3-Embedding as its model card writes it ({@code get_detailed_instruct}:
+   * {@code f'Instruct: {task_description}\nQuery:{query}'}, no space after {@code Query:}) and as its
+   * {@code config_sentence_transformers.json} prompt gives it; {@code {task}} and {@code {q}} are filled by the
+   * tokenizer side. A query that already carries an instruction gets no second one
+   * ({@code TextTokenizer.withInstruction}).
+   */
+  public static final String QUERY_INSTRUCTION = "Instruct: {task}\nQuery:{q}";
 
   /** The instruction template for one task, {@code {q}} left for the query (as {@code ModelConfig} holds it). */
   public static String queryInstruction(String task) {
