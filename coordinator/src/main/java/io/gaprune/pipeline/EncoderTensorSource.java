@@ -6,7 +6,10 @@ import io.gaprune.planner.TensorInput;
 import io.gaprune.planner.TensorMeta;
 import io.gaprune.planner.TensorSource;
 import io.gaprune.planner.WeightStatistics;
-import io.gaprune.stats.UnitStatistics;
+import io.gaprune.stats.MergedStatistics;
+import io.gaprune.stats.TensorStats;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.List;
 
 /**
@@ -17,7 +20,7 @@ import java.util.List;
 public final class EncoderTensorSource implements TensorSource {
 
   private final Encoder encoder;
-  private final UnitStatistics statistics;
+  private final MergedStatistics statistics;
   private final boolean referenceFisher;
   private final List<TensorMeta> metas;
 
@@ -27,7 +30,7 @@ public final class EncoderTensorSource implements TensorSource {
    * @param referenceFisher divide Σg² by the samples, as the reference implementation does
    *     ({@link WeightStatistics#referenceFromSums}), instead of by the batches (the paper)
    */
-  public EncoderTensorSource(Encoder encoder, UnitStatistics statistics, boolean referenceFisher) {
+  public EncoderTensorSource(Encoder encoder, MergedStatistics statistics, boolean referenceFisher) {
     this.encoder = encoder;
     this.statistics = statistics;
     this.referenceFisher = referenceFisher;
@@ -50,7 +53,12 @@ public final class EncoderTensorSource implements TensorSource {
     float[] weights = parameter.getDataType() == DataType.FLOAT32
         ? parameter.toFloatArray()
         : parameter.toType(DataType.FLOAT32, false).toFloatArray();
-    var sums = statistics.tensors().get(tensor.name());
+    TensorStats sums;
+    try {
+      sums = statistics.tensor(tensor.name());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the statistics of " + tensor.name(), e);
+    }
     WeightStatistics stats = sums == null ? null
         : referenceFisher
             ? WeightStatistics.referenceFromSums(sums, statistics.generalSamples(), statistics.domainSamples(),

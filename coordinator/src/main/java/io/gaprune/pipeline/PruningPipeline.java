@@ -31,7 +31,7 @@ import io.gaprune.report.RunReport;
 import io.gaprune.sampling.RepresentativeSample;
 import io.gaprune.session.EmbeddedSession;
 import io.gaprune.stats.StatisticsFile;
-import io.gaprune.stats.UnitStatistics;
+import io.gaprune.stats.MergedStatistics;
 import io.gaprune.train.Retrainer;
 import io.gaprune.worker.ModelUnitComputer;
 import java.io.IOException;
@@ -177,7 +177,7 @@ public final class PruningPipeline {
    * Plans with {@code method}, applies the masks to the model, evaluates it, and when asked retrains it with
    * the masks fixed and evaluates again; the rows go to {@code evaluations}.
    */
-  private PlanResult prune(LoadedModel model, UnitStatistics statistics, MethodSpec method, double sparsity,
+  private PlanResult prune(LoadedModel model, MergedStatistics statistics, MethodSpec method, double sparsity,
       String variant, String label, Path masksFile, Path planFile, List<Map.Entry<String, BeirDataset>> datasets,
       List<RunReport.Evaluation> evaluations, NDManager manager) throws Exception {
     var plan = timed("plan " + variant, () -> plan(model, statistics, method, sparsity, masksFile, planFile));
@@ -234,17 +234,17 @@ public final class PruningPipeline {
     return rows;
   }
 
-  /**
-   * The statistics file of an earlier run when given; else the calibration sets (representatively sampled when
-   * asked), then the embedded session's statistics, written to {@code statistics.safetensors} when asked.
-   */
   /** Whether any of the methods reads the mean gradients: only then do the workers collect and ship Σg. */
   private boolean needsGradientSums(List<MethodSpec> methods) {
     return methods.stream().anyMatch(m ->
         m.apply(options.scoringParameters().config(m.method(), options.seed())).needsGradientSums());
   }
 
-  private UnitStatistics statistics(LoadedModel model, boolean gradientSums) throws Exception {
+  /**
+   * The statistics file of an earlier run when given; else the calibration sets (representatively sampled when
+   * asked), then the embedded session's statistics, written to {@code statistics.safetensors} when asked.
+   */
+  private MergedStatistics statistics(LoadedModel model, boolean gradientSums) throws Exception {
     if (options.statistics() != null) {
       var loaded = timed("read statistics", () -> StatisticsFile.read(options.statistics()));
       if (!loaded.model().equals(options.model())) {
@@ -254,22 +254,24 @@ public final class PruningPipeline {
       progress.note(String.format(Locale.ROOT, "statistics from %s: %d batches, %d + %d triplets, %d tensors",
           options.statistics(), loaded.statistics().batches(), loaded.statistics().generalSamples(),
           loaded.statistics().domainSamples(), loaded.statistics().tensors().size()));
-      return loaded.statistics();
+      return MergedStatistics.of(loaded.statistics());
     }
     // a saved file serves any method later (compare --statistics): it holds the gradient sums too
-    var statistics = computeStatistics(model, gradientSums || options.saveStatistics());
+    var result = computeStatistics(model, gradientSums || options.saveStatistics());
     if (options.saveStatistics()) {
       var file = options.out().resolve("statistics.safetensors");
       timed("write statistics", () -> {
-        StatisticsFile.write(statistics, options.model(), file);
+        StatisticsFile.write(result.statistics(), options.model(), file);
         return null;
       });
       progress.note("statistics written to " + file + " (reuse them with --statistics)");
     }
-    return statistics;
+    // read tensor by tensor from the session's accumulators when planned: the lead never holds them all
+    return result.merged();
   }
 
-  private UnitStatistics computeStatistics(LoadedModel model, boolean gradientSums) throws Exception {
+  private EmbeddedSession.SessionResult computeStatistics(LoadedModel model, boolean gradientSums)
+      throws Exception {
     var calibration = options.out().resolve("calibration");
     var general = calibrationSet(model, options.general(), calibration.resolve("general.json"));
     var domain = calibrationSet(model, options.domain(), calibration.resolve("domain.json"));
@@ -327,7 +329,7 @@ public final class PruningPipeline {
         + " (%s) from %d worker(s)", counters.getUnits(), counters.getPasses(), counters.getBatches(),
         counters.getShardBytes() / 1e6, counted.get("statistics"), counters.getWorkers()));
     sessionCounters = counted;
-    return result.statistics();
+    return result;
   }
 
   /** Units per session that the pipeline aims at: enough for 8 workers to share and for a crash to lose little. */
@@ -358,7 +360,7 @@ public final class PruningPipeline {
     return new Calibration(target, sample.triplets().size());
   }
 
-  private PlanResult plan(LoadedModel model, UnitStatistics statistics, MethodSpec spec, double sparsity,
+  private PlanResult plan(LoadedModel model, MergedStatistics statistics, MethodSpec spec, double sparsity,
       Path masks, Path stats) throws IOException {
     var method = spec.method();
     var config = PlannerConfig.of(sparsity)

@@ -8,6 +8,7 @@ import io.gaprune.protocol.Statistic;
 import io.gaprune.protocol.TensorScalars;
 import io.gaprune.protocol.TensorSpec;
 import io.gaprune.protocol.UnitResult;
+import io.gaprune.stats.MergedStatistics;
 import io.gaprune.stats.TensorStats;
 import io.gaprune.stats.UnitStatistics;
 import java.io.IOException;
@@ -391,8 +392,48 @@ public final class AccumulatorStore {
   }
 
   /**
-   * All merged statistics in memory (small models and tests; the planner reads tensor by tensor). Counters
-   * are those of partition 0: every partition sees the same batches.
+   * The merged statistics read tensor by tensor, when a planner asks: nothing is held. Counters are those of
+   * partition 0 (every partition sees the same batches); every partition must have its accumulator.
+   */
+  public MergedStatistics merged() throws IOException {
+    Map<String, Integer> partitionOf = new HashMap<>();
+    AccumulatorMeta first = null;
+    for (LayerPartition p : partitions.values()) {
+      AccumulatorMeta m = readMeta(p.getIndex());
+      if (m == null) {
+        throw new IllegalStateException("partition " + p.getIndex() + " has no accumulator yet");
+      }
+      first = first == null ? m : first;
+      p.getTensorsList().forEach(t -> partitionOf.put(t.getName(), p.getIndex()));
+    }
+    AccumulatorMeta counters = first;
+    return new MergedStatistics() {
+      @Override
+      public long batches() {
+        return counters.getBatches();
+      }
+
+      @Override
+      public long generalSamples() {
+        return counters.getGeneralSamples();
+      }
+
+      @Override
+      public long domainSamples() {
+        return counters.getDomainSamples();
+      }
+
+      @Override
+      public TensorStats tensor(String name) throws IOException {
+        Integer p = partitionOf.get(name);
+        return p == null ? null : readTensor(p, name);
+      }
+    };
+  }
+
+  /**
+   * All merged statistics in memory (small models, tests, a statistics file to save; planners read tensor by
+   * tensor through {@link #merged}). Counters are those of partition 0: every partition sees the same batches.
    */
   public UnitStatistics readAll() throws IOException {
     Map<String, TensorStats> tensors = new LinkedHashMap<>();

@@ -11,6 +11,7 @@ import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.SessionStatus;
 import io.gaprune.protocol.SessionStatusRequest;
 import io.gaprune.protocol.StartSession;
+import io.gaprune.stats.MergedStatistics;
 import io.gaprune.stats.UnitStatistics;
 import io.gaprune.worker.ModelRuntime;
 import io.gaprune.worker.WorkerActor;
@@ -46,9 +47,27 @@ public final class EmbeddedSession {
 
   private EmbeddedSession() {}
 
-  /** What a finished session produced; masks hold one byte per weight, 1 kept, 0 pruned. */
-  public record SessionResult(SessionStatus status, UnitStatistics statistics, Map<String, byte[]> masks,
-      MaskPlan plan, Path sessionDir, Duration sessionTime) {}
+  /**
+   * What a finished session produced: its accumulators ({@link #merged()} reads them tensor by tensor,
+   * {@link #statistics()} all at once) and masks of one byte per weight, 1 kept, 0 pruned (none for a
+   * {@code statistics_only} session).
+   */
+  public record SessionResult(SessionStatus status, AccumulatorStore store, Map<String, byte[]> masks,
+      MaskPlan plan, Path sessionDir, Duration sessionTime) {
+
+    public MergedStatistics merged() throws IOException {
+      return store.merged();
+    }
+
+    /** Every merged statistic in memory. */
+    public UnitStatistics statistics() {
+      try {
+        return store.readAll();
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException("cannot read the accumulators in " + store.dir(), e);
+      }
+    }
+  }
 
   /** Runs a session with the defaults of {@code config} ({@code gaprune.*}) and {@code workers} workers. */
   public static SessionResult run(SessionConfig session, Config config, int workers, Duration timeout) throws Exception {
@@ -138,7 +157,7 @@ public final class EmbeddedSession {
       AccumulatorStore store = new AccumulatorStore(dir, id, status.getPartitionsList(),
           io.gaprune.worker.ShardCodec.statistics(status.getSession().getStatistics()));
       var masksPath = status.getPlan().getMasksPath();
-      return new SessionResult(status, store.readAll(),
+      return new SessionResult(status, store,
           masksPath.isEmpty() ? Map.of() : readMasks(Path.of(masksPath)), status.getPlan(), dir, sessionTime);
     } finally {
       for (Process p : children) {

@@ -138,7 +138,7 @@ final class TestCluster implements AutoCloseable {
       assertEquals(applied.stream().distinct().count(), applied.size(), "a unit counted twice: " + applied);
       assertEquals(s.getUnitsTotal() / s.getPartitionsCount(), applied.size(), "units of partition " + p.getIndex());
     }
-    return new EmbeddedSession.SessionResult(s, store.readAll(), EmbeddedSession.readMasks(Path.of(s.getPlan().getMasksPath())),
+    return new EmbeddedSession.SessionResult(s, store, EmbeddedSession.readMasks(Path.of(s.getPlan().getMasksPath())),
         s.getPlan(), sdir, Duration.ZERO);
   }
 
