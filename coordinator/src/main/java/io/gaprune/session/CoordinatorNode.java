@@ -77,7 +77,8 @@ public final class CoordinatorNode implements AutoCloseable {
           config.getDuration("gaprune.coordinator.lease-check-interval"),
           config.getDuration("gaprune.coordinator.retry-after"),
           Versions.code(config.getString("gaprune.code-version")),
-          workDir, model, planner, Partitioner.accumulatorMemory(config));
+          workDir, model, planner, Partitioner.accumulatorMemory(config),
+          config.getDuration("gaprune.coordinator.start-timeout"));
       ClusterSingleton.get(system).init(
           SingletonActor.of(SessionCoordinator.create(settings), "session-coordinator"));
       String management = Management.start(system, System.getenv(), Duration.ofSeconds(30)).orElse(null);

@@ -41,6 +41,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.CompletableFuture;
 import java.util.UUID;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -91,9 +93,15 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   private record MemberGone(org.apache.pekko.actor.Address address) implements Command {}
 
   /** What the coordinator needs besides its journal. */
-  /** @param accumulatorMemory a session's partition budget when its request leaves it at 0 */
+  /**
+   * @param accumulatorMemory a session's partition budget when its request leaves it at 0
+   * @param startTimeout how long a session start may take to read its calibration files
+   */
   public record Settings(Duration leaseTimeout, Duration leaseCheckInterval, Duration retryAfter, String codeVersion,
-      Path workDir, ModelRuntime model, MaskPlanner planner, long accumulatorMemory) {}
+      Path workDir, ModelRuntime model, MaskPlanner planner, long accumulatorMemory, Duration startTimeout) {}
+
+  /** A session start whose files were read off the handler: its layout, or why it cannot start. */
+  private record Prepared(StartSession request, SessionStarted started, String error) implements Command {}
 
 
   private final ActorContext<Command> ctx;
@@ -117,6 +125,8 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   private long leaseExpirations;
   private AccumulatorStore store;
   private boolean planning;
+  /** A start's files are being read (see onStart): a second start is refused meanwhile. */
+  private boolean preparing;
   private boolean recovered;
 
   public static Behavior<Command> create(Settings settings) {
@@ -179,6 +189,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
         .onCommand(FromPlanner.class, (s, m) -> onPlanner(s, m.reply()))
         .onCommand(Tick.class, (s, m) -> onTick(s))
         .onCommand(MemberGone.class, (s, m) -> onMemberGone(s, m.address()))
+        .onCommand(Prepared.class, this::onPrepared)
         .build();
   }
 
@@ -360,14 +371,15 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   }
 
   private Effect<SessionEvent, SessionState> onStart(SessionState s, StartSession st) {
-    if (s.status == SessionState.Status.RUNNING) {
+    if (s.status == SessionState.Status.RUNNING || preparing) {
       reply(st.getReplyTo(), CommandReply.newBuilder().setOk(false).setRefusal(CommandReply.Refusal.CONFLICT)
-          .setMessage("session " + s.config.getSessionId() + " is still running").setStatus(status(s)).build());
+          .setMessage(preparing ? "another session is starting" : "session " + s.config.getSessionId()
+              + " is still running").setStatus(status(s)).build());
       return Effect().none();
     }
-    SessionStarted started;
+    SessionConfig cfg;
     try {
-      SessionConfig cfg = st.getConfig().toBuilder()
+      cfg = st.getConfig().toBuilder()
           .setModelHash(settings.model().modelHash())
           .setCodeVersion(settings.codeVersion())
           .setSessionId(st.getConfig().getSessionId().isEmpty()
@@ -377,16 +389,40 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
         throw new IllegalArgumentException("session id must be 1-64 characters of A-Z a-z 0-9 . _ -");
       }
       cfg = Partitioner.resolve(cfg, settings.accumulatorMemory());
-      int general = Partitioner.countTriplets(Path.of(cfg.getGeneralPath()));
-      int domain = Partitioner.countTriplets(Path.of(cfg.getDomainPath()));
-      var plan = Partitioner.plan(cfg, settings.model().candidateTensors(cfg.getCandidates()), general, domain);
-      started = SessionStarted.newBuilder().setConfig(cfg).addAllPartitions(plan.partitions())
-          .addAllUnits(plan.units()).build();
     } catch (RuntimeException e) {
       reply(st.getReplyTo(), CommandReply.newBuilder().setOk(false).setRefusal(CommandReply.Refusal.INVALID)
           .setMessage("cannot start the session: " + e.getMessage()).setStatus(status(s)).build());
       return Effect().none();
     }
+    // Reading the calibration files blocks (a slow disk, a FIFO): never on this handler's thread.
+    preparing = true;
+    SessionConfig resolved = cfg;
+    var blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
+    var layout = CompletableFuture.supplyAsync(() -> {
+      int general = Partitioner.countTriplets(Path.of(resolved.getGeneralPath()));
+      int domain = Partitioner.countTriplets(Path.of(resolved.getDomainPath()));
+      var plan = Partitioner.plan(resolved, settings.model().candidateTensors(resolved.getCandidates()), general,
+          domain);
+      return SessionStarted.newBuilder().setConfig(resolved).addAllPartitions(plan.partitions())
+          .addAllUnits(plan.units()).build();
+    }, blocking).orTimeout(settings.startTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    ctx.pipeToSelf(layout, (started, error) -> new Prepared(st, started, error == null ? null
+        : error instanceof java.util.concurrent.TimeoutException
+            ? "its calibration files could not be read within " + settings.startTimeout().toSeconds() + " s"
+            : String.valueOf((error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                ? error.getCause() : error).getMessage())));
+    return Effect().none();
+  }
+
+  private Effect<SessionEvent, SessionState> onPrepared(SessionState s, Prepared p) {
+    preparing = false;
+    StartSession st = p.request();
+    if (p.error() != null) {
+      reply(st.getReplyTo(), CommandReply.newBuilder().setOk(false).setRefusal(CommandReply.Refusal.INVALID)
+          .setMessage("cannot start the session: " + p.error()).setStatus(status(s)).build());
+      return Effect().none();
+    }
+    SessionStarted started = p.started();
     return Effect().persist(event(SessionEvent.newBuilder().setStarted(started))).thenRun(ns -> {
       merging.clear();
       stagingBytes.clear();
