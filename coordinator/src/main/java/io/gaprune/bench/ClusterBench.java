@@ -286,6 +286,11 @@ public final class ClusterBench {
       for (int i = 0; i < variants.size(); i++) {
         refs.add(findSender(system, senders, refs, o.workDir()));
       }
+      // warm-up, not timed: the JIT of both JVMs and the connections
+      socketCopy(server, o.shardBytes(), o.workDir().resolve("socket.log"));
+      for (int i = 0; i < variants.size(); i++) {
+        pull(system, refs.get(i), variants.get(i).bufferCapacity());
+      }
       for (int round = 0; round < o.shardRounds(); round++) {
         socket.add(socketCopy(server, o.shardBytes(), o.workDir().resolve("socket.log")));
         for (int i = 0; i < variants.size(); i++) {

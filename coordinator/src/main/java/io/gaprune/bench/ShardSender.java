@@ -72,6 +72,7 @@ public final class ShardSender {
     Shards shards = Shards.of(bytes);
     // the digest the receiver checks, computed once before any offer (not part of the timing)
     CRC32C crc = new CRC32C();
+    long t0 = System.nanoTime();
     long chunks = 0;
     long total = 0;
     for (Iterator<ShardChunk> it = shards.chunks(chunkBytes); it.hasNext(); ) {
@@ -83,6 +84,7 @@ public final class ShardSender {
     long chunkCount = chunks;
     long totalBytes = total;
     int crc32c = (int) crc.getValue();
+    long codecNanos = System.nanoTime() - t0;
     ActorSystem<Void> system = ActorSystem.create(Behaviors.<Void>setup(ctx -> {
       ctx.getSystem().receptionist().tell(Receptionist.register(KEY, ctx.spawn(Behaviors.<GeneratedMessage>receive(
           (c, msg) -> {
@@ -98,8 +100,8 @@ public final class ShardSender {
           }), "sender")));
       return Behaviors.empty();
     }), config.getString("gaprune.cluster.system-name"), config);
-    System.out.println("shard sender ready: " + totalBytes + " bytes in " + chunkCount + " chunks of at most "
-        + chunkBytes + " bytes");
+    System.out.printf(java.util.Locale.ROOT, "shard sender ready: %d bytes in %d chunks of at most %d bytes; cut and "
+        + "checksummed at %.0f MB/s%n", totalBytes, chunkCount, chunkBytes, totalBytes / 1e3 / (codecNanos / 1e6));
     system.getWhenTerminated().toCompletableFuture().join();
   }
 
