@@ -36,6 +36,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -73,11 +74,16 @@ public final class ClusterBench {
   private ClusterBench() {}
 
   /** A shard-streaming setting to measure; null fields take the configuration's value. */
-  public record Variant(String name, Integer chunkBytes, Integer bufferCapacity) {
-    /** Parses {@code chunk-bytes=128KiB,buffer-capacity=128} (either key may be left out). */
+  public record Variant(String name, Integer chunkBytes, Integer bufferCapacity, Boolean largeLane) {
+    /**
+     * Parses {@code chunk-bytes=128KiB,buffer-capacity=128,large-lane=on} (any key may be left out): the chunk size,
+     * the stream-ref buffer, and whether the stream-ref stage actors talk over Artery's large-message lane
+     * ({@code gaprune.stream.large-message-lane}).
+     */
     public static Variant parse(String text) {
       Integer chunk = null;
       Integer buffer = null;
+      Boolean lane = null;
       for (String part : text.split(",")) {
         String[] kv = part.split("=", 2);
         if (kv.length != 2) {
@@ -88,11 +94,16 @@ public final class ClusterBench {
         switch (key) {
           case "chunk-bytes" -> chunk = (int) ConfigFactory.parseString("b = " + value).getBytes("b").longValue();
           case "buffer-capacity" -> buffer = Integer.parseInt(value);
+          case "large-lane" -> lane = switch (value) {
+            case "on", "true" -> true;
+            case "off", "false" -> false;
+            default -> throw new IllegalArgumentException("shard variant \"" + text + "\": large-lane is on or off");
+          };
           default -> throw new IllegalArgumentException("shard variant \"" + text + "\": unknown key \"" + key
-              + "\" (chunk-bytes, buffer-capacity)");
+              + "\" (chunk-bytes, buffer-capacity, large-lane)");
         }
       }
-      return new Variant(text, chunk, buffer);
+      return new Variant(text, chunk, buffer, lane);
     }
   }
 
@@ -120,7 +131,8 @@ public final class ClusterBench {
   }
 
   /** One measured shard setting: medians of MB/s, and the setting as it ran. */
-  public record ShardFigure(String name, int chunkBytes, int bufferCapacity, double mbPerS, List<Double> samples) {}
+  public record ShardFigure(String name, int chunkBytes, int bufferCapacity, boolean largeLane, double mbPerS,
+      List<Double> samples) {}
 
   /** Everything a run measured; ratios are of medians. */
   public record Result(Options options, int candidateTensors, long candidateWeights, double bare, double session1,
@@ -158,6 +170,7 @@ public final class ClusterBench {
       o.addProperty("socket_mb_per_s", socket);
       o.addProperty("chunk_bytes", shards.get(0).chunkBytes());
       o.addProperty("buffer_capacity", shards.get(0).bufferCapacity());
+      o.addProperty("large_message_lane", shards.get(0).largeLane());
       o.addProperty("session_vs_bare", sessionVsBare());
       o.addProperty("two_workers_vs_one", twoWorkersVsOne());
       o.addProperty("shard_vs_socket", shardVsSocket());
@@ -167,6 +180,7 @@ public final class ClusterBench {
         v.addProperty("name", f.name());
         v.addProperty("chunk_bytes", f.chunkBytes());
         v.addProperty("buffer_capacity", f.bufferCapacity());
+        v.addProperty("large_message_lane", f.largeLane());
         v.addProperty("mb_per_s", f.mbPerS());
         v.addProperty("vs_socket", f.mbPerS() / socket);
         JsonArray samples = new JsonArray();
@@ -194,9 +208,9 @@ public final class ClusterBench {
       sb.append(String.format(Locale.ROOT, "  raw loopback socket          %8.1f MB/s%n", socket));
       for (int i = 0; i < shards.size(); i++) {
         ShardFigure f = shards.get(i);
-        sb.append(String.format(Locale.ROOT, "  StreamRef %-18s %8.1f MB/s  %s %.2f  (chunk %d B, buffer %d)%n",
+        sb.append(String.format(Locale.ROOT, "  StreamRef %-18s %8.1f MB/s  %s %.2f  (chunk %d B, buffer %d, %s lane)%n",
             i == 0 ? "(configured)" : f.name(), f.mbPerS(), i == 0 ? "shard_vs_socket   " : "vs socket         ",
-            f.mbPerS() / socket, f.chunkBytes(), f.bufferCapacity()));
+            f.mbPerS() / socket, f.chunkBytes(), f.bufferCapacity(), f.largeLane() ? "large-message" : "ordinary"));
       }
       return sb.toString();
     }
@@ -251,32 +265,44 @@ public final class ClusterBench {
     }
     // shard part
     int defaultChunk = WorkerSettings.from(base, "cpu").chunkBytes();
-    int defaultBuffer = base.getInt("pekko.stream.materializer.stream-ref.buffer-capacity");
+    int defaultBuffer = base.getInt("gaprune.stream.buffer-capacity");
+    boolean defaultLane = base.getBoolean("gaprune.stream.large-message-lane");
     List<Variant> variants = new ArrayList<>();
-    variants.add(new Variant("configured", defaultChunk, defaultBuffer));
+    variants.add(new Variant("configured", defaultChunk, defaultBuffer, defaultLane));
     for (Variant v : o.variants()) {
       variants.add(new Variant(v.name(), v.chunkBytes() != null ? v.chunkBytes() : defaultChunk,
-          v.bufferCapacity() != null ? v.bufferCapacity() : defaultBuffer));
+          v.bufferCapacity() != null ? v.bufferCapacity() : defaultBuffer,
+          v.largeLane() != null ? v.largeLane() : defaultLane));
     }
     List<Double> socket = new ArrayList<>();
     List<List<Double>> perVariant = new ArrayList<>();
     variants.forEach(v -> perVariant.add(new ArrayList<>()));
     long shardBytes = 0;
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), base.getString("gaprune.cluster.system-name"), base);
+    // one receiving node per lane setting (both ends of a stream must agree on it), each its own cluster
+    Map<Boolean, ActorSystem<Void>> systems = new LinkedHashMap<>();
     List<Process> senders = new ArrayList<>();
     try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      Cluster cluster = Cluster.get(system);
-      cluster.manager().tell(Join.create(cluster.selfMember().address()));
-      String address = cluster.selfMember().address().toString();
+      for (Variant v : variants) {
+        if (!systems.containsKey(v.largeLane())) {
+          Config c = config(o.workDir().resolve("receiver-" + (v.largeLane() ? "large" : "ordinary")),
+              o.overrides(), Map.of("gaprune.stream.large-message-lane", v.largeLane()));
+          ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), c.getString("gaprune.cluster.system-name"), c);
+          systems.put(v.largeLane(), system);
+          Cluster cluster = Cluster.get(system);
+          cluster.manager().tell(Join.create(cluster.selfMember().address()));
+        }
+      }
       List<ActorRef<GeneratedMessage>> refs = new ArrayList<>();
       for (int i = 0; i < variants.size(); i++) {
         Variant v = variants.get(i);
+        String address = Cluster.get(systems.get(v.largeLane())).selfMember().address().toString();
         Config child = ConfigFactory.empty()
             .withValue("gaprune.cluster.seed-nodes", ConfigValueFactory.fromIterable(List.of(address)))
             .withValue("gaprune.cluster.port", ConfigValueFactory.fromAnyRef(0))
             .withValue("gaprune.work-dir", ConfigValueFactory.fromAnyRef(o.workDir().resolve("sender-" + i).toString()))
             .withValue("gaprune.stream.chunk-bytes", ConfigValueFactory.fromAnyRef(v.chunkBytes()))
             .withValue("gaprune.stream.buffer-capacity", ConfigValueFactory.fromAnyRef(v.bufferCapacity()))
+            .withValue("gaprune.stream.large-message-lane", ConfigValueFactory.fromAnyRef(v.largeLane()))
             .withFallback(base.withOnlyPath("gaprune"));
         Path file = o.workDir().resolve("sender-" + i + ".conf");
         Files.writeString(file, child.root().render(ConfigRenderOptions.concise().setJson(false)));
@@ -284,17 +310,17 @@ public final class ClusterBench {
             o.workDir().resolve("sender-" + i + ".log")));
       }
       for (int i = 0; i < variants.size(); i++) {
-        refs.add(findSender(system, senders, refs, o.workDir()));
+        refs.add(findSender(systems.get(variants.get(i).largeLane()), senders, refs, o.workDir()));
       }
       // warm-up, not timed: the JIT of both JVMs and the connections
       socketCopy(server, o.shardBytes(), o.workDir().resolve("socket.log"));
       for (int i = 0; i < variants.size(); i++) {
-        pull(system, refs.get(i), variants.get(i).bufferCapacity());
+        pull(systems.get(variants.get(i).largeLane()), refs.get(i), variants.get(i).bufferCapacity());
       }
       for (int round = 0; round < o.shardRounds(); round++) {
         socket.add(socketCopy(server, o.shardBytes(), o.workDir().resolve("socket.log")));
         for (int i = 0; i < variants.size(); i++) {
-          var r = pull(system, refs.get(i), variants.get(i).bufferCapacity());
+          var r = pull(systems.get(variants.get(i).largeLane()), refs.get(i), variants.get(i).bufferCapacity());
           shardBytes = r[0];
           perVariant.get(i).add(r[0] / 1e6 / (r[1] / 1e9));
         }
@@ -308,13 +334,15 @@ public final class ClusterBench {
           p.destroyForcibly();
         }
       }
-      system.terminate();
-      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      for (ActorSystem<Void> system : systems.values()) {
+        system.terminate();
+        system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      }
     }
     List<ShardFigure> figures = new ArrayList<>();
     for (int i = 0; i < variants.size(); i++) {
       Variant v = variants.get(i);
-      figures.add(new ShardFigure(v.name(), v.chunkBytes(), v.bufferCapacity(), median(perVariant.get(i)),
+      figures.add(new ShardFigure(v.name(), v.chunkBytes(), v.bufferCapacity(), v.largeLane(), median(perVariant.get(i)),
           List.copyOf(perVariant.get(i))));
     }
     return new Result(o, tensors, weights, median(bare), median(s1), median(s2), bare, s1, s2, median(socket), socket,
@@ -362,15 +390,18 @@ public final class ClusterBench {
   }
 
   /** A private one-node cluster's settings: no operator endpoints, free ports, its own work dir. */
-  static Config config(Path workDir, Map<String, Object> overrides) {
+  @SafeVarargs
+  static Config config(Path workDir, Map<String, Object>... overrides) {
     Config c = ConfigFactory.empty()
         .withValue("gaprune.work-dir", ConfigValueFactory.fromAnyRef(workDir.toAbsolutePath().toString()))
         .withValue("gaprune.http.enabled", ConfigValueFactory.fromAnyRef(false))
         .withValue("gaprune.management.enabled", ConfigValueFactory.fromAnyRef(false))
         .withValue("gaprune.cluster.seed-nodes", ConfigValueFactory.fromIterable(List.of()))
         .withValue("gaprune.cluster.port", ConfigValueFactory.fromAnyRef(0));
-    for (var e : overrides.entrySet()) {
-      c = c.withValue(e.getKey(), ConfigValueFactory.fromAnyRef(e.getValue()));
+    for (Map<String, Object> layer : overrides) {
+      for (var e : layer.entrySet()) {
+        c = c.withValue(e.getKey(), ConfigValueFactory.fromAnyRef(e.getValue()));
+      }
     }
     return GapruneConfig.load(null, c);
   }
@@ -463,7 +494,11 @@ public final class ClusterBench {
   /** {@link ShardSender} as a child JVM with this JVM's class path (as the embedded mode starts workers). */
   private static Process java(List<String> args, Path log) throws IOException {
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx1g", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), ShardSender.class.getName()));
+        "-Xmx1g", "-XX:+UseSerialGC"));
+    // Pekko settings given to this JVM as system properties hold for the sender too (both ends of the stream)
+    System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("pekko.")).sorted()
+        .forEach(k -> cmd.add("-D" + k + "=" + System.getProperty(k)));
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ShardSender.class.getName()));
     cmd.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");

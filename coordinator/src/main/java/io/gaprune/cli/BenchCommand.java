@@ -66,7 +66,10 @@ public final class BenchCommand implements Runnable {
     String chunkBytes;
     @Option(names = "--buffer-capacity", paramLabel = "N", description = "override gaprune.stream.buffer-capacity")
     Integer bufferCapacity;
-    @Option(names = "--shard-variant", paramLabel = "chunk-bytes=X,buffer-capacity=N",
+    @Option(names = "--large-message-lane", paramLabel = "on|off",
+        description = "override gaprune.stream.large-message-lane")
+    String largeLane;
+    @Option(names = "--shard-variant", paramLabel = "chunk-bytes=X,buffer-capacity=N,large-lane=on|off",
         description = "also measure this shard setting beside the configured one, in the same rounds; repeatable")
     List<String> variants = new ArrayList<>();
     @Option(names = "--work-dir", paramLabel = "DIR",
@@ -88,6 +91,12 @@ public final class BenchCommand implements Runnable {
         }
         if (bufferCapacity != null) {
           overrides.put("gaprune.stream.buffer-capacity", bufferCapacity);
+        }
+        if (largeLane != null) {
+          if (!largeLane.equals("on") && !largeLane.equals("off")) {
+            throw new IllegalArgumentException("--large-message-lane is on or off, not " + largeLane);
+          }
+          overrides.put("gaprune.stream.large-message-lane", largeLane.equals("on"));
         }
         if (shardMb < 1) {
           throw new IllegalArgumentException("--shard-mb must be at least 1, got " + shardMb);
