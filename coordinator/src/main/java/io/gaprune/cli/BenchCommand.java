@@ -59,7 +59,7 @@ public final class BenchCommand implements Runnable {
     int rounds;
     @Option(names = "--shard-mb", defaultValue = "256", paramLabel = "MB", description = "shard MiB per transfer (default ${DEFAULT-VALUE})")
     int shardMb;
-    @Option(names = "--shard-rounds", defaultValue = "3", paramLabel = "R",
+    @Option(names = "--shard-rounds", defaultValue = "5", paramLabel = "R",
         description = "rounds of socket copy + StreamRef transfer(s); medians are printed (default ${DEFAULT-VALUE})")
     int shardRounds;
     @Option(names = "--chunk-bytes", paramLabel = "BYTES", description = "override gaprune.stream.chunk-bytes (e.g. 64KiB)")

@@ -141,9 +141,7 @@ public final class ShardCodec {
         double[] values = array(stats.tensors().get(name), statistics.get(stat));
         int n = Math.min(perChunk, values.length - offset);
         byte[] bytes = new byte[n * VALUE_BYTES];
-        for (int i = 0, at = offset; i < n; i++, at++) {
-          FLOAT_LE.set(bytes, i * VALUE_BYTES, (float) values[at]);
-        }
+        fill(values, offset, n, bytes);
         // the array is fresh and never written again: the chunk may own it (one copy less than copyFrom)
         ShardChunk chunk = ShardChunk.newBuilder().setTensor(name).setStatistic(statistics.get(stat))
             .setOffset(offset).setValues(UnsafeByteOperations.unsafeWrap(bytes)).build();
@@ -163,17 +161,39 @@ public final class ShardCodec {
   /** Summary of the stream {@link #chunks} produces: chunk count, value bytes, CRC32C of the value bytes. */
   public record Digest(long chunks, long bytes, int crc32c) {}
 
+  /**
+   * The digest of the stream {@link #chunks} would produce, computed without building it: the same float32
+   * bytes, chunk by chunk, through one reused buffer (no protobuf and no array per chunk).
+   */
   public static Digest digest(UnitStatistics stats, List<TensorSpec> order, List<Statistic> statistics,
       int chunkBytes) {
+    int perChunk = Math.max(1, chunkBytes / VALUE_BYTES);
+    byte[] buffer = new byte[perChunk * VALUE_BYTES];
     CRC32C crc = new CRC32C();
     long chunks = 0;
     long bytes = 0;
-    for (Iterator<ShardChunk> it = chunks(stats, order, statistics, chunkBytes); it.hasNext(); ) {
-      ShardChunk c = it.next();
-      crc.update(c.getValues().asReadOnlyByteBuffer());
-      chunks++;
-      bytes += c.getValues().size();
+    for (TensorSpec spec : order) {
+      TensorStats t = stats.tensors().get(spec.getName());
+      for (Statistic s : statistics) {
+        double[] values = array(t, s);
+        int offset = 0;
+        do { // as chunks(): an empty statistic is one empty chunk
+          int n = Math.min(perChunk, values.length - offset);
+          fill(values, offset, n, buffer);
+          crc.update(buffer, 0, n * VALUE_BYTES);
+          chunks++;
+          bytes += (long) n * VALUE_BYTES;
+          offset += n;
+        } while (offset < values.length);
+      }
     }
     return new Digest(chunks, bytes, (int) crc.getValue());
+  }
+
+  /** Rounds {@code n} values from {@code offset} to float32, little-endian, into the start of {@code into}. */
+  private static void fill(double[] values, int offset, int n, byte[] into) {
+    for (int i = 0, at = offset; i < n; i++, at++) {
+      FLOAT_LE.set(into, i * VALUE_BYTES, (float) values[at]);
+    }
   }
 }
