@@ -494,7 +494,7 @@ public final class ClusterBench {
   /** {@link ShardSender} as a child JVM with this JVM's class path (as the embedded mode starts workers). */
   private static Process java(List<String> args, Path log) throws IOException {
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx1g", "-XX:+UseSerialGC"));
+        "-Xmx2g"));
     // Pekko settings given to this JVM as system properties hold for the sender too (both ends of the stream)
     System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("pekko.")).sorted()
         .forEach(k -> cmd.add("-D" + k + "=" + System.getProperty(k)));
