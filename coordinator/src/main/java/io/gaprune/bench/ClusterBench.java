@@ -235,8 +235,9 @@ public final class ClusterBench {
     long weights;
     double triplets = 2.0 * need;
     try (NDManager manager = NDManager.newBaseManager();
-        LoadedModel model = ModelLoader.load(o.model(), manager, DataType.FLOAT32, o.maxLength())) {
-      ModelUnitComputer runtime = new ModelUnitComputer(model, o.model(), o.maxLength());
+        LoadedModel model = ModelLoader.load(o.model(), manager, DataType.FLOAT32, o.maxLength());
+        // the sessions' in-process worker computes on this model (one copy of the weights, as `run` does)
+        ModelUnitComputer runtime = new ModelUnitComputer(model, o.model(), o.maxLength())) {
       List<TensorSpec> candidates = runtime.candidateTensors("mlp");
       tensors = candidates.size();
       weights = candidates.stream().mapToLong(t -> t.getShapeList().stream().mapToLong(Long::longValue)
