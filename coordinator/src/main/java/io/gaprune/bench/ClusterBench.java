@@ -220,6 +220,13 @@ public final class ClusterBench {
   public static Result run(Options o, PrintStream log) throws Exception {
     Files.createDirectories(o.workDir());
     Config base = config(o.workDir().resolve("node"), o.overrides());
+    WorkerSettings.from(base, "cpu"); // a chunk size a worker would refuse fails the run before anything runs
+    for (Variant v : o.variants()) {
+      if (v.chunkBytes() != null) { // refused here, as a worker would refuse it, not by a sender process later
+        WorkerSettings.from(base.withValue("gaprune.stream.chunk-bytes", ConfigValueFactory.fromAnyRef(v.chunkBytes())),
+            "cpu");
+      }
+    }
     // model part
     List<Triplet> general = TripletReader.readAll(o.general());
     List<Triplet> domain = TripletReader.readAll(o.domain());

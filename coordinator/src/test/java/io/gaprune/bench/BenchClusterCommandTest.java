@@ -50,7 +50,7 @@ class BenchClusterCommandTest {
   }
 
   @Test
-  void badOptionsExitTwoWithTheOptionNamed(@TempDir Path dir) {
+  void badOptionsAreRefusedBeforeAnythingRuns(@TempDir Path dir) {
     String g = SAMPLE.resolve("general-train.json").toString();
     String d = SAMPLE.resolve("chem-train.json").toString();
     var r = run("bench", "cluster", "--batches", "0", "--general", g, "--domain", d, "--work-dir", dir.toString());
@@ -60,6 +60,10 @@ class BenchClusterCommandTest {
         dir.toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("unknown key \"frames\""), r.err());
+    r = run("bench", "cluster", "--shard-variant", "chunk-bytes=200KiB", "--general", g, "--domain", d, "--work-dir",
+        dir.toString());
+    assertEquals(1, r.code());
+    assertTrue(r.err().contains("at most half of gaprune.cluster.maximum-frame-size"), r.err());
     r = run("bench", "cluster", "--general", dir.resolve("missing.json").toString(), "--work-dir", dir.toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("triplet file not found"), r.err());
