@@ -47,6 +47,9 @@ public final class GapruneConfig {
       default -> throw new IllegalArgumentException(
           "gaprune.persistence.backend must be \"h2\" or \"postgres\", not \"" + backend + "\"");
     }
+    if (probe.getBoolean("gaprune.stream.large-message-lane")) {
+      variants = variants.withFallback(ConfigFactory.parseResources("gaprune-large-lane.conf"));
+    }
     if (probe.getBoolean("gaprune.tls.enabled")) {
       checkTls(probe);
       variants = ConfigFactory.parseResources("gaprune-tls.conf").withFallback(variants);

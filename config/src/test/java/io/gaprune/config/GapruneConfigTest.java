@@ -30,6 +30,23 @@ class GapruneConfigTest {
     assertEquals("off", c.getString("pekko.actor.allow-java-serialization"));
   }
 
+  /** Shard streams: the stream-ref buffer follows gaprune.stream, the large-message lane only when asked. */
+  @Test
+  void streamRefBufferAndLargeMessageLaneFollowTheGapruneKeys() throws Exception {
+    Config c = load("");
+    assertEquals(128, c.getInt("pekko.stream.materializer.stream-ref.buffer-capacity"));
+    // off: nothing of ours (Pekko's own reference.conf, where present, says [])
+    String destinations = "pekko.remote.artery.large-message-destinations";
+    assertTrue(!c.hasPath(destinations) || c.getStringList(destinations).isEmpty());
+    Config lane = load("gaprune.stream { buffer-capacity = 64, large-message-lane = on }\n"
+        + "gaprune.cluster.maximum-frame-size = 200KiB\n");
+    assertEquals(64, lane.getInt("pekko.stream.materializer.stream-ref.buffer-capacity"));
+    assertEquals(List.of("/system/Materializers/*/*"), lane.getStringList("pekko.remote.artery.large-message-destinations"));
+    // the lane's frame is the ordinary one: a chunk's limit (half a frame) is the same on both lanes
+    assertEquals(200 * 1024, lane.getBytes("pekko.remote.artery.advanced.maximum-large-frame-size"));
+    assertEquals(200 * 1024, lane.getBytes("pekko.remote.artery.advanced.maximum-frame-size"));
+  }
+
   @Test
   void tlsSwitchesArteryToMutuallyAuthenticatedTls() throws Exception {
     Path ks = Files.writeString(tmp.resolve("node.p12"), "x");

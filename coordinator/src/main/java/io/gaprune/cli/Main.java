@@ -17,7 +17,8 @@ import picocli.CommandLine.Command;
       SampleCommand.class,
       CoordinatorCommand.class,
       WorkerCommand.class,
-      SessionCommand.class
+      SessionCommand.class,
+      BenchCommand.class
     })
 public final class Main implements Runnable {
 

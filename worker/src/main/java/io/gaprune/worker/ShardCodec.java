@@ -1,6 +1,6 @@
 package io.gaprune.worker;
 
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.ShardChunk;
 import io.gaprune.protocol.Statistic;
@@ -9,7 +9,8 @@ import io.gaprune.protocol.TensorScalars;
 import io.gaprune.protocol.TensorSpec;
 import io.gaprune.stats.TensorStats;
 import io.gaprune.stats.UnitStatistics;
-import java.nio.ByteBuffer;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -32,6 +33,9 @@ import java.util.zip.CRC32C;
 public final class ShardCodec {
   /** Bytes per value on the wire and in staged files. */
   public static final int VALUE_BYTES = Float.BYTES;
+
+  /** Little-endian float32 stores straight into a byte array (an intrinsic; no ByteBuffer per chunk). */
+  private static final VarHandle FLOAT_LE = MethodHandles.byteArrayViewVarHandle(float[].class, ByteOrder.LITTLE_ENDIAN);
 
   private static final List<Statistic> FISHER = List.of(Statistic.SUM_SQ_GENERAL, Statistic.SUM_SQ_DOMAIN);
   private static final List<Statistic> ALL = List.of(
@@ -136,12 +140,11 @@ public final class ShardCodec {
         String name = order.get(tensor).getName();
         double[] values = array(stats.tensors().get(name), statistics.get(stat));
         int n = Math.min(perChunk, values.length - offset);
-        ByteBuffer buf = ByteBuffer.allocate(n * VALUE_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < n; i++) {
-          buf.putFloat((float) values[offset + i]);
-        }
+        byte[] bytes = new byte[n * VALUE_BYTES];
+        fill(values, offset, n, bytes);
+        // the array is fresh and never written again: the chunk may own it (one copy less than copyFrom)
         ShardChunk chunk = ShardChunk.newBuilder().setTensor(name).setStatistic(statistics.get(stat))
-            .setOffset(offset).setValues(ByteString.copyFrom(buf.array())).build();
+            .setOffset(offset).setValues(UnsafeByteOperations.unsafeWrap(bytes)).build();
         offset += n;
         if (offset >= values.length) {
           offset = 0;
@@ -158,17 +161,39 @@ public final class ShardCodec {
   /** Summary of the stream {@link #chunks} produces: chunk count, value bytes, CRC32C of the value bytes. */
   public record Digest(long chunks, long bytes, int crc32c) {}
 
+  /**
+   * The digest of the stream {@link #chunks} would produce, computed without building it: the same float32
+   * bytes, chunk by chunk, through one reused buffer (no protobuf and no array per chunk).
+   */
   public static Digest digest(UnitStatistics stats, List<TensorSpec> order, List<Statistic> statistics,
       int chunkBytes) {
+    int perChunk = Math.max(1, chunkBytes / VALUE_BYTES);
+    byte[] buffer = new byte[perChunk * VALUE_BYTES];
     CRC32C crc = new CRC32C();
     long chunks = 0;
     long bytes = 0;
-    for (Iterator<ShardChunk> it = chunks(stats, order, statistics, chunkBytes); it.hasNext(); ) {
-      ShardChunk c = it.next();
-      crc.update(c.getValues().asReadOnlyByteBuffer());
-      chunks++;
-      bytes += c.getValues().size();
+    for (TensorSpec spec : order) {
+      TensorStats t = stats.tensors().get(spec.getName());
+      for (Statistic s : statistics) {
+        double[] values = array(t, s);
+        int offset = 0;
+        do { // as chunks(): an empty statistic is one empty chunk
+          int n = Math.min(perChunk, values.length - offset);
+          fill(values, offset, n, buffer);
+          crc.update(buffer, 0, n * VALUE_BYTES);
+          chunks++;
+          bytes += (long) n * VALUE_BYTES;
+          offset += n;
+        } while (offset < values.length);
+      }
     }
     return new Digest(chunks, bytes, (int) crc.getValue());
+  }
+
+  /** Rounds {@code n} values from {@code offset} to float32, little-endian, into the start of {@code into}. */
+  private static void fill(double[] values, int offset, int n, byte[] into) {
+    for (int i = 0, at = offset; i < n; i++, at++) {
+      FLOAT_LE.set(into, i * VALUE_BYTES, (float) values[at]);
+    }
   }
 }

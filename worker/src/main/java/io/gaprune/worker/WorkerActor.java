@@ -97,7 +97,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       CompletableFuture<Outcome> outcome, AtomicReference<Pending> memory) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       timers.startTimerWithFixedDelay(Tick.INSTANCE, java.time.Duration.ofMillis(
-          Math.min(1000, Math.min(settings.progressInterval().toMillis(), settings.retryInterval().toMillis()))));
+          Math.min(250, Math.min(settings.progressInterval().toMillis(), settings.retryInterval().toMillis()))));
       return new WorkerActor(ctx, settings, runtime, computeThread, outcome, memory);
     }));
   }
