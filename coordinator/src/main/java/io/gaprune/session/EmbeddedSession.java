@@ -204,6 +204,7 @@ public final class EmbeddedSession {
     pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
     // the launcher's rule (see the gaprune script): few malloc arenas, or PyTorch's buffers bloat the process
     pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2");
+    pb.environment().putIfAbsent("MALLOC_MMAP_THRESHOLD_", "131072");
     pb.environment().put("DJL_OFFLINE", "true");
     pb.redirectErrorStream(true);
     if (logFile != null) {
