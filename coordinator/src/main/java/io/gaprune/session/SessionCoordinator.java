@@ -8,16 +8,15 @@ import io.gaprune.protocol.DrainWorker;
 import io.gaprune.protocol.Lease;
 import io.gaprune.protocol.LeaseReleased;
 import io.gaprune.protocol.Leaving;
+import io.gaprune.protocol.MaskPlan;
 import io.gaprune.protocol.NoWorkNow;
 import io.gaprune.protocol.OperatorCounters;
 import io.gaprune.protocol.PlanCommitted;
-import io.gaprune.protocol.UnitProgress;
 import io.gaprune.protocol.Register;
 import io.gaprune.protocol.RegisterAck;
 import io.gaprune.protocol.RegisterRefused;
 import io.gaprune.protocol.RequestWork;
 import io.gaprune.protocol.SessionCancelled;
-import io.gaprune.protocol.MaskPlan;
 import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.SessionEvent;
 import io.gaprune.protocol.SessionFailed;
@@ -28,6 +27,7 @@ import io.gaprune.protocol.StartSession;
 import io.gaprune.protocol.UnitAck;
 import io.gaprune.protocol.UnitCompleted;
 import io.gaprune.protocol.UnitLeased;
+import io.gaprune.protocol.UnitProgress;
 import io.gaprune.protocol.UnitRejected;
 import io.gaprune.protocol.UnitResult;
 import io.gaprune.protocol.UnitsFolded;
@@ -41,9 +41,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.CompletableFuture;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
@@ -92,8 +92,9 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   /** A cluster member was removed (left, or downed after a crash): its workers' leases go back at once. */
   private record MemberGone(org.apache.pekko.actor.Address address) implements Command {}
 
-  /** What the coordinator needs besides its journal. */
   /**
+   * What the coordinator needs besides its journal.
+   *
    * @param accumulatorMemory a session's partition budget when its request leaves it at 0
    * @param startTimeout how long a session start may take to read its calibration files
    */
@@ -102,7 +103,6 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
 
   /** A session start whose files were read off the handler: its layout, or why it cannot start. */
   private record Prepared(StartSession request, SessionStarted started, String error) implements Command {}
-
 
   private final ActorContext<Command> ctx;
   private final Settings settings;
