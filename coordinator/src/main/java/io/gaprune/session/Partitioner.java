@@ -42,11 +42,6 @@ public final class Partitioner {
   public record Plan(List<LayerPartition> partitions, List<WorkUnit> units, int batches) {}
 
   /**
-   * A worker's memory per candidate weight while it computes a unit: the float64 sum of each statistic the
-   * session collects, and the general half's float32 gradient held until the domain half's is there (for the
-   * cosine between them).
-   */
-  /**
    * The session as it will run: the statistics its scoring reads when the request names none, and the
    * accumulator memory when the request leaves it at 0. A bad scoring entry is refused here, at the start, not
    * after hours of statistics; so are statistics that lack what the scoring reads.
@@ -87,6 +82,11 @@ public final class Partitioner {
     return bytes;
   }
 
+  /**
+   * A worker's memory per candidate weight while it computes a unit: the float64 sum of each statistic the
+   * session collects, and the general half's float32 gradient held until the domain half's is there (for the
+   * cosine between them).
+   */
   public static long bytesPerWeight(List<Statistic> statistics) {
     return (long) statistics.size() * Double.BYTES + Float.BYTES;
   }
