@@ -12,11 +12,11 @@ import io.gaprune.planner.TensorInput;
 import io.gaprune.planner.TensorMeta;
 import io.gaprune.planner.TensorSource;
 import io.gaprune.planner.WeightStatistics;
-import io.gaprune.protocol.AccumulatorMeta;
 import io.gaprune.protocol.LayerPartition;
 import io.gaprune.protocol.MaskPlan;
 import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.TensorSpec;
+import io.gaprune.stats.MergedStatistics;
 import io.gaprune.worker.ModelRuntime;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -75,24 +75,18 @@ public final class AccumulatorPlanner implements MaskPlanner {
    * score adds the Fisher to γ·sqrt|θ|, so its scale changes which weights are pruned.
    */
   static final class AccumulatorTensorSource implements TensorSource {
-    private final AccumulatorStore store;
+    private final MergedStatistics statistics;
     private final ModelRuntime model;
     private final boolean referenceFisher;
     private final List<TensorMeta> tensors = new ArrayList<>();
     private final Map<String, Integer> partitionOf = new HashMap<>();
-    private final Map<Integer, AccumulatorMeta> metas = new HashMap<>();
 
     AccumulatorTensorSource(List<LayerPartition> partitions, AccumulatorStore store, ModelRuntime model,
         boolean referenceFisher) {
-      this.store = store;
+      this.statistics = store.merged(); // every accumulator's checksum checked here, once
       this.model = model;
       this.referenceFisher = referenceFisher;
       for (LayerPartition p : partitions) {
-        AccumulatorMeta meta = store.readMeta(p.getIndex());
-        if (meta == null) {
-          throw new IllegalStateException("partition " + p.getIndex() + " has no accumulator");
-        }
-        metas.put(p.getIndex(), meta);
         for (TensorSpec t : p.getTensorsList()) {
           tensors.add(new TensorMeta(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray()));
           partitionOf.put(t.getName(), p.getIndex());
@@ -107,19 +101,17 @@ public final class AccumulatorPlanner implements MaskPlanner {
 
     @Override
     public TensorInput load(TensorMeta tensor) throws IOException {
-      int p = partitionOf.get(tensor.name());
-      var stats = store.readTensor(p, tensor.name());
-      checkFinite(stats, p);
+      var stats = statistics.tensor(tensor.name());
+      checkFinite(stats, partitionOf.get(tensor.name()));
       double[] w = model.weights(tensor.name());
       float[] f = new float[w.length];
       for (int i = 0; i < w.length; i++) {
         f[i] = (float) w[i];
       }
-      AccumulatorMeta meta = metas.get(p);
       var weightStats = referenceFisher
-          ? WeightStatistics.referenceFromSums(stats, meta.getGeneralSamples(), meta.getDomainSamples(),
-              meta.getBatches(), meta.getBatches())
-          : WeightStatistics.fromSums(stats, meta.getBatches());
+          ? WeightStatistics.referenceFromSums(stats, statistics.generalSamples(), statistics.domainSamples(),
+              statistics.batches(), statistics.batches())
+          : WeightStatistics.fromSums(stats, statistics.batches());
       return new TensorInput(tensor, f, weightStats);
     }
   }

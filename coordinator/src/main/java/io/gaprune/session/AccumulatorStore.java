@@ -357,11 +357,32 @@ public final class AccumulatorStore {
 
   /** Reads one tensor's statistics from a partition's accumulator (float64, as summed). */
   public TensorStats readTensor(int p, String name) throws IOException {
-    LayerPartition partition = partition(p);
     AccumulatorMeta meta = readMeta(p);
     if (meta == null) {
       throw new IllegalStateException("partition " + p + " has no accumulator yet");
     }
+    return readTensor(p, meta, name);
+  }
+
+  /**
+   * Each partition's accumulator record, every file's checksum checked once (it covers the whole file: a
+   * reader that checked it per tensor would read the accumulators once per tensor).
+   */
+  private Map<Integer, AccumulatorMeta> verifiedMetas() {
+    Map<Integer, AccumulatorMeta> metas = new LinkedHashMap<>();
+    for (LayerPartition p : partitions.values()) {
+      AccumulatorMeta m = readMeta(p.getIndex());
+      if (m == null) {
+        throw new IllegalStateException("partition " + p.getIndex() + " has no accumulator yet");
+      }
+      metas.put(p.getIndex(), m);
+    }
+    return metas;
+  }
+
+  /** One tensor's statistics, with {@code meta} the partition's verified record. */
+  private TensorStats readTensor(int p, AccumulatorMeta meta, String name) throws IOException {
+    LayerPartition partition = partition(p);
     long base = 0;
     for (int i = 0; i < partition.getTensorsCount(); i++) {
       TensorSpec spec = partition.getTensors(i);
@@ -395,18 +416,11 @@ public final class AccumulatorStore {
    * The merged statistics read tensor by tensor, when a planner asks: nothing is held. Counters are those of
    * partition 0 (every partition sees the same batches); every partition must have its accumulator.
    */
-  public MergedStatistics merged() throws IOException {
+  public MergedStatistics merged() {
+    Map<Integer, AccumulatorMeta> metas = verifiedMetas();
     Map<String, Integer> partitionOf = new HashMap<>();
-    AccumulatorMeta first = null;
-    for (LayerPartition p : partitions.values()) {
-      AccumulatorMeta m = readMeta(p.getIndex());
-      if (m == null) {
-        throw new IllegalStateException("partition " + p.getIndex() + " has no accumulator yet");
-      }
-      first = first == null ? m : first;
-      p.getTensorsList().forEach(t -> partitionOf.put(t.getName(), p.getIndex()));
-    }
-    AccumulatorMeta counters = first;
+    partitions.values().forEach(p -> p.getTensorsList().forEach(t -> partitionOf.put(t.getName(), p.getIndex())));
+    AccumulatorMeta counters = metas.values().iterator().next();
     return new MergedStatistics() {
       @Override
       public long batches() {
@@ -426,7 +440,7 @@ public final class AccumulatorStore {
       @Override
       public TensorStats tensor(String name) throws IOException {
         Integer p = partitionOf.get(name);
-        return p == null ? null : readTensor(p, name);
+        return p == null ? null : readTensor(p, metas.get(p), name);
       }
     };
   }
@@ -436,20 +450,14 @@ public final class AccumulatorStore {
    * tensor through {@link #merged}). Counters are those of partition 0: every partition sees the same batches.
    */
   public UnitStatistics readAll() throws IOException {
+    Map<Integer, AccumulatorMeta> metas = verifiedMetas();
     Map<String, TensorStats> tensors = new LinkedHashMap<>();
-    AccumulatorMeta first = null;
     for (LayerPartition p : partitions.values()) {
-      AccumulatorMeta m = readMeta(p.getIndex());
-      if (m == null) {
-        throw new IllegalStateException("partition " + p.getIndex() + " has no accumulator yet");
-      }
-      if (first == null) {
-        first = m;
-      }
       for (TensorSpec t : p.getTensorsList()) {
-        tensors.put(t.getName(), readTensor(p.getIndex(), t.getName()));
+        tensors.put(t.getName(), readTensor(p.getIndex(), metas.get(p.getIndex()), t.getName()));
       }
     }
+    AccumulatorMeta first = metas.values().iterator().next();
     return new UnitStatistics(tensors, first.getGeneralSamples(), first.getDomainSamples(), first.getBatches(),
         first.getGeneralLossSum(), first.getDomainLossSum());
   }

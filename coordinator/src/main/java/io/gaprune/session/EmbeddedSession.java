@@ -55,7 +55,7 @@ public final class EmbeddedSession {
   public record SessionResult(SessionStatus status, AccumulatorStore store, Map<String, byte[]> masks,
       MaskPlan plan, Path sessionDir, Duration sessionTime) {
 
-    public MergedStatistics merged() throws IOException {
+    public MergedStatistics merged() {
       return store.merged();
     }
 
