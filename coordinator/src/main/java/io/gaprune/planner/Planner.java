@@ -27,6 +27,9 @@ import java.util.List;
  * then flat index: ties at the threshold are pruned first-come), writes the masks and counts. Memory beyond the
  * tensor in hand is the selection memory ({@link PlannerConfig#selectionMemoryBytes()}), a 512 KiB histogram
  * for the score statistics, and the per-tensor counts.
+ *
+ * <p>An N:M structure ({@link PlannerConfig#structure()}) needs no selection: every group of M weights of a
+ * row keeps its N best ({@link NmSelection}), so the mask pass is the only pass.
  */
 public final class Planner {
 
@@ -81,13 +84,22 @@ public final class Planner {
           + "dimension): nothing to plan");
     }
     var warnings = new ArrayList<String>();
+    var structure = config.structure();
+    boolean structured = !structure.unstructured();
 
-    // Budgets: one selection per group (uniform) or one over everything (global).
+    // Budgets: one selection per group (uniform) or one over everything (global); none for N:M, whose k is
+    // (M − N) per group of M.
     var selectionNames = new ArrayList<String>();
     var selectionOfGroup = new LinkedHashMap<String, Integer>();
     long[] sizes;
     long[] ks;
-    if (config.budget() == BudgetMode.GLOBAL) {
+    long structuredK = 0;
+    if (structured) {
+      NmSelection.checkDivisible(structure, candidates);
+      sizes = new long[0];
+      ks = new long[0];
+      structuredK = n / structure.m() * (structure.m() - structure.n());
+    } else if (config.budget() == BudgetMode.GLOBAL) {
       selectionNames.add("global");
       groupSizes.keySet().forEach(g -> selectionOfGroup.put(g, 0));
       sizes = new long[] {n};
@@ -106,7 +118,7 @@ public final class Planner {
             + config.rhoMax() + "] gives per-layer ratio " + rho);
       }
     }
-    long totalK = 0;
+    long totalK = structuredK;
     for (long k : ks) {
       totalK += k;
     }
@@ -181,26 +193,29 @@ public final class Planner {
       md.put("gaprune.kind", "masks");
       md.put("gaprune.method", config.scoring().method().cliName());
       md.put("gaprune.sparsity", Double.toString(config.sparsity()));
-      md.put("gaprune.budget", config.budget().toString());
+      md.put("gaprune.budget", structured ? "none" : config.budget().toString());
+      md.put("gaprune.structure", structure.toString());
       md.put("gaprune.layer_types", LayerType.describe(config.layerTypes()));
       writer = SafetensorsWriter.create(masksOut, specs, md);
     }
     try {
       for (var t : candidates) {
         String g = groupOf.get(t.name());
-        int sel = selectionOfGroup.get(g);
+        int sel = structured ? -1 : selectionOfGroup.get(g);
         var scores = score(source, t);
         var keys = keys(scores);
         statsHist.acceptAll(keys, 0, keys.length);
-        var mask = new byte[scores.length];
+        var mask = structured ? NmSelection.mask(keys, structure) : new byte[scores.length];
         long pruned = 0;
-        var cut = cuts[sel];
+        var cut = structured ? null : cuts[sel];
         for (int j = 0; j < scores.length; j++) {
           double v = scores[j];
           min = Math.min(min, v);
           max = Math.max(max, v);
           sum += v;
-          if (cut.prune(keys[j])) {
+          if (structured) {
+            pruned += 1 - mask[j];
+          } else if (cut.prune(keys[j])) {
             pruned++;
           } else {
             mask[j] = 1;
@@ -211,7 +226,7 @@ public final class Planner {
         }
         groupPruned.merge(g, pruned, Long::sum);
         boolean entire = pruned == t.size() && t.size() > 0;
-        boolean forced = entire && ks[sel] == sizes[sel];
+        boolean forced = entire && !structured && ks[sel] == sizes[sel];
         if (entire && !forced) {
           warnings.add("tensor " + t.name() + " is entirely pruned (" + pruned + " weights) though its budget did "
               + "not force it: its scores are all below the threshold; consider per-tensor post-processing or a "
@@ -251,7 +266,7 @@ public final class Planner {
     }
     var summary = new PlanResult.ScoreSummary(n, min, max, sum / n, quantiles(statsHist, n, min, max));
     var result = new PlanResult(config.sparsity(), (double) prunedTotal / n, n, prunedTotal, List.copyOf(selections),
-        List.copyOf(layers), List.copyOf(tensorCounts), summary, passes, List.copyOf(warnings));
+        List.copyOf(layers), List.copyOf(tensorCounts), summary, passes, List.copyOf(warnings), structure);
     if (statsOut != null) {
       Files.writeString(statsOut, toJson(result), StandardCharsets.UTF_8);
     }
@@ -323,7 +338,9 @@ public final class Planner {
     }
     root.add("scoring", scoring);
     root.addProperty("layer_types", LayerType.describe(config.layerTypes()));
-    root.addProperty("budget", config.budget().toString());
+    // N:M decides per group of M: no budget, no selection (the selections list is empty)
+    root.addProperty("structure", config.structure().toString());
+    root.addProperty("budget", config.structure().unstructured() ? config.budget().toString() : "none");
     root.addProperty("rho_min", config.rhoMin());
     root.addProperty("rho_max", config.rhoMax());
     root.addProperty("requested_sparsity", r.requestedSparsity());
