@@ -40,7 +40,8 @@ public final class AccumulatorPlanner implements MaskPlanner {
       Path outDir) throws Exception {
     ScoringConfig scoring = scoring(s);
     Structure structure = structure(s);
-    PlannerConfig config = PlannerConfig.of(structure.sparsity(s.getSparsity(), s.getSparsity()))
+    // N:M prunes 1 − N/M whatever the session's sparsity says (the API has already made the two agree)
+    PlannerConfig config = PlannerConfig.of(s.getSparsity())
         .withScoring(scoring)
         .withLayerTypes(LayerType.parse(s.getCandidates().isEmpty() ? "mlp" : s.getCandidates()))
         .withBudget(BudgetMode.parse(s.getBudget().isEmpty() ? "global" : s.getBudget()))
