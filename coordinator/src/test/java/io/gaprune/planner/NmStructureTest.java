@@ -121,8 +121,11 @@ class NmStructureTest {
   @Test
   void everyGroupKeepsItsNBestOnTiedAndContinuousScores() throws IOException {
     var rnd = new SplittableRandom(19);
-    long[][] shapes = {{3, 8}, {5, 24}, {2, 3, 16}, {1, 8}};
-    for (boolean ties : new boolean[] {true, false}) {
+    long[][] small = {{3, 8}, {5, 24}, {2, 3, 16}, {1, 8}};
+    long[][] wide = {{4, 96}, {2, 64}};
+    for (int c = 0; c < 4; c++) {
+      boolean ties = c % 2 == 0;
+      var shapes = c < 2 ? small : wide;
       var tensors = new ArrayList<TensorInput>();
       for (int t = 0; t < shapes.length; t++) {
         int size = (int) Arrays.stream(shapes[t]).reduce(1, (a, b) -> a * b);
@@ -134,7 +137,8 @@ class NmStructureTest {
         tensors.add(new TensorInput(new TensorMeta("layer." + t + ".intermediate.dense.weight", shapes[t]), w,
             null));
       }
-      for (var s : List.of("2:4", "1:4", "3:4", "4:8", "1:2", "3:8", "1:8", "7:8")) {
+      for (var s : c < 2 ? List.of("2:4", "1:4", "3:4", "4:8", "1:2", "3:8", "1:8", "7:8")
+          : List.of("1:32", "5:32", "16:32", "31:32")) {
         var structure = Structure.parse(s);
         var config = PlannerConfig.of(0.5).withScoring(ScoringConfig.defaults().withMethod(ScoringMethod.MAGNITUDE))
             .withStructure(structure);
