@@ -158,9 +158,12 @@ public final class ReportWriter {
     if (!datasets.isEmpty()) {
       lines.add(new String[] {"evaluated on", String.join(", ", datasets)});
     }
-    // the points of a compare that mixes structures ("70", "2:4"), else its sparsities
-    var planned = c.get("points") instanceof List<?> points ? points : c.get("sparsities");
-    var several = planned instanceof List<?> list && list.size() > 1;
+    // the points of a compare ("70%, 2:4"), or its sparsities in reports written before points existed
+    var planned = c.get("points") instanceof List<?> points
+        ? String.join(", ", points.stream().map(p -> p.toString().contains(":") ? p.toString() : p + "%").toList())
+        : c.get("sparsities");
+    var several = c.get("points") instanceof List<?> points ? points.size() > 1
+        : planned instanceof List<?> list && list.size() > 1;
     var structure = c.get("structure");
     lines.add(new String[] {"sparsity", (several ? "planned at " + planned + "; "
         + (report.chosen() != null ? report.chosen() + ": " : "") : "")

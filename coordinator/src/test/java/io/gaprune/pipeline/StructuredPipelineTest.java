@@ -138,7 +138,7 @@ class StructuredPipelineTest {
     var same = Masks.read(table.resolve("masks/dai-calibrated@2_4.safetensors"));
     masks.forEach((name, m) -> assertTrue(java.util.Arrays.equals(m, same.get(name)), name));
     var markdown = Files.readString(table.resolve("report.md"));
-    assertTrue(markdown.contains("planned at [70, 2:4]") && markdown.contains("at 2:4: best ")
+    assertTrue(markdown.contains("planned at 70%, 2:4; ") && markdown.contains("at 2:4: best ")
         && markdown.contains("at 70%: best "), markdown);
     assertTrue(markdown.contains("| magnitude@2:4 |"), markdown);
     // the sparsity chart draws the unstructured points only: one line per method, not two
