@@ -15,8 +15,8 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "compare",
     mixinStandardHelpOptions = true,
-    description = "Computes the statistics once, then prunes with each method at the same sparsity and evaluates "
-        + "it: dense, dai, dai-reference, dai-calibrated, magnitude, fisher-domain, fisher-general, random. Writes the table to "
+    description = "Computes the statistics once, then prunes with each method at each sparsity and structure "
+        + "(--sparsities, --structures) and evaluates it: dense, dai, dai-reference, dai-calibrated, magnitude, fisher-domain, fisher-general, random. Writes the table to "
         + "--out as report.json, report.md and report.html, and each method's masks to masks/.")
 public final class CompareCommand extends PipelineCommand implements Callable<Integer> {
 
