@@ -1,6 +1,5 @@
 package io.gaprune.pipeline;
 
-import io.gaprune.planner.Budgets;
 import io.gaprune.planner.Structure;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -18,7 +17,9 @@ import java.util.Locale;
 public record PruningPoint(Structure structure, double sparsity) {
 
   public PruningPoint {
-    Budgets.checkSparsity(sparsity);
+    if (!(sparsity >= 0 && sparsity <= 1)) { // the words of PipelineOptions: a user gave it as an option
+      throw new IllegalArgumentException("--sparsity must lie in [0, 1], got " + sparsity);
+    }
     structure.sparsity(sparsity, sparsity); // N:M: only its own sparsity
   }
 

@@ -72,6 +72,10 @@ class RunCommandTest {
     var conflict = failure(new RunCommand(), args(dir, "--structure", "2:4", "--sparsity", "0.7"));
     assertTrue(conflict.contains("gaprune run: sparsity 0.7 conflicts with structure 2:4")
         && conflict.contains("leave the sparsity out or give 0.5"), conflict);
+    var range = failure(new RunCommand(), args(dir, "--sparsity", "1.5"));
+    assertTrue(range.contains("gaprune run: --sparsity must lie in [0, 1], got 1.5"), range);
+    var compareRange = failure(new CompareCommand(), args(dir, "--sparsities", "0.5,-0.1"));
+    assertTrue(compareRange.contains("gaprune compare: --sparsity must lie in [0, 1], got -0.1"), compareRange);
     var bad = failure(new RunCommand(), args(dir, "--structure", "4:2"));
     assertTrue(bad.contains("structure \"4:2\" is not valid (unstructured, 2:4, 4:8 or N:M with 0 < N < M)"), bad);
     var compare = failure(new CompareCommand(), args(dir, "--structures", "2:4", "--sparsities", "0.5,0.7"));
