@@ -12,8 +12,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 
 /**
@@ -28,8 +30,8 @@ import java.util.List;
  * tensor in hand is the selection memory ({@link PlannerConfig#selectionMemoryBytes()}), a 512 KiB histogram
  * for the score statistics, and the per-tensor counts.
  *
- * <p>An N:M structure ({@link PlannerConfig#structure()}) needs no selection: every group of M weights of a
- * row keeps its N best ({@link NmSelection}), so the mask pass is the only pass.
+ * <p>An N:M structure ({@link PlannerConfig#structure()}) needs no selection: the layout has none, every group
+ * of M weights of a row keeps its N best ({@link NmSelection}) in each participant's mask pass, the only pass.
  */
 public final class Planner {
 
@@ -57,237 +59,223 @@ public final class Planner {
    * paths are not null.
    */
   public PlanResult plan(TensorSource source, Path masksOut, Path statsOut) throws IOException {
-    var all = source.tensors();
-    var candidates = new ArrayList<TensorMeta>();
-    var groupOf = new LinkedHashMap<String, String>();
-    var groupSizes = new LinkedHashMap<String, Long>();
-    for (var t : all) {
-      if (LayerType.isCandidate(config.layerTypes(), t.name(), t.shape())) {
-        if (t.size() > Integer.MAX_VALUE - 8) {
-          throw new IllegalArgumentException("tensor " + t.name() + " has " + t.size()
-              + " elements, more than one tensor in hand can hold");
-        }
-        candidates.add(t);
-        String g = LayerType.group(t.name());
-        groupOf.put(t.name(), g);
-        groupSizes.merge(g, t.size(), Long::sum);
-      }
-    }
-    if (candidates.isEmpty()) {
-      throw new IllegalArgumentException("no candidate tensors: none of the " + all.size()
-          + " tensors has 2+ dimensions and a name of layer type " + LayerType.describe(config.layerTypes())
-          + " (valid types: " + LayerType.VALID + ")");
-    }
-    long n = groupSizes.values().stream().mapToLong(Long::longValue).sum();
-    if (n == 0) {
-      throw new IllegalArgumentException("the " + candidates.size() + " candidate tensors hold no weights (a zero "
-          + "dimension): nothing to plan");
-    }
-    var warnings = new ArrayList<String>();
-    var structure = config.structure();
-    boolean structured = !structure.unstructured();
-
-    // Budgets: one selection per group (uniform) or one over everything (global); none for N:M, whose k is
-    // (M − N) per group of M.
-    var selectionNames = new ArrayList<String>();
-    var selectionOfGroup = new LinkedHashMap<String, Integer>();
-    long[] sizes;
-    long[] ks;
-    long structuredK = 0;
-    if (structured) {
-      NmSelection.checkDivisible(structure, candidates);
-      sizes = new long[0];
-      ks = new long[0];
-      structuredK = n / structure.m() * (structure.m() - structure.n());
-    } else if (config.budget() == BudgetMode.GLOBAL) {
-      selectionNames.add("global");
-      groupSizes.keySet().forEach(g -> selectionOfGroup.put(g, 0));
-      sizes = new long[] {n};
-      ks = new long[] {Budgets.global(config.sparsity(), n)};
-    } else {
-      sizes = groupSizes.values().stream().mapToLong(Long::longValue).toArray();
-      ks = Budgets.uniform(config.sparsity(), sizes, config.rhoMin(), config.rhoMax());
-      int i = 0;
-      for (String g : groupSizes.keySet()) {
-        selectionNames.add(g);
-        selectionOfGroup.put(g, i++);
-      }
-      double rho = Budgets.uniformRatio(config.sparsity(), config.rhoMin(), config.rhoMax());
-      if (rho != config.sparsity()) {
-        warnings.add("uniform budget: sparsity " + config.sparsity() + " clamped to [" + config.rhoMin() + ", "
-            + config.rhoMax() + "] gives per-layer ratio " + rho);
-      }
-    }
-    long totalK = structuredK;
-    for (long k : ks) {
-      totalK += k;
-    }
-    if (totalK == 0 && config.sparsity() > 0) {
-      warnings.add("sparsity " + config.sparsity() + " of " + n + " candidates rounds down to 0 weights");
-    }
-
-    int s = ks.length;
-    var selectors = new RadixSelector[s];
-    int active = 0;
-    for (int i = 0; i < s; i++) {
-      if (ks[i] > 0 && ks[i] < sizes[i]) {
-        active++;
-      }
-    }
-    long perSelection = config.selectionMemoryBytes() / Math.max(1, active);
-    // As wide a digit as the memory allows (up to 20 bits, 8 MiB): a wider first digit leaves a smaller bucket,
-    // so a large model reaches the collection pass one histogram pass sooner; each pass re-scores the model.
-    int digitBits = (int) Math.max(4, Math.min(20, 63 - Long.numberOfLeadingZeros(Math.max(1, perSelection / 8))));
-    int collectCap = (int) Math.min(Integer.MAX_VALUE - 8, perSelection / 8);
-    for (int i = 0; i < s; i++) {
-      selectors[i] = new RadixSelector(sizes[i], ks[i], digitBits, collectCap);
-    }
-
-    // Selection passes.
-    int passes = 0;
-    while (true) {
-      var acc = new PassAccumulator[s];
-      boolean any = false;
-      for (int i = 0; i < s; i++) {
-        if (!selectors[i].resolved()) {
-          acc[i] = selectors[i].newPass();
-          any = true;
-        }
-      }
-      if (!any) {
-        break;
-      }
-      passes++;
-      for (var t : candidates) {
-        int sel = selectionOfGroup.get(groupOf.get(t.name()));
-        if (acc[sel] == null) {
-          continue; // its selection is resolved: no need to score it in this pass
-        }
-        var keys = keys(score(source, t));
-        acc[sel].acceptAll(keys, 0, keys.length);
-      }
-      for (int i = 0; i < s; i++) {
-        if (acc[i] != null) {
-          selectors[i].complete(acc[i]);
-        }
-      }
-    }
-
-    // Mask pass: decide, write, count, and gather the score statistics.
-    passes++;
-    var cuts = new Threshold.Cut[s];
-    for (int i = 0; i < s; i++) {
-      cuts[i] = selectors[i].threshold().cut();
-    }
-    var statsHist = new KeyHistogram(16, 0, 0);
-    double min = Double.POSITIVE_INFINITY;
-    double max = Double.NEGATIVE_INFINITY;
-    double sum = 0;
-    var tensorCounts = new ArrayList<PlanResult.TensorCount>();
-    var groupPruned = new LinkedHashMap<String, Long>();
+    var layout = PlanLayout.of(config, source.tensors());
     SafetensorsWriter writer = null;
     if (masksOut != null) {
-      var specs = candidates.stream().map(t -> new TensorSpec(t.name(), DType.U8, t.shape())).toList();
-      var md = new LinkedHashMap<String, String>();
-      md.put("format", "pt");
-      md.put("gaprune.kind", "masks");
-      md.put("gaprune.method", config.scoring().method().cliName());
-      md.put("gaprune.sparsity", Double.toString(config.sparsity()));
-      md.put("gaprune.budget", structured ? "none" : config.budget().toString());
-      md.put("gaprune.structure", structure.toString());
-      md.put("gaprune.layer_types", LayerType.describe(config.layerTypes()));
-      writer = SafetensorsWriter.create(masksOut, specs, md);
+      writer = SafetensorsWriter.create(masksOut, maskSpecs(layout), maskMetadata());
     }
     try {
-      for (var t : candidates) {
-        String g = groupOf.get(t.name());
-        int sel = structured ? -1 : selectionOfGroup.get(g);
-        var scores = score(source, t);
-        var keys = keys(scores);
-        statsHist.acceptAll(keys, 0, keys.length);
-        var mask = structured ? NmSelection.mask(keys, structure) : new byte[scores.length];
-        long pruned = 0;
-        var cut = structured ? null : cuts[sel];
-        for (int j = 0; j < scores.length; j++) {
-          double v = scores[j];
-          min = Math.min(min, v);
-          max = Math.max(max, v);
-          sum += v;
-          if (structured) {
-            pruned += 1 - mask[j];
-          } else if (cut.prune(keys[j])) {
-            pruned++;
-          } else {
-            mask[j] = 1;
-          }
-        }
-        if (writer != null) {
-          writer.writeBytes(t.name(), mask);
-        }
-        groupPruned.merge(g, pruned, Long::sum);
-        boolean entire = pruned == t.size() && t.size() > 0;
-        boolean forced = entire && !structured && ks[sel] == sizes[sel];
-        if (entire && !forced) {
-          warnings.add("tensor " + t.name() + " is entirely pruned (" + pruned + " weights) though its budget did "
-              + "not force it: its scores are all below the threshold; consider per-tensor post-processing or a "
-              + "uniform budget");
-        }
-        tensorCounts.add(new PlanResult.TensorCount(t.name(), t.shape(), g, t.size(), pruned, entire, forced));
+      PlanShare.MaskSink sink = null;
+      if (writer != null) {
+        var w = writer;
+        sink = (t, mask) -> w.writeBytes(t.name(), mask);
       }
+      var result = plan(layout, List.of(new PlanShare(scorer, layout, source, layout.candidates(), sink)));
       if (writer != null) {
         writer.close();
         writer = null;
       }
+      if (statsOut != null) {
+        Files.writeString(statsOut, toJson(result), StandardCharsets.UTF_8);
+      }
+      return result;
     } finally {
       if (writer != null) {
         writer.abort();
       }
     }
-    for (int i = 0; i < s; i++) {
-      if (cuts[i].tiesLeft() != 0) {
-        throw new IllegalStateException("the score stream changed between passes: selection "
-            + selectionNames.get(i) + " still had " + cuts[i].tiesLeft() + " ties to prune after the mask pass");
+  }
+
+  /** A share of this plan computed here: the scorer of this planner over {@code tensors} of {@code source}. */
+  public PlanShare share(PlanLayout layout, TensorSource source, List<TensorMeta> tensors, PlanShare.MaskSink sink) {
+    return new PlanShare(scorer, layout, source, tensors, sink);
+  }
+
+  /** The masks file's tensors: one U8 mask per candidate, in the fixed order. */
+  public static List<TensorSpec> maskSpecs(PlanLayout layout) {
+    return layout.candidates().stream().map(t -> new TensorSpec(t.name(), DType.U8, t.shape())).toList();
+  }
+
+  /** The masks file's metadata: what produced it. */
+  public Map<String, String> maskMetadata() {
+    var md = new LinkedHashMap<String, String>();
+    md.put("format", "pt");
+    md.put("gaprune.kind", "masks");
+    md.put("gaprune.method", config.scoring().method().cliName());
+    md.put("gaprune.sparsity", Double.toString(config.sparsity()));
+    md.put("gaprune.budget", config.structure().unstructured() ? config.budget().toString() : "none");
+    md.put("gaprune.structure", config.structure().toString());
+    md.put("gaprune.layer_types", LayerType.describe(config.layerTypes()));
+    return md;
+  }
+
+  /**
+   * Plans over participants that each hold a contiguous run of the layout's candidates, in the fixed order
+   * (together all of them, each once): selection passes whose accumulators the participants fill and this
+   * planner merges, a tie count when several participants may hold ties of a partially pruned threshold, and
+   * the mask pass, where each participant writes its own masks. The result is the one a single participant
+   * holding every tensor gives, bit for bit: ties are pruned first-come in the fixed order either way.
+   */
+  public PlanResult plan(PlanLayout layout, List<? extends PlanParticipant> participants) throws IOException {
+    checkCoverage(layout, participants);
+    int s = layout.selectionCount();
+    var selectors = layout.selectors();
+    int passes = 0;
+    while (!allResolved(selectors)) {
+      passes++;
+      var merged = new PassAccumulator[s];
+      for (var p : participants) {
+        var fresh = new PassAccumulator[s];
+        for (int i = 0; i < s; i++) {
+          fresh[i] = selectors[i].resolved() ? null : selectors[i].newPass();
+        }
+        var filled = p.pass(fresh);
+        for (int i = 0; i < s; i++) {
+          if (filled[i] != null) {
+            merged[i] = merged[i] == null ? filled[i] : merged[i].merge(filled[i]);
+          }
+        }
+      }
+      for (int i = 0; i < s; i++) {
+        if (merged[i] != null) {
+          selectors[i].complete(merged[i]);
+        }
       }
     }
 
+    var thresholds = new Threshold[s];
+    var keys = new long[s];
+    var partial = new boolean[s];
+    boolean anyPartial = false;
+    for (int i = 0; i < s; i++) {
+      thresholds[i] = selectors[i].threshold();
+      keys[i] = thresholds[i].key();
+      partial[i] = thresholds[i].equalToPrune() < thresholds[i].equalTotal();
+      anyPartial |= partial[i] && thresholds[i].equalToPrune() > 0;
+    }
+    // Tie quotas: each participant prunes the ties it meets while its quota lasts, and the quotas follow the fixed
+    // order. One participant needs no count; several need one only where a threshold cuts through its ties.
+    var quotas = new long[participants.size()][s];
+    if (participants.size() == 1 || !anyPartial) {
+      for (var q : quotas) {
+        for (int i = 0; i < s; i++) {
+          q[i] = thresholds[i].equalToPrune();
+        }
+      }
+    } else {
+      passes++;
+      var left = new long[s];
+      for (int i = 0; i < s; i++) {
+        left[i] = thresholds[i].equalToPrune();
+      }
+      for (int p = 0; p < participants.size(); p++) {
+        var ties = participants.get(p).ties(keys);
+        for (int i = 0; i < s; i++) {
+          quotas[p][i] = partial[i] ? Math.min(left[i], ties[i]) : thresholds[i].equalToPrune();
+          left[i] -= partial[i] ? quotas[p][i] : 0;
+        }
+      }
+    }
+
+    passes++;
+    var statsHist = new KeyHistogram(16, 0, 0);
+    double min = Double.POSITIVE_INFINITY;
+    double max = Double.NEGATIVE_INFINITY;
+    double sum = 0;
+    var prunedOf = new HashMap<String, Long>();
+    var tiesLeft = new long[s];
+    for (int p = 0; p < participants.size(); p++) {
+      var o = participants.get(p).masks(keys, quotas[p]);
+      statsHist = statsHist.merge(o.scoreHistogram());
+      min = Math.min(min, o.min());
+      max = Math.max(max, o.max());
+      sum += o.sum();
+      for (var t : o.tensors()) {
+        prunedOf.put(t.name(), t.pruned());
+      }
+      for (int i = 0; i < s; i++) {
+        tiesLeft[i] += o.tiesLeft()[i];
+      }
+    }
+    for (int i = 0; i < s; i++) {
+      // Where every tie is pruned, a participant's quota is the whole count and only the total below is checked.
+      if (partial[i] && tiesLeft[i] != 0) {
+        throw new IllegalStateException("the score stream changed between passes: selection "
+            + layout.selectionName(i) + " still had " + tiesLeft[i] + " ties to prune after the mask pass");
+      }
+    }
+
+    var warnings = new ArrayList<String>(layout.warnings());
+    var tensorCounts = new ArrayList<PlanResult.TensorCount>();
+    var groupPruned = new LinkedHashMap<String, Long>();
+    for (var t : layout.candidates()) {
+      Long pruned = prunedOf.remove(t.name());
+      if (pruned == null) {
+        throw new IllegalStateException("no participant planned tensor " + t.name());
+      }
+      String g = layout.groupOf(t);
+      groupPruned.merge(g, pruned, Long::sum);
+      boolean entire = pruned == t.size() && t.size() > 0;
+      // N:M keeps N ≥ 1 of every group: never entire, and no selection to force it
+      boolean forced = entire && layout.structure().unstructured()
+          && layout.k(layout.selectionOf(t)) == layout.size(layout.selectionOf(t));
+      if (entire && !forced) {
+        warnings.add("tensor " + t.name() + " is entirely pruned (" + pruned + " weights) though its budget did "
+            + "not force it: its scores are all below the threshold; consider per-tensor post-processing or a "
+            + "uniform budget");
+      }
+      tensorCounts.add(new PlanResult.TensorCount(t.name(), t.shape(), g, t.size(), pruned, entire, forced));
+    }
+    if (!prunedOf.isEmpty()) {
+      throw new IllegalStateException("participants counted tensors that are not candidates: " + prunedOf.keySet());
+    }
     var selections = new ArrayList<PlanResult.Selection>();
     for (int i = 0; i < s; i++) {
-      selections.add(new PlanResult.Selection(selectionNames.get(i), sizes[i], ks[i], selectors[i].threshold(),
+      selections.add(new PlanResult.Selection(layout.selectionName(i), layout.size(i), layout.k(i), thresholds[i],
           selectors[i].passes()));
     }
     var layers = new ArrayList<PlanResult.GroupCount>();
-    for (var e : groupSizes.entrySet()) {
+    for (var e : layout.groupSizes().entrySet()) {
       layers.add(new PlanResult.GroupCount(e.getKey(), e.getValue(), groupPruned.getOrDefault(e.getKey(), 0L)));
     }
+    long n = layout.candidateWeights();
     long prunedTotal = tensorCounts.stream().mapToLong(PlanResult.TensorCount::pruned).sum();
-    if (prunedTotal != totalK) {
-      throw new IllegalStateException("pruned " + prunedTotal + " weights, the budget is " + totalK
+    if (prunedTotal != layout.prunedWeights()) {
+      throw new IllegalStateException("pruned " + prunedTotal + " weights, the budget is " + layout.prunedWeights()
           + ": the score stream changed between passes");
     }
     var summary = new PlanResult.ScoreSummary(n, min, max, sum / n, quantiles(statsHist, n, min, max));
-    var result = new PlanResult(config.sparsity(), (double) prunedTotal / n, n, prunedTotal, List.copyOf(selections),
-        List.copyOf(layers), List.copyOf(tensorCounts), summary, passes, List.copyOf(warnings), structure);
-    if (statsOut != null) {
-      Files.writeString(statsOut, toJson(result), StandardCharsets.UTF_8);
-    }
-    return result;
+    return new PlanResult(config.sparsity(), (double) prunedTotal / n, n, prunedTotal, List.copyOf(selections),
+        List.copyOf(layers), List.copyOf(tensorCounts), summary, passes, List.copyOf(warnings), layout.structure());
   }
 
-  private double[] score(TensorSource source, TensorMeta t) throws IOException {
-    var input = source.load(t);
-    if (!input.meta().equals(t)) {
-      throw new IllegalArgumentException("tensor " + t.name() + ": source listed it as " + t + " but loaded "
-          + input.meta());
+  /** Participants must hold the candidates in contiguous runs, in order, each once: the tie rule depends on it. */
+  private static void checkCoverage(PlanLayout layout, List<? extends PlanParticipant> participants) {
+    var expected = layout.candidates();
+    int next = 0;
+    for (int p = 0; p < participants.size(); p++) {
+      for (var t : participants.get(p).tensors()) {
+        if (next >= expected.size() || !expected.get(next).equals(t)) {
+          throw new IllegalArgumentException("participant " + p + " holds " + t + " where the plan's fixed order has "
+              + (next < expected.size() ? expected.get(next) : "no more candidates") + ": participants must hold "
+              + "the candidates in contiguous runs, in order, each once");
+        }
+        next++;
+      }
     }
-    return scorer.score(input);
+    if (next != expected.size()) {
+      throw new IllegalArgumentException("the participants hold " + next + " of the plan's " + expected.size()
+          + " candidate tensors; the first one missing is " + expected.get(next));
+    }
   }
 
-  private static long[] keys(double[] scores) {
-    var keys = new long[scores.length];
-    for (int j = 0; j < scores.length; j++) {
-      keys[j] = ScoreKeys.key(scores[j]);
+  private static boolean allResolved(RadixSelector[] selectors) {
+    for (var r : selectors) {
+      if (!r.resolved()) {
+        return false;
+      }
     }
-    return keys;
+    return true;
   }
 
   private static List<PlanResult.Quantile> quantiles(KeyHistogram h, long n, double min, double max) {

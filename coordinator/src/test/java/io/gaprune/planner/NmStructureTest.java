@@ -147,6 +147,49 @@ class NmStructureTest {
     }
   }
 
+  /**
+   * Split over participants (as merger entities owning tensor groups plan), an N:M plan writes the same masks:
+   * each group is decided inside the participant that holds its tensor, in its mask pass, the only pass.
+   */
+  @Test
+  void participantsWriteTheSameNmMasks() throws IOException {
+    var rnd = new SplittableRandom(23);
+    var tensors = new ArrayList<TensorInput>();
+    long[][] shapes = {{6, 16}, {3, 8}, {10, 24}, {2, 4}};
+    for (int t = 0; t < shapes.length; t++) {
+      var w = new float[(int) (shapes[t][0] * shapes[t][1])];
+      for (int j = 0; j < w.length; j++) {
+        w[j] = rnd.nextInt(3) - 1; // many ties
+      }
+      tensors.add(new TensorInput(new TensorMeta("layer." + t + ".output.dense.weight", shapes[t]), w, null));
+    }
+    var source = new InMemoryTensorSource(tensors);
+    var config = PlannerConfig.of(0.5).withScoring(ScoringConfig.defaults().withMethod(ScoringMethod.MAGNITUDE))
+        .withStructure(Structure.parse("1:4"));
+    var planner = new Planner(config);
+    var layout = PlanLayout.of(config, source.tensors());
+    assertEquals(0, layout.selectionCount());
+    var single = new LinkedHashMap<String, byte[]>();
+    var whole = planner.plan(layout, List.of(planner.share(layout, source, layout.candidates(),
+        (t, m) -> single.put(t.name(), m))));
+    var candidates = layout.candidates();
+    assertTrue(candidates.size() >= 3, "the model must split");
+    for (int cut = 1; cut < candidates.size(); cut++) {
+      var split = new LinkedHashMap<String, byte[]>();
+      var r = planner.plan(layout, List.of(
+          planner.share(layout, source, candidates.subList(0, cut), (t, m) -> split.put(t.name(), m)),
+          planner.share(layout, source, candidates.subList(cut, candidates.size()), (t, m) -> split.put(t.name(), m))));
+      assertEquals(single.keySet(), split.keySet());
+      single.forEach((name, m) -> assertArrayEquals(m, split.get(name), name));
+      assertEquals(whole.pruned(), r.pruned());
+      assertEquals(1, r.passes());
+    }
+    for (var t : candidates) {
+      var scores = new Scorer(config.scoring()).score(source.load(t));
+      assertArrayEquals(bruteForce(scores, config.structure()), single.get(t.name()), t.name());
+    }
+  }
+
   @Test
   void tiesArePrunedLowerIndexFirst() {
     // keys of scores 1, 1, 1, 1 | 0, 2, 0, 2: ties go first-come, as the unstructured planner prunes its ties
