@@ -52,6 +52,44 @@ class StructuredSessionTest {
     }
   }
 
+  /**
+   * An N:M plan over owners across the wire: no pass and no tie count is asked (the layout has no selection),
+   * only the mask step, with empty thresholds; the owners' masks are the single planner's.
+   */
+  @Test
+  void anNmPlanOverTheWireAsksOnlyForMasks() throws Exception {
+    var source = new io.gaprune.planner.InMemoryTensorSource(PlanWireTest.model(11, 6, 64 * 40, 5));
+    var config = PlanWire.forOwners(io.gaprune.planner.PlannerConfig.of(0.5)
+        .withScoring(io.gaprune.planner.ScoringConfig.defaults()
+            .withMethod(io.gaprune.planner.ScoringMethod.MAGNITUDE))
+        .withStructure(Structure.parse("2:4")));
+    var planner = new io.gaprune.planner.Planner(config);
+    var layout = io.gaprune.planner.PlanLayout.of(config, source.tensors());
+    var single = new java.util.LinkedHashMap<String, byte[]>();
+    var whole = planner.plan(layout,
+        java.util.List.of(planner.share(layout, source, layout.candidates(), (t, m) -> single.put(t.name(), m))));
+    var split = new java.util.LinkedHashMap<String, byte[]>();
+    var steps = new java.util.ArrayList<io.gaprune.protocol.PlanStep.StepCase>();
+    var owners = new java.util.ArrayList<io.gaprune.planner.PlanParticipant>();
+    var all = layout.candidates();
+    for (int g = 0; g < 2; g++) {
+      var run = all.subList(all.size() * g / 2, all.size() * (g + 1) / 2);
+      var wire = PlanWireTest.overTheWire(planner.share(layout, source, run, (t, m) -> split.put(t.name(), m)),
+          new java.util.concurrent.atomic.AtomicLong());
+      owners.add(new RemoteParticipant("nm", g, run, step -> {
+        steps.add(step.getStepCase());
+        return wire.call(step);
+      }));
+    }
+    var r = planner.plan(layout, owners);
+    assertEquals(java.util.List.of(io.gaprune.protocol.PlanStep.StepCase.MASKS,
+        io.gaprune.protocol.PlanStep.StepCase.MASKS), steps);
+    assertEquals(single.keySet(), split.keySet());
+    single.forEach((name, mask) -> assertTrue(java.util.Arrays.equals(mask, split.get(name)), name));
+    assertEquals(whole.pruned(), r.pruned());
+    assertEquals(layout.candidateWeights() / 2, r.pruned());
+  }
+
   @Test
   void aSessionWithoutAStructureIsUnstructured() {
     var old = ClusterTestSupport.session(Path.of("g.json"), Path.of("d.json"), "old");
