@@ -8,6 +8,7 @@ import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.typesafe.config.Config;
+import io.gaprune.planner.Structure;
 import io.gaprune.protocol.SessionConfig;
 import java.io.IOException;
 import java.io.StringReader;
@@ -43,12 +44,30 @@ final class SessionRequest {
       }
       b.setField(field, value(field, e.getValue()));
     }
+    structure(b, o.has("sparsity"));
     SessionConfig cfg = b.build();
     if (cfg.getGeneralPath().isEmpty() || cfg.getDomainPath().isEmpty()) {
       throw ApiException.badRequest("a session needs \"general_path\" and \"domain_path\" (triplet files readable by"
           + " the coordinator and every worker)");
     }
     return cfg;
+  }
+
+  /**
+   * An N:M structure fixes the sparsity at 1 − N/M: the session records that one (its plan and status then show
+   * what is pruned), and a sparsity the client gave must agree. Written back in its canonical form.
+   */
+  private static void structure(SessionConfig.Builder b, boolean sparsityGiven) {
+    if (b.getStructure().isEmpty()) {
+      return;
+    }
+    try {
+      var structure = Structure.parse(b.getStructure());
+      b.setStructure(structure.toString());
+      b.setSparsity(structure.sparsity(sparsityGiven ? b.getSparsity() : null, b.getSparsity()));
+    } catch (IllegalArgumentException e) {
+      throw ApiException.badRequest("session field \"structure\": " + e.getMessage());
+    }
   }
 
   /** The node's session defaults: what `gaprune session start` gets for every option it leaves out. */

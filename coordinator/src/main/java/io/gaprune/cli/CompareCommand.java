@@ -1,7 +1,9 @@
 package io.gaprune.cli;
 
 import io.gaprune.pipeline.PruningPipeline;
+import io.gaprune.pipeline.PruningPoint;
 import io.gaprune.planner.MethodSpec;
+import io.gaprune.planner.Structure;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -13,8 +15,8 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "compare",
     mixinStandardHelpOptions = true,
-    description = "Computes the statistics once, then prunes with each method at the same sparsity and evaluates "
-        + "it: dense, dai, dai-reference, dai-calibrated, magnitude, fisher-domain, fisher-general, random. Writes the table to "
+    description = "Computes the statistics once, then prunes with each method at each sparsity and structure "
+        + "(--sparsities, --structures) and evaluates it: dense, dai, dai-reference, dai-calibrated, magnitude, fisher-domain, fisher-general, random. Writes the table to "
         + "--out as report.json, report.md and report.html, and each method's masks to masks/.")
 public final class CompareCommand extends PipelineCommand implements Callable<Integer> {
 
@@ -29,6 +31,11 @@ public final class CompareCommand extends PipelineCommand implements Callable<In
       description = "several sparsities in one run, comma-separated (default: --sparsity)")
   List<Double> sparsities = new ArrayList<>();
 
+  @Option(names = "--structures", split = ",", paramLabel = "STRUCTURE",
+      description = "several structures in one run, comma-separated, e.g. unstructured,2:4: every method at every "
+          + "sparsity of --sparsities for unstructured, and once per N:M (at 1 − N/M) (default: --structure)")
+  List<String> structures = new ArrayList<>();
+
   @Option(names = "--no-dense",
       description = "skip the dense model's evaluation (the same in every run of one model and evaluation set; "
           + "useful when re-planning from --statistics in several runs)")
@@ -40,8 +47,11 @@ public final class CompareCommand extends PipelineCommand implements Callable<In
       quietLogs();
       var chosen = methods.isEmpty() ? PruningPipeline.COMPARED.stream().map(MethodSpec::of).toList()
           : methods.stream().map(MethodSpec::parse).toList();
-      new PruningPipeline(options(chosen.get(0).method().cliName()), progress(), System.err)
-          .compare(chosen, sparsities.isEmpty() ? List.of(sparsity) : sparsities, !noDense);
+      var points = PruningPoint.of(
+          (structures.isEmpty() ? List.of(structure) : structures).stream().map(Structure::parse).toList(),
+          !sparsities.isEmpty() ? sparsities : sparsity != null ? List.of(sparsity) : List.of(), DEFAULT_SPARSITY);
+      new PruningPipeline(options(chosen.get(0).method().cliName(), points.get(0)), progress(), System.err)
+          .compareAt(chosen, points, !noDense);
       spec.commandLine().getOut().println(java.nio.file.Files.readString(out.resolve("report.md")));
       return 0;
     } catch (Exception e) {

@@ -1,7 +1,9 @@
 package io.gaprune.cli;
 
 import io.gaprune.pipeline.PipelineOptions;
+import io.gaprune.pipeline.PruningPoint;
 import io.gaprune.planner.ScoringConfig;
+import io.gaprune.planner.Structure;
 import io.gaprune.progress.ConsoleProgress;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,8 +36,18 @@ abstract class PipelineCommand {
       description = "domain triplets (default: data/sample/chem-train.json)")
   Path domain;
 
-  @Option(names = "--sparsity", defaultValue = "0.5", description = "fraction of candidate weights to prune (default ${DEFAULT-VALUE})")
-  double sparsity;
+  /** What unstructured pruning prunes when --sparsity is left out. */
+  static final double DEFAULT_SPARSITY = 0.5;
+
+  /** Null when not given: an N:M structure fixes the sparsity, and only a conflicting one is an error. */
+  @Option(names = "--sparsity", description = "fraction of candidate weights to prune (default 0.5; with "
+      + "--structure N:M it is 1 − N/M, and a different value is an error)")
+  Double sparsity;
+
+  @Option(names = "--structure", defaultValue = "unstructured", paramLabel = "unstructured|2:4|4:8|N:M",
+      description = "sparsity pattern: unstructured, or N:M, where every group of M consecutive input weights of a "
+          + "row keeps its N best (any method; the budget is then not used) (default ${DEFAULT-VALUE})")
+  String structure;
 
   @Option(names = "--layers", defaultValue = "mlp",
       description = "candidate layer types: mlp, attention, layernorm, embed, final_norm, linear, all; comma-separated (default ${DEFAULT-VALUE})")
@@ -122,18 +134,24 @@ abstract class PipelineCommand {
   @Option(names = "--verbose", description = "print stack traces of errors")
   boolean verbose;
 
+  /** The options of a run at {@code --structure} and {@code --sparsity}. */
   PipelineOptions options(String scoring) {
+    var pattern = Structure.parse(structure);
+    return options(scoring, new PruningPoint(pattern, pattern.sparsity(sparsity, DEFAULT_SPARSITY)));
+  }
+
+  PipelineOptions options(String scoring, PruningPoint point) {
     var sample = home().resolve("data").resolve("sample");
     return new PipelineOptions(model,
         general != null ? general : sample.resolve("general-train.json"),
         domain != null ? domain : sample.resolve("chem-train.json"),
-        sparsity, layers, scoring, budget, workers, samples,
+        point.sparsity(), layers, scoring, budget, workers, samples,
         evals.isEmpty() ? List.of(sample.resolve("chem-dev")) : evals,
         retrainSteps, seed, maxLength, batchSize, out,
         new PipelineOptions.ScoringParameters(beta, gamma, alpha, alignment, postProcess,
             new ScoringConfig.Calibrated(fisherExponent, generalWeight, alignmentWeight,
                 ScoringConfig.Calibrated.defaults().alignmentWindow(), rank1, fisherFloor)),
-        statistics, saveStatistics);
+        statistics, saveStatistics, point.structure());
   }
 
   /**

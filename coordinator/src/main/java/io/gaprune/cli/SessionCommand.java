@@ -133,6 +133,8 @@ public final class SessionCommand implements Runnable {
     @Option(names = "--partition-budget-mb") Long partitionBudgetMb;
     @Option(names = "--scoring", description = "planner scoring as compare's entries, e.g. "
         + "dai-calibrated (default), dai-calibrated:q=1:lambda=1, dai, magnitude") String scoring;
+    @Option(names = "--structure", description = "unstructured (default) or N:M, e.g. 2:4: every group of M "
+        + "consecutive input weights of a row keeps N; fixes the sparsity at 1 − N/M") String structure;
 
     @Override
     int run() throws Exception {
@@ -152,6 +154,7 @@ public final class SessionCommand implements Runnable {
       if (candidates != null) o.addProperty("candidates", candidates);
       if (partitionBudgetMb != null) o.addProperty("partition_budget_bytes", partitionBudgetMb << 20);
       if (scoring != null) o.addProperty("scoring", scoring);
+      if (structure != null) o.addProperty("structure", structure);
       return print(api.post(ApiClient.API + "/sessions", o.toString()));
     }
   }

@@ -6,6 +6,7 @@ import io.gaprune.planner.PostProcess;
 import io.gaprune.planner.ScoringConfig;
 import io.gaprune.model.LayerType;
 import io.gaprune.planner.ScoringMethod;
+import io.gaprune.planner.Structure;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -33,6 +34,8 @@ import java.util.Map;
  * @param scoringParameters β, γ, α, alignment and post-processing of the scoring (paper defaults)
  * @param statistics a statistics file of an earlier run to plan from instead of computing them (null: compute)
  * @param saveStatistics write the computed statistics to {@code out/statistics.safetensors}
+ * @param structure unstructured, or N:M (every group of M consecutive input weights of a row keeps N); N:M fixes
+ *     the sparsity at 1 − N/M ({@link Structure#sparsity(Double, double)}) and makes the budget irrelevant
  */
 public record PipelineOptions(
     String model,
@@ -52,7 +55,8 @@ public record PipelineOptions(
     Path out,
     ScoringParameters scoringParameters,
     Path statistics,
-    boolean saveStatistics) {
+    boolean saveStatistics,
+    Structure structure) {
 
   /** Calibration triplets per set of {@code run} and {@code compare} (and what {@code session estimate} assumes). */
   public static final int DEFAULT_SAMPLES = 512;
@@ -111,6 +115,14 @@ public record PipelineOptions(
     }
   }
 
+  /** Unstructured pruning. */
+  public PipelineOptions(String model, Path general, Path domain, double sparsity, String layers, String scoring,
+      String budget, int workers, int samples, List<Path> evals, int retrainSteps, long seed, int maxLength,
+      int batchSize, Path out, ScoringParameters scoringParameters, Path statistics, boolean saveStatistics) {
+    this(model, general, domain, sparsity, layers, scoring, budget, workers, samples, evals, retrainSteps, seed,
+        maxLength, batchSize, out, scoringParameters, statistics, saveStatistics, Structure.UNSTRUCTURED);
+  }
+
   /** The options with the paper's scoring parameters. */
   public PipelineOptions(String model, Path general, Path domain, double sparsity, String layers, String scoring,
       String budget, int workers, int samples, List<Path> evals, int retrainSteps, long seed, int maxLength,
@@ -122,9 +134,11 @@ public record PipelineOptions(
   public PipelineOptions {
     evals = List.copyOf(evals);
     java.util.Objects.requireNonNull(scoringParameters, "scoringParameters");
+    java.util.Objects.requireNonNull(structure, "structure");
     if (!(sparsity >= 0 && sparsity <= 1)) {
       throw new IllegalArgumentException("--sparsity must lie in [0, 1], got " + sparsity);
     }
+    structure.sparsity(sparsity, sparsity);
     LayerType.parse(layers);
     ScoringMethod.parse(scoring);
     BudgetMode.parse(budget);
@@ -167,7 +181,9 @@ public record PipelineOptions(
     map.put("sparsity", sparsity);
     map.put("layers", layers);
     map.put("scoring", scoring);
-    map.put("budget", budget);
+    map.put("structure", structure.toString());
+    // an N:M mask decides per group of M: no budget is involved, and the report must not suggest one was
+    map.put("budget", structure.unstructured() ? budget : "none (" + structure + ")");
     map.put("workers", workers);
     map.put("samples", samples);
     map.put("evals", evals.stream().map(Path::toString).toList());

@@ -86,7 +86,8 @@ public final class PruningPipeline {
       var datasets = readDatasets();
       var statistics = statistics(model, needsGradientSums(List.of(MethodSpec.of(method))));
       var evaluations = new ArrayList<>(evaluate(model, datasets, RunReport.DENSE, RunReport.DENSE, null));
-      var plan = prune(model, statistics, MethodSpec.of(method), options.sparsity(), method.cliName(),
+      var point = new PruningPoint(options.structure(), options.sparsity());
+      var plan = prune(model, statistics, MethodSpec.of(method), point, method.cliName(),
           method.cliName(), out.resolve("masks.safetensors"), out.resolve("plan.json"), datasets, evaluations,
           manager);
       var modelDir = out.resolve("model");
@@ -94,7 +95,7 @@ public final class PruningPipeline {
         HuggingFaceWriter.write(model, modelDir);
         return null;
       });
-      var report = report("run", plan, method.cliName(), evaluations, List.of(options.sparsity()));
+      var report = report("run", plan, method.cliName(), evaluations, List.of(point));
       ReportWriter.write(report, out);
       // the card states the evaluation, so it is written once the report is complete
       var instruction = model.config().queryInstruction();
@@ -127,13 +128,28 @@ public final class PruningPipeline {
    */
   public RunReport compare(List<MethodSpec> methods, List<Double> sparsities, boolean evaluateDense)
       throws Exception {
-    if (methods.isEmpty() || sparsities.isEmpty()) {
+    if (sparsities.isEmpty()) {
       throw new IllegalArgumentException("compare needs at least one method and one sparsity");
     }
     for (double sparsity : sparsities) {
       if (!(sparsity >= 0 && sparsity <= 1)) {
         throw new IllegalArgumentException("--sparsity must lie in [0, 1], got " + sparsity);
       }
+    }
+    return compareAt(methods, PruningPoint.of(List.of(options.structure()), sparsities, options.sparsity()),
+        evaluateDense);
+  }
+
+  /**
+   * {@code gaprune compare} over points that may mix structures ({@link PruningPoint#of}): every method at every
+   * point, each applied to the dense weights and evaluated. With more than one point the variants are named
+   * {@code METHOD@PERCENT} or {@code METHOD@N:M}; masks go to {@code out/masks/} (the colon written as
+   * {@code _}).
+   */
+  public RunReport compareAt(List<MethodSpec> methods, List<PruningPoint> points, boolean evaluateDense)
+      throws Exception {
+    if (methods.isEmpty() || points.isEmpty()) {
+      throw new IllegalArgumentException("compare needs at least one method and one sparsity");
     }
     var out = Files.createDirectories(options.out());
     var masksDir = Files.createDirectories(out.resolve("masks"));
@@ -149,16 +165,15 @@ public final class PruningPipeline {
       PlanResult chosen = null;
       String chosenVariant = null;
       boolean chosenIsScoring = false;
-      for (double sparsity : sparsities) {
+      for (var point : points) {
         for (var method : methods) {
-          var variant = sparsities.size() == 1 ? method.label()
-              : method.label() + "@" + String.format(Locale.ROOT, "%.0f", sparsity * 100);
+          var variant = points.size() == 1 ? method.label() : method.label() + "@" + point.label();
           var file = variant.replaceAll("[^A-Za-z0-9.@\\-]", "_");
-          var plan = prune(model, statistics, method, sparsity, variant, method.label(),
+          var plan = prune(model, statistics, method, point, variant, method.label(),
               masksDir.resolve(file + ".safetensors"), masksDir.resolve(file + ".json"), datasets, evaluations,
               manager);
-          // the heat map's method: --scoring's when it is compared, else the first, at the first sparsity
-          boolean scoring = method.label().equals(options.scoring()) && sparsity == sparsities.get(0);
+          // the heat map's method: --scoring's when it is compared, else the first, at the first point
+          boolean scoring = method.label().equals(options.scoring()) && point.equals(points.get(0));
           if (chosen == null || (scoring && !chosenIsScoring)) {
             chosen = plan;
             chosenVariant = variant;
@@ -167,7 +182,7 @@ public final class PruningPipeline {
           dense.restore(model.encoder());
         }
       }
-      var report = report("compare", chosen, chosenVariant, evaluations, sparsities);
+      var report = report("compare", chosen, chosenVariant, evaluations, points);
       ReportWriter.write(report, out);
       return report;
     }
@@ -177,16 +192,16 @@ public final class PruningPipeline {
    * Plans with {@code method}, applies the masks to the model, evaluates it, and when asked retrains it with
    * the masks fixed and evaluates again; the rows go to {@code evaluations}.
    */
-  private PlanResult prune(LoadedModel model, MergedStatistics statistics, MethodSpec method, double sparsity,
+  private PlanResult prune(LoadedModel model, MergedStatistics statistics, MethodSpec method, PruningPoint point,
       String variant, String label, Path masksFile, Path planFile, List<Map.Entry<String, BeirDataset>> datasets,
       List<RunReport.Evaluation> evaluations, NDManager manager) throws Exception {
-    var plan = timed("plan " + variant, () -> plan(model, statistics, method, sparsity, masksFile, planFile));
+    var plan = timed("plan " + variant, () -> plan(model, statistics, method, point, masksFile, planFile));
     var masks = Masks.apply(model.encoder(), Masks.read(masksFile), manager);
     try {
-      evaluations.addAll(evaluate(model, datasets, variant, label, sparsity));
+      evaluations.addAll(evaluate(model, datasets, variant, label, point));
       if (options.retrainSteps() > 0) {
         retrain(model, masks);
-        evaluations.addAll(evaluate(model, datasets, variant + "+retrain", label + "+retrain", sparsity));
+        evaluations.addAll(evaluate(model, datasets, variant + "+retrain", label + "+retrain", point));
       }
     } finally {
       masks.values().forEach(NDArray::close);
@@ -209,10 +224,10 @@ public final class PruningPipeline {
 
   /**
    * @param method the variant's method, without the sparsity ({@link RunReport#DENSE} for the dense model)
-   * @param sparsity null for the dense model
+   * @param point null for the dense model
    */
   private List<RunReport.Evaluation> evaluate(LoadedModel model, List<Map.Entry<String, BeirDataset>> datasets,
-      String variant, String method, Double sparsity) throws Exception {
+      String variant, String method, PruningPoint point) throws Exception {
     var rows = new ArrayList<RunReport.Evaluation>();
     for (var dataset : datasets) {
       var result = timed("evaluate " + variant + " " + dataset.getKey(),
@@ -222,7 +237,8 @@ public final class PruningPipeline {
       metrics.put("mrr@10", result.mrr10());
       metrics.put("recall@10", result.recall10());
       metrics.put("recall@100", result.recall100());
-      rows.add(new RunReport.Evaluation(variant, dataset.getKey(), metrics, method, sparsity));
+      rows.add(new RunReport.Evaluation(variant, dataset.getKey(), metrics, method,
+          point == null ? null : point.sparsity(), point == null ? null : point.structure().toString()));
       progress.note(String.format(Locale.ROOT, "%-18s %-12s nDCG@10 %.4f  MRR@10 %.4f  R@10 %.4f  R@100 %.4f",
           variant, dataset.getKey(), result.ndcg10(), result.mrr10(), result.recall10(), result.recall100()));
       if (result.truncatedDocuments() + result.truncatedQueries() > 0 && variant.equals(RunReport.DENSE)) {
@@ -360,13 +376,14 @@ public final class PruningPipeline {
     return new Calibration(target, sample.triplets().size());
   }
 
-  private PlanResult plan(LoadedModel model, MergedStatistics statistics, MethodSpec spec, double sparsity,
+  private PlanResult plan(LoadedModel model, MergedStatistics statistics, MethodSpec spec, PruningPoint point,
       Path masks, Path stats) throws IOException {
     var method = spec.method();
-    var config = PlannerConfig.of(sparsity)
+    var config = PlannerConfig.of(point.sparsity())
         .withScoring(spec.apply(options.scoringParameters().config(method, options.seed())))
         .withLayerTypes(LayerType.parse(options.layers()))
-        .withBudget(BudgetMode.parse(options.budget()));
+        .withBudget(BudgetMode.parse(options.budget()))
+        .withStructure(point.structure());
     return new Planner(config).plan(new EncoderTensorSource(model.encoder(), statistics,
         method == ScoringMethod.DAI_REFERENCE), masks, stats);
   }
@@ -385,19 +402,27 @@ public final class PruningPipeline {
   }
 
   /**
-   * @param sparsities the sparsities planned: the configuration records them, since compare's {@code
-   *     --sparsities} overrides {@code --sparsity}
+   * @param points the points planned: the configuration records their sparsities and structures, since
+   *     compare's {@code --sparsities} and {@code --structures} override {@code --sparsity} and
+   *     {@code --structure}
    */
   private RunReport report(String command, PlanResult plan, String chosen, List<RunReport.Evaluation> evaluations,
-      List<Double> sparsities) {
+      List<PruningPoint> points) {
     var layers = plan.layers().stream()
         .map(g -> new RunReport.LayerSparsity(g.group(), g.size(), g.pruned()))
         .toList();
     var allWarnings = new ArrayList<>(warnings);
     allWarnings.addAll(plan.warnings());
     var configuration = options.asMap();
-    configuration.put("sparsity", sparsities.get(0));
-    configuration.put("sparsities", List.copyOf(sparsities));
+    configuration.put("sparsity", points.get(0).sparsity());
+    configuration.put("sparsities", points.stream().map(PruningPoint::sparsity).distinct().toList());
+    // the chosen plan's structure (what layers and tensors describe) and every structure planned
+    configuration.put("structure", plan.structure().toString());
+    configuration.put("structures", points.stream().map(p -> p.structure().toString()).distinct().toList());
+    configuration.put("points", points.stream().map(PruningPoint::label).toList());
+    if (!plan.structure().unstructured()) {
+      configuration.put("budget", "none (" + plan.structure() + ")");
+    }
     configuration.putAll(calibrationSizes);
     var tensors = plan.tensors().stream()
         .map(t -> new RunReport.TensorSparsity(t.name(), t.size(), t.pruned()))

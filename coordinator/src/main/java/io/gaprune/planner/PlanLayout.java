@@ -25,10 +25,12 @@ public final class PlanLayout {
   private final int digitBits;
   private final int collectCap;
   private final List<String> warnings;
+  private final Structure structure;
+  private final long structuredK;
 
   private PlanLayout(List<TensorMeta> candidates, Map<String, String> groupOf, Map<String, Long> groupSizes,
       List<String> selectionNames, Map<String, Integer> selectionOfGroup, long[] sizes, long[] ks, int digitBits,
-      int collectCap, List<String> warnings) {
+      int collectCap, List<String> warnings, Structure structure, long structuredK) {
     this.candidates = List.copyOf(candidates);
     this.groupOf = Map.copyOf(groupOf);
     this.groupSizes = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(groupSizes));
@@ -39,6 +41,8 @@ public final class PlanLayout {
     this.digitBits = digitBits;
     this.collectCap = collectCap;
     this.warnings = List.copyOf(warnings);
+    this.structure = structure;
+    this.structuredK = structuredK;
   }
 
   /**
@@ -76,7 +80,15 @@ public final class PlanLayout {
     var selectionOfGroup = new LinkedHashMap<String, Integer>();
     long[] sizes;
     long[] ks;
-    if (config.budget() == BudgetMode.GLOBAL) {
+    var structure = config.structure();
+    long structuredK = 0;
+    if (!structure.unstructured()) {
+      // N:M: (M − N) of every group of M, decided per group; no selection, no budget
+      NmSelection.checkDivisible(structure, candidates);
+      sizes = new long[0];
+      ks = new long[0];
+      structuredK = n / structure.m() * (structure.m() - structure.n());
+    } else if (config.budget() == BudgetMode.GLOBAL) {
       selectionNames.add("global");
       groupSizes.keySet().forEach(g -> selectionOfGroup.put(g, 0));
       sizes = new long[] {n};
@@ -95,7 +107,7 @@ public final class PlanLayout {
             + config.rhoMax() + "] gives per-layer ratio " + rho);
       }
     }
-    long totalK = 0;
+    long totalK = structuredK;
     for (long k : ks) {
       totalK += k;
     }
@@ -114,7 +126,16 @@ public final class PlanLayout {
     int digitBits = (int) Math.max(4, Math.min(20, 63 - Long.numberOfLeadingZeros(Math.max(1, perSelection / 8))));
     int collectCap = (int) Math.min(Integer.MAX_VALUE - 8, perSelection / 8);
     return new PlanLayout(candidates, groupOf, groupSizes, selectionNames, selectionOfGroup, sizes, ks, digitBits,
-        collectCap, warnings);
+        collectCap, warnings, structure, structuredK);
+  }
+
+  /** The sparsity pattern: unstructured (selections decide) or N:M (each group of M decides alone). */
+  public Structure structure() {
+    return structure;
+  }
+
+  public boolean structured() {
+    return !structure.unstructured();
   }
 
   /** The candidate tensors in the fixed order (the order ties are broken by). */
@@ -159,15 +180,11 @@ public final class PlanLayout {
   }
 
   public long candidateWeights() {
-    long n = 0;
-    for (long s : sizes) {
-      n += s;
-    }
-    return n;
+    return groupSizes.values().stream().mapToLong(Long::longValue).sum();
   }
 
   public long prunedWeights() {
-    long k = 0;
+    long k = structuredK;
     for (long v : ks) {
       k += v;
     }

@@ -15,6 +15,8 @@ import java.util.List;
  * @param scores statistics of the final scores over all candidates
  * @param passes passes over the model (selection passes plus the mask pass)
  * @param warnings things a user should look at (a tensor pruned entirely, a clamped budget, ...)
+ * @param structure the sparsity pattern of the masks: unstructured, or N:M (then {@code selections} is empty:
+ *     every group of M decided its own N)
  */
 public record PlanResult(
     double requestedSparsity,
@@ -26,7 +28,8 @@ public record PlanResult(
     List<TensorCount> tensors,
     ScoreSummary scores,
     int passes,
-    List<String> warnings) {
+    List<String> warnings,
+    Structure structure) {
 
   /**
    * One exact selection.

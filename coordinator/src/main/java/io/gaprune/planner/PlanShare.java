@@ -78,19 +78,22 @@ public final class PlanShare implements PlanParticipant {
     double sum = 0;
     long count = 0;
     var counts = new ArrayList<Pruned>();
+    boolean structured = layout.structured();
     for (var t : tensors) {
-      var cut = cuts[layout.selectionOf(t)];
+      var cut = structured ? null : cuts[layout.selectionOf(t)];
       var scores = score(t);
       var keys = keys(scores);
       histogram.acceptAll(keys, 0, keys.length);
-      var mask = new byte[scores.length];
+      var mask = structured ? NmSelection.mask(keys, layout.structure()) : new byte[scores.length];
       long pruned = 0;
       for (int j = 0; j < scores.length; j++) {
         double v = scores[j];
         min = Math.min(min, v);
         max = Math.max(max, v);
         sum += v;
-        if (cut.prune(keys[j])) {
+        if (structured) {
+          pruned += 1 - mask[j];
+        } else if (cut.prune(keys[j])) {
           pruned++;
         } else {
           mask[j] = 1;

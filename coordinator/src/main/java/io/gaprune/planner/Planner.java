@@ -29,6 +29,9 @@ import java.util.Map;
  * then flat index: ties at the threshold are pruned first-come), writes the masks and counts. Memory beyond the
  * tensor in hand is the selection memory ({@link PlannerConfig#selectionMemoryBytes()}), a 512 KiB histogram
  * for the score statistics, and the per-tensor counts.
+ *
+ * <p>An N:M structure ({@link PlannerConfig#structure()}) needs no selection: every group of M weights of a
+ * row keeps its N best ({@link NmSelection}), so the mask pass is the only pass.
  */
 public final class Planner {
 
@@ -100,7 +103,8 @@ public final class Planner {
     md.put("gaprune.kind", "masks");
     md.put("gaprune.method", config.scoring().method().cliName());
     md.put("gaprune.sparsity", Double.toString(config.sparsity()));
-    md.put("gaprune.budget", config.budget().toString());
+    md.put("gaprune.budget", config.structure().unstructured() ? config.budget().toString() : "none");
+    md.put("gaprune.structure", config.structure().toString());
     md.put("gaprune.layer_types", LayerType.describe(config.layerTypes()));
     return md;
   }
@@ -210,10 +214,10 @@ public final class Planner {
         throw new IllegalStateException("no participant planned tensor " + t.name());
       }
       String g = layout.groupOf(t);
-      int sel = layout.selectionOf(t);
+      int sel = layout.structured() ? -1 : layout.selectionOf(t);
       groupPruned.merge(g, pruned, Long::sum);
       boolean entire = pruned == t.size() && t.size() > 0;
-      boolean forced = entire && layout.k(sel) == layout.size(sel);
+      boolean forced = entire && !layout.structured() && layout.k(sel) == layout.size(sel);
       if (entire && !forced) {
         warnings.add("tensor " + t.name() + " is entirely pruned (" + pruned + " weights) though its budget did "
             + "not force it: its scores are all below the threshold; consider per-tensor post-processing or a "
@@ -241,7 +245,8 @@ public final class Planner {
     }
     var summary = new PlanResult.ScoreSummary(n, min, max, sum / n, quantiles(statsHist, n, min, max));
     return new PlanResult(config.sparsity(), (double) prunedTotal / n, n, prunedTotal, List.copyOf(selections),
-        List.copyOf(layers), List.copyOf(tensorCounts), summary, passes, List.copyOf(warnings));
+        List.copyOf(layers), List.copyOf(tensorCounts), summary, passes, List.copyOf(warnings),
+        layout.structure());
   }
 
   /** Participants must hold the candidates in contiguous runs, in order, each once: the tie rule depends on it. */
@@ -321,7 +326,9 @@ public final class Planner {
     }
     root.add("scoring", scoring);
     root.addProperty("layer_types", LayerType.describe(config.layerTypes()));
-    root.addProperty("budget", config.budget().toString());
+    // N:M decides per group of M: no budget, no selection (the selections list is empty)
+    root.addProperty("structure", config.structure().toString());
+    root.addProperty("budget", config.structure().unstructured() ? config.budget().toString() : "none");
     root.addProperty("rho_min", config.rhoMin());
     root.addProperty("rho_max", config.rhoMax());
     root.addProperty("requested_sparsity", r.requestedSparsity());

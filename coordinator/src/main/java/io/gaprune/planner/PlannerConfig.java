@@ -15,6 +15,8 @@ import java.util.Set;
  * @param rhoMax highest per-layer ratio of a uniform budget (0.95)
  * @param selectionMemoryBytes memory for the selection's histograms and collected keys, all selections
  *     together (8 MiB); it sets the digit width and the collection cap, never the result
+ * @param structure unstructured (the budget decides), or N:M: every group of M consecutive weights of a row
+ *     keeps its N best, the sparsity is then exactly 1 − N/M and the budget is not used
  */
 public record PlannerConfig(
     ScoringConfig scoring,
@@ -23,13 +25,18 @@ public record PlannerConfig(
     BudgetMode budget,
     double rhoMin,
     double rhoMax,
-    long selectionMemoryBytes) {
+    long selectionMemoryBytes,
+    Structure structure) {
 
   public PlannerConfig {
-    if (scoring == null || budget == null) {
-      throw new IllegalArgumentException("scoring and budget are required");
+    if (scoring == null || budget == null || structure == null) {
+      throw new IllegalArgumentException("scoring, budget and structure are required");
     }
     Budgets.checkSparsity(sparsity);
+    if (!structure.unstructured() && sparsity != structure.sparsity()) {
+      throw new IllegalArgumentException("structure " + structure + " prunes exactly " + structure.sparsity()
+          + " of the candidates, not " + sparsity + " (withStructure sets it)");
+    }
     if (layerTypes == null || layerTypes.isEmpty()) {
       throw new IllegalArgumentException("at least one layer type is required (valid: " + LayerType.VALID + ")");
     }
@@ -45,26 +52,35 @@ public record PlannerConfig(
   /** The paper's setting: DAI, the MLP weights, a global budget at this sparsity. */
   public static PlannerConfig of(double sparsity) {
     return new PlannerConfig(ScoringConfig.defaults(), EnumSet.of(LayerType.MLP), sparsity, BudgetMode.GLOBAL,
-        0.05, 0.95, 8L << 20);
+        0.05, 0.95, 8L << 20, Structure.UNSTRUCTURED);
   }
 
   public PlannerConfig withScoring(ScoringConfig s) {
-    return new PlannerConfig(s, layerTypes, sparsity, budget, rhoMin, rhoMax, selectionMemoryBytes);
+    return new PlannerConfig(s, layerTypes, sparsity, budget, rhoMin, rhoMax, selectionMemoryBytes, structure);
   }
 
   public PlannerConfig withLayerTypes(Set<LayerType> t) {
-    return new PlannerConfig(scoring, t, sparsity, budget, rhoMin, rhoMax, selectionMemoryBytes);
+    return new PlannerConfig(scoring, t, sparsity, budget, rhoMin, rhoMax, selectionMemoryBytes, structure);
   }
 
   public PlannerConfig withBudget(BudgetMode b) {
-    return new PlannerConfig(scoring, layerTypes, sparsity, b, rhoMin, rhoMax, selectionMemoryBytes);
+    return new PlannerConfig(scoring, layerTypes, sparsity, b, rhoMin, rhoMax, selectionMemoryBytes, structure);
   }
 
   public PlannerConfig withRho(double min, double max) {
-    return new PlannerConfig(scoring, layerTypes, sparsity, budget, min, max, selectionMemoryBytes);
+    return new PlannerConfig(scoring, layerTypes, sparsity, budget, min, max, selectionMemoryBytes, structure);
   }
 
   public PlannerConfig withSelectionMemory(long bytes) {
-    return new PlannerConfig(scoring, layerTypes, sparsity, budget, rhoMin, rhoMax, bytes);
+    return new PlannerConfig(scoring, layerTypes, sparsity, budget, rhoMin, rhoMax, bytes, structure);
+  }
+
+  /**
+   * This configuration with {@code s}; an N:M structure also sets the sparsity to its 1 − N/M (callers that
+   * take a sparsity from a user check it first: {@link Structure#sparsity(Double, double)}).
+   */
+  public PlannerConfig withStructure(Structure s) {
+    return new PlannerConfig(scoring, layerTypes, s.unstructured() ? sparsity : s.sparsity(), budget, rhoMin,
+        rhoMax, selectionMemoryBytes, s);
   }
 }

@@ -27,8 +27,30 @@ public record Structure(int n, int m) {
     return unstructured() ? 0.0 : 1.0 - (double) n / m;
   }
 
+  /**
+   * The sparsity a plan of this structure prunes, given the one a user asked for (null: none asked). N:M fixes
+   * it at 1 − N/M, so a request must be absent or equal (to 1e-9, so that 0.6666666667 names 1:3); unstructured
+   * takes the request, else {@code unstructuredDefault}.
+   *
+   * @throws IllegalArgumentException when the request conflicts with the structure, saying what to do
+   */
+  public double sparsity(Double requested, double unstructuredDefault) {
+    if (unstructured()) {
+      return requested != null ? requested : unstructuredDefault;
+    }
+    if (requested != null && Math.abs(requested - sparsity()) > 1e-9) {
+      throw new IllegalArgumentException("sparsity " + requested + " conflicts with structure " + this
+          + ", which prunes exactly 1 − " + n + "/" + m + " = " + sparsity() + " of the candidate weights: leave "
+          + "the sparsity out or give " + sparsity());
+    }
+    return sparsity();
+  }
+
   /** @throws IllegalArgumentException saying what is wrong and what is valid */
   public static Structure parse(String text) {
+    if (text == null) {
+      throw new IllegalArgumentException("structure is missing (unstructured, 2:4, 4:8 or N:M with 0 < N < M)");
+    }
     var t = text.trim().toLowerCase(java.util.Locale.ROOT);
     if (t.equals("unstructured")) {
       return UNSTRUCTURED;

@@ -101,6 +101,9 @@ public final class ModelCard {
     row(out, "sparsity", String.format(Locale.ROOT, "%.4f requested, %.6f actual", report.sparsityRequested(),
         report.sparsityActual()));
     row(out, "candidate layer types", "`" + c.get("layers") + "`");
+    if (c.containsKey("structure")) {
+      row(out, "structure", "`" + c.get("structure") + "`");
+    }
     row(out, "budget", "`" + c.get("budget") + "`");
     for (var e : methodParameters(method, c).entrySet()) {
       row(out, e.getKey(), String.valueOf(e.getValue()));

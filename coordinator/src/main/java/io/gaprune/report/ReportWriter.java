@@ -158,18 +158,32 @@ public final class ReportWriter {
     if (!datasets.isEmpty()) {
       lines.add(new String[] {"evaluated on", String.join(", ", datasets)});
     }
-    var sparsities = c.get("sparsities");
-    var several = sparsities instanceof List<?> list && list.size() > 1;
-    lines.add(new String[] {"sparsity", (several ? "planned at " + sparsities + "; "
+    // the points of a compare ("70%, 2:4"), or its sparsities in reports written before points existed
+    var planned = c.get("points") instanceof List<?> points
+        ? String.join(", ", points.stream().map(p -> p.toString().contains(":") ? p.toString() : p + "%").toList())
+        : c.get("sparsities");
+    var several = c.get("points") instanceof List<?> points ? points.size() > 1
+        : planned instanceof List<?> list && list.size() > 1;
+    var structure = c.get("structure");
+    lines.add(new String[] {"sparsity", (several ? "planned at " + planned + "; "
         + (report.chosen() != null ? report.chosen() + ": " : "") : "")
         + String.format(Locale.ROOT, "%.4f requested, %.6f actual: %,d of %,d candidate weights (%s) pruned",
         report.sparsityRequested(), report.sparsityActual(), report.pruned(), report.candidates(),
-        c.get("layers"))});
+        c.get("layers"))
+        + (structure != null && !structure.equals("unstructured") ? "; structure " + structure + ": " + nm(structure)
+        : "")});
     var kept = sharesKept(report);
     if (!kept.isEmpty()) {
       lines.add(new String[] {"share of dense " + PRIMARY_METRIC + " kept", kept});
     }
     return lines;
+  }
+
+  /** What an N:M structure did, for a reader ("2:4" → every group of 4 ... keeps 2). */
+  private static String nm(Object structure) {
+    var parts = structure.toString().split(":");
+    return "every group of " + parts[1] + " consecutive input weights of a row keeps its " + parts[0]
+        + " best (no budget)";
   }
 
   private static String triplets(Object count) {
@@ -187,21 +201,24 @@ public final class ReportWriter {
         continue;
       }
       if (report.command().equals("compare")) {
-        var best = new java.util.TreeMap<Double, String[]>(); // sparsity -> {variant, share}
+        // point (" at 70%", " at 2:4", "" when unknown) -> {variant, share}; sparsities ascending, then structures
+        var best = new java.util.TreeMap<String, String[]>(java.util.Comparator
+            .comparing((String k) -> !k.endsWith("%")).thenComparingDouble(ReportWriter::percentOf)
+            .thenComparing(k -> k));
         for (var e : report.evaluations()) {
           Double share = e.dataset().equals(dataset) && !e.dense() ? shareOfDense(report, e.variant(), dataset) : null;
           if (share == null) {
             continue;
           }
-          double key = e.sparsity() == null ? Double.NaN : e.sparsity();
+          String key = e.structured() ? " at " + e.structure()
+              : e.sparsity() == null ? "" : String.format(Locale.ROOT, " at %.0f%%", 100 * e.sparsity());
           var current = best.get(key);
           if (current == null || share > Double.parseDouble(current[1])) {
             best.put(key, new String[] {e.sparsity() == null ? e.variant() : e.method(), Double.toString(share)});
           }
         }
-        best.forEach((sparsity, b) -> parts.add(String.format(Locale.ROOT, "%s%s: best %s %.1f%%", dataset,
-            sparsity.isNaN() ? "" : String.format(Locale.ROOT, " at %.0f%%", 100 * sparsity), b[0],
-            100 * Double.parseDouble(b[1]))));
+        best.forEach((point, b) -> parts.add(String.format(Locale.ROOT, "%s%s: best %s %.1f%%", dataset, point,
+            b[0], 100 * Double.parseDouble(b[1]))));
       } else {
         for (String variant : variants(report)) {
           Double share = variant.equals(RunReport.DENSE) ? null : shareOfDense(report, variant, dataset);
@@ -212,6 +229,11 @@ public final class ReportWriter {
       }
     }
     return String.join("; ", parts);
+  }
+
+  /** The percentage of a " at 70%" key, 0 for others (which sort by their text). */
+  private static double percentOf(String key) {
+    return key.endsWith("%") ? Double.parseDouble(key.substring(4, key.length() - 1)) : 0;
   }
 
   private static boolean hasDense(RunReport report, String dataset) {
@@ -307,8 +329,8 @@ public final class ReportWriter {
   }
 
   private static long sparsityCount(RunReport report) {
-    return report.evaluations().stream().filter(e -> e.sparsity() != null).map(RunReport.Evaluation::sparsity)
-        .distinct().count();
+    return report.evaluations().stream().filter(e -> e.sparsity() != null && !e.structured())
+        .map(RunReport.Evaluation::sparsity).distinct().count();
   }
 
   /**
@@ -337,7 +359,7 @@ public final class ReportWriter {
       }
       if (e.dense()) {
         dense = v;
-      } else if (e.sparsity() != null) {
+      } else if (e.sparsity() != null && !e.structured()) { // N:M rows are in the table, not on a sparsity axis
         lines.computeIfAbsent(e.method(), m -> new java.util.TreeMap<>()).put(e.sparsity(), v);
       }
     }

@@ -68,9 +68,20 @@ public record RunReport(
    * @param metrics {@code ndcg@10}, {@code mrr@10}, {@code recall@10}, {@code recall@100}
    * @param method the variant without its sparsity ({@code dai+retrain}, {@code magnitude}); {@code dense}
    * @param sparsity the sparsity it was pruned to; null for the dense model
+   * @param structure {@code unstructured} or N:M ({@code 2:4}); null for the dense model
    */
   public record Evaluation(String variant, String dataset, Map<String, Double> metrics, String method,
-      Double sparsity) {
+      Double sparsity, String structure) {
+
+    /** An unstructured row (a dense one when the sparsity is null). */
+    public Evaluation(String variant, String dataset, Map<String, Double> metrics, String method, Double sparsity) {
+      this(variant, dataset, metrics, method, sparsity, sparsity == null ? null : "unstructured");
+    }
+
+    /** Whether the row was pruned N:M (its sparsity is then fixed by the structure, not chosen). */
+    public boolean structured() {
+      return structure != null && !structure.equals("unstructured");
+    }
 
     /** A row whose variant names its method and whose sparsity is not known. */
     public Evaluation(String variant, String dataset, Map<String, Double> metrics) {

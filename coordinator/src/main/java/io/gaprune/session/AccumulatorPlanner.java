@@ -8,6 +8,7 @@ import io.gaprune.planner.PlannerConfig;
 import io.gaprune.planner.MethodSpec;
 import io.gaprune.planner.ScoringConfig;
 import io.gaprune.planner.ScoringMethod;
+import io.gaprune.planner.Structure;
 import io.gaprune.planner.TensorInput;
 import io.gaprune.planner.TensorMeta;
 import io.gaprune.planner.TensorSource;
@@ -38,10 +39,13 @@ public final class AccumulatorPlanner implements MaskPlanner {
   public MaskPlan plan(SessionConfig s, List<LayerPartition> partitions, AccumulatorStore store, ModelRuntime model,
       Path outDir) throws Exception {
     ScoringConfig scoring = scoring(s);
+    Structure structure = structure(s);
+    // N:M prunes 1 − N/M whatever the session's sparsity says (the API has already made the two agree)
     PlannerConfig config = PlannerConfig.of(s.getSparsity())
         .withScoring(scoring)
         .withLayerTypes(LayerType.parse(s.getCandidates().isEmpty() ? "mlp" : s.getCandidates()))
-        .withBudget(BudgetMode.parse(s.getBudget().isEmpty() ? "global" : s.getBudget()));
+        .withBudget(BudgetMode.parse(s.getBudget().isEmpty() ? "global" : s.getBudget()))
+        .withStructure(structure);
     Files.createDirectories(outDir);
     Path masks = outDir.resolve("masks.safetensors");
     PlanResult result = new Planner(config).plan(new AccumulatorTensorSource(partitions, store, model,
@@ -49,7 +53,7 @@ public final class AccumulatorPlanner implements MaskPlanner {
         outDir.resolve("plan.json"));
     List<TensorSpec> specs = new ArrayList<>();
     partitions.forEach(p -> specs.addAll(p.getTensorsList()));
-    return MaskPlan.newBuilder().setSessionId(s.getSessionId()).setSparsity(s.getSparsity())
+    return MaskPlan.newBuilder().setSessionId(s.getSessionId()).setSparsity(config.sparsity())
         .setCandidateWeights(result.candidates()).setPrunedWeights(result.pruned()).addAllTensors(specs)
         .setMasksPath(masks.toString()).setMasksSha256(sha256(masks)).build();
   }
@@ -124,6 +128,11 @@ public final class AccumulatorPlanner implements MaskPlanner {
   public static ScoringConfig scoring(SessionConfig s) {
     var base = ScoringConfig.defaults().withHyper(s.getBeta(), s.getGamma(), s.getAlpha()).withSeed(s.getSeed());
     return MethodSpec.parse(s.getScoring().isBlank() ? MethodSpec.DEFAULT_SCORING : s.getScoring()).apply(base);
+  }
+
+  /** The session's mask pattern: its {@code structure} entry; empty (journals from before it) is unstructured. */
+  public static Structure structure(SessionConfig s) {
+    return s.getStructure().isBlank() ? Structure.UNSTRUCTURED : Structure.parse(s.getStructure());
   }
 
   private static String sha256(Path file) throws java.io.IOException {

@@ -33,6 +33,33 @@ class ApiPartsTest {
     assertEquals("global", s.getBudget());
   }
 
+  /**
+   * An N:M structure fixes the sparsity at 1 − N/M: the session records it (the node's default sparsity does not
+   * count); a sparsity the client gave must agree; a bad structure is a 400 naming the field.
+   */
+  @Test
+  void aStructuredSessionBodyGetsTheStructuresSparsity() {
+    String paths = "{\"general_path\":\"/g.json\",\"domain_path\":\"/d.json\",";
+    SessionConfig s = SessionRequest.parse(paths + "\"structure\":\" 1:4 \"}", CONFIG);
+    assertEquals("1:4", s.getStructure());
+    assertEquals(0.75, s.getSparsity());
+    assertEquals(0.5, SessionRequest.parse(paths + "\"structure\":\"2:4\",\"sparsity\":0.5}", CONFIG).getSparsity());
+    SessionConfig plain = SessionRequest.parse(paths + "\"sparsity\":0.7}", CONFIG);
+    assertEquals("", plain.getStructure());
+    assertEquals(0.7, plain.getSparsity());
+    assertEquals(0.7, SessionRequest.parse(paths + "\"structure\":\"unstructured\",\"sparsity\":0.7}", CONFIG)
+        .getSparsity());
+    Map<String, String> cases = Map.of(
+        paths + "\"structure\":\"2:4\",\"sparsity\":0.7}", "sparsity 0.7 conflicts with structure 2:4",
+        paths + "\"structure\":\"4:2\"}", "session field \"structure\": structure \"4:2\" is not valid",
+        paths + "\"structure\":24}", "must be a string");
+    cases.forEach((body, fragment) -> {
+      ApiException e = assertThrows(ApiException.class, () -> SessionRequest.parse(body, CONFIG), body);
+      assertEquals(400, e.status, body);
+      assertTrue(e.getMessage().contains(fragment), body + " → " + e.getMessage());
+    });
+  }
+
   @Test
   void aBadSessionBodyIsA400NamingTheProblem() {
     Map<String, String> cases = Map.of(

@@ -144,6 +144,46 @@ class ReportWriterTest {
   }
 
   /** The page is well-formed XHTML and each bar's height is its value on the chart's scale. */
+  /**
+   * compare with 2:4 rows beside the unstructured ones: the summary names the points and the chosen plan's
+   * structure, the best method is given per point (2:4 its own), and the sparsity chart keeps only the
+   * unstructured points (a 2:4 row at 50% on the axis would be read as 50% unstructured).
+   */
+  @Test
+  void structuredRowsAreTheirOwnPointAndStayOffTheSparsityAxis(@TempDir Path dir) throws Exception {
+    var base = ReportSamples.compare();
+    var evaluations = new java.util.ArrayList<>(base.evaluations());
+    for (var method : ReportSamples.METHODS) {
+      for (var dataset : ReportSamples.DATASETS) {
+        // magnitude best at 2:4, unlike at 50% and 70%
+        double ndcg = ReportSamples.ndcg(dataset, "x", 0) - (method.equals("magnitude") ? 0.001 : 0.05);
+        evaluations.add(new RunReport.Evaluation(method + "@2:4", dataset, Map.of("ndcg@10", ndcg, "mrr@10", 0.2),
+            method, 0.5, "2:4"));
+      }
+    }
+    var configuration = new java.util.LinkedHashMap<>(base.configuration());
+    configuration.put("points", List.of("50", "70", "2:4"));
+    configuration.put("structure", "2:4");
+    var report = new RunReport("compare", configuration, 0.5, 0.5, base.candidates(), base.candidates() / 2,
+        base.timingsSeconds(), base.layers(), evaluations, List.of(), null, "magnitude@2:4", base.tensors());
+    ReportWriter.write(report, dir);
+    var markdown = Files.readString(dir.resolve("report.md"));
+    assertTrue(markdown.contains("planned at 50%, 70%, 2:4; magnitude@2:4: 0.5000 requested"), markdown);
+    assertTrue(markdown.contains("; structure 2:4: every group of 4 consecutive input weights of a row keeps its 2 "
+        + "best (no budget)"), markdown);
+    assertTrue(markdown.contains("chem/dev at 50%: best dai-calibrated 98.6%; chem/dev at 70%: best dai-calibrated")
+        && markdown.contains("chem/dev at 2:4: best magnitude 99.7%"), markdown);
+    assertTrue(markdown.contains("| magnitude@2:4 |"), markdown);
+    // the same charts as without the 2:4 rows (which, at 0.5, would otherwise replace the 50% points)
+    assertTrue(!ReportWriter.sparsityCharts(base).isEmpty());
+    assertEquals(ReportWriter.sparsityCharts(base), ReportWriter.sparsityCharts(report));
+    xhtml(dir.resolve("report.html")); // well-formed
+    var json = com.google.gson.JsonParser.parseString(Files.readString(dir.resolve("report.json")))
+        .getAsJsonObject().getAsJsonArray("evaluations");
+    assertEquals("2:4", json.get(json.size() - 1).getAsJsonObject().get("structure").getAsString());
+    assertEquals("unstructured", json.get(2).getAsJsonObject().get("structure").getAsString());
+  }
+
   @Test
   void barsAreProportionalToTheValues(@TempDir Path dir) throws Exception {
     ReportWriter.write(sample(), dir);

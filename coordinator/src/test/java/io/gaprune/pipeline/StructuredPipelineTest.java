@@ -1,0 +1,154 @@
+package io.gaprune.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.google.gson.JsonParser;
+import io.gaprune.cli.CompareCommand;
+import io.gaprune.cli.RunCommand;
+import io.gaprune.data.TripletReader;
+import io.gaprune.data.TripletWriter;
+import io.gaprune.model.ModelLoader;
+import io.gaprune.model.safetensors.SafetensorsFile;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * {@code run --structure 2:4} and {@code compare --structures unstructured,2:4} end to end on the real MiniLM,
+ * kept small (16 + 16 calibration triplets, a 20-query slice of the chemistry dev set): the written masks keep
+ * 2 of every 4, the written model holds zeros exactly where they prune and the dense weights elsewhere, and the
+ * reports say which structure was applied.
+ */
+@Tag("slow")
+class StructuredPipelineTest {
+
+  @TempDir Path dir;
+
+  private static int execute(Object command, String... args) {
+    var err = new StringWriter();
+    int code = new CommandLine(command).setErr(new PrintWriter(err)).setOut(new PrintWriter(new StringWriter()))
+        .execute(args);
+    assertEquals(0, code, String.join(" ", args) + " failed: " + err);
+    return code;
+  }
+
+  /** Every group of 4 consecutive input weights of every row keeps exactly 2; returns the pruned count. */
+  private static long checkTwoOfFour(Map<String, byte[]> masks) {
+    long pruned = 0;
+    for (var e : masks.entrySet()) {
+      var mask = e.getValue();
+      for (int base = 0; base < mask.length; base += 4) {
+        assertEquals(2, mask[base] + mask[base + 1] + mask[base + 2] + mask[base + 3], e.getKey() + " at " + base);
+      }
+      pruned += Masks.prunedCount(Map.of(e.getKey(), mask));
+    }
+    return pruned;
+  }
+
+  @Test
+  void runAndCompareWriteTwoOfFourMasksModelsAndReports() throws Exception {
+    var root = Path.of(System.getProperty("gaprune.root", "."));
+    var sample = root.resolve("data/sample");
+    var general = dir.resolve("general.json");
+    var domain = dir.resolve("domain.json");
+    TripletWriter.write(TripletReader.readAll(sample.resolve("general-train.json")).subList(0, 16), general);
+    TripletWriter.write(TripletReader.readAll(sample.resolve("chem-train.json")).subList(0, 16), domain);
+    var beir = SmallBeir.slice(sample.resolve("chem-dev"), dir.resolve("chem-small"), 20, 100);
+    var out = dir.resolve("run");
+    String[] common = {"--general", general.toString(), "--domain", domain.toString(), "--eval", beir.toString(),
+        "--samples", "0", "--max-length", "32", "--batch-size", "4", "--seed", "3", "--quiet"};
+
+    execute(new RunCommand(), concat(common, "--out", out.toString(), "--structure", "2:4", "--save-statistics"));
+
+    var masks = Masks.read(out.resolve("masks.safetensors"));
+    assertEquals(12, masks.size());
+    long candidates = masks.values().stream().mapToLong(m -> m.length).sum();
+    assertEquals(candidates / 2, checkTwoOfFour(masks));
+    try (var file = SafetensorsFile.open(out.resolve("masks.safetensors"))) {
+      assertEquals("2:4", file.metadata().get("gaprune.structure"));
+      assertEquals("none", file.metadata().get("gaprune.budget"));
+    }
+    // The written model: every pruned weight is zero, every kept weight the dense model's (no retraining).
+    // Kept weights may be zero too, so the masks, not the zeros, say which are pruned.
+    try (var manager = NDManager.newBaseManager();
+        var dense = ModelLoader.load("minilm", manager, DataType.FLOAT32, 32);
+        var written = SafetensorsFile.open(out.resolve("model/model.safetensors"))) {
+      var names = new HashMap<String, String>(); // mask name -> checkpoint name (the writer may add a prefix)
+      for (var t : written.tensors()) {
+        masks.keySet().stream().filter(m -> t.name().equals(m) || t.name().endsWith("." + m)
+            || m.endsWith("." + t.name())).forEach(m -> names.put(m, t.name()));
+      }
+      assertEquals(masks.keySet(), names.keySet());
+      for (var e : masks.entrySet()) {
+        var mask = e.getValue();
+        var values = new float[mask.length];
+        written.readFloats(names.get(e.getKey()), 0, values, 0, values.length);
+        var original = dense.encoder().parameters().get(e.getKey()).toFloatArray();
+        for (int i = 0; i < mask.length; i++) {
+          if (mask[i] == 0) {
+            assertEquals(0f, values[i], e.getKey() + " [" + i + "] is pruned");
+          } else {
+            assertEquals(original[i], values[i], e.getKey() + " [" + i + "] is kept");
+          }
+        }
+      }
+    }
+    var report = JsonParser.parseString(Files.readString(out.resolve("report.json"))).getAsJsonObject();
+    var configuration = report.getAsJsonObject("configuration");
+    assertEquals("2:4", configuration.get("structure").getAsString());
+    assertEquals("none (2:4)", configuration.get("budget").getAsString());
+    assertEquals(0.5, report.get("sparsityActual").getAsDouble());
+    var pruned = report.getAsJsonArray("evaluations").get(1).getAsJsonObject();
+    assertEquals("2:4", pruned.get("structure").getAsString());
+    assertTrue(Files.readString(out.resolve("report.md")).contains("structure 2:4: every group of 4 consecutive "
+        + "input weights of a row keeps its 2 best (no budget)"));
+    assertTrue(Files.readString(out.resolve("model/README.md")).contains("| structure | `2:4` |"));
+    var plan = JsonParser.parseString(Files.readString(out.resolve("plan.json"))).getAsJsonObject();
+    assertEquals("2:4", plan.get("structure").getAsString());
+
+    // compare from the saved statistics: every method at 70% and at 2:4, one row each
+    var table = dir.resolve("compare");
+    execute(new CompareCommand(), concat(common, "--out", table.toString(), "--statistics",
+        out.resolve("statistics.safetensors").toString(), "--methods", "magnitude,dai-calibrated", "--sparsities",
+        "0.7", "--structures", "unstructured,2:4"));
+    var compared = JsonParser.parseString(Files.readString(table.resolve("report.json"))).getAsJsonObject();
+    var variants = new java.util.ArrayList<String>();
+    compared.getAsJsonArray("evaluations").forEach(e -> variants.add(e.getAsJsonObject().get("variant").getAsString()
+        + " " + (e.getAsJsonObject().has("structure") ? e.getAsJsonObject().get("structure").getAsString() : "-")));
+    assertEquals(List.of("dense -", "magnitude@70 unstructured", "dai-calibrated@70 unstructured",
+        "magnitude@2:4 2:4", "dai-calibrated@2:4 2:4"), variants);
+    for (var method : List.of("magnitude", "dai-calibrated")) {
+      var nm = Masks.read(table.resolve("masks/" + method + "@2_4.safetensors"));
+      assertEquals(candidates / 2, checkTwoOfFour(nm));
+      assertEquals(io.gaprune.planner.Budgets.floorOf(0.7, candidates),
+          Masks.prunedCount(Masks.read(table.resolve("masks/" + method + "@70.safetensors"))));
+    }
+    // run's dai-calibrated 2:4 masks are compare's: the same statistics, the same plan
+    var same = Masks.read(table.resolve("masks/dai-calibrated@2_4.safetensors"));
+    masks.forEach((name, m) -> assertTrue(java.util.Arrays.equals(m, same.get(name)), name));
+    var markdown = Files.readString(table.resolve("report.md"));
+    assertTrue(markdown.contains("planned at 70%, 2:4; ") && markdown.contains("at 2:4: best ")
+        && markdown.contains("at 70%: best "), markdown);
+    assertTrue(markdown.contains("| magnitude@2:4 |"), markdown);
+    // the sparsity chart draws the unstructured points only: one line per method, not two
+    var html = Files.readString(table.resolve("report.html"));
+    assertEquals(2, html.split("class=\"method-line\"", -1).length - 1, html);
+  }
+
+  private static String[] concat(String[] a, String... b) {
+    var all = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, all, a.length, b.length);
+    return all;
+  }
+}
