@@ -11,8 +11,7 @@ import java.util.Map;
  * tensors in the fixed order, their layer groups, the selections (one for a global budget, one per group for a
  * uniform one) with their sizes and budgets, and the selection's digit width and collection cap. Every
  * participant of a distributed plan computes the same layout from the same checkpoint header and configuration,
- * so they agree on which selection each tensor feeds. An N:M structure has no selection: each group of M decides
- * its own N ({@link NmSelection}), and its layout prunes {@code n·(M − N)/M}.
+ * so they agree on which selection each tensor feeds.
  */
 public final class PlanLayout {
 
@@ -27,12 +26,11 @@ public final class PlanLayout {
   private final int collectCap;
   private final List<String> warnings;
   private final Structure structure;
-  private final long candidateWeights;
-  private final long prunedWeights;
+  private final long structuredK;
 
   private PlanLayout(List<TensorMeta> candidates, Map<String, String> groupOf, Map<String, Long> groupSizes,
       List<String> selectionNames, Map<String, Integer> selectionOfGroup, long[] sizes, long[] ks, int digitBits,
-      int collectCap, List<String> warnings, Structure structure, long candidateWeights, long prunedWeights) {
+      int collectCap, List<String> warnings, Structure structure, long structuredK) {
     this.candidates = List.copyOf(candidates);
     this.groupOf = Map.copyOf(groupOf);
     this.groupSizes = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(groupSizes));
@@ -44,8 +42,7 @@ public final class PlanLayout {
     this.collectCap = collectCap;
     this.warnings = List.copyOf(warnings);
     this.structure = structure;
-    this.candidateWeights = candidateWeights;
-    this.prunedWeights = prunedWeights;
+    this.structuredK = structuredK;
   }
 
   /**
@@ -84,10 +81,13 @@ public final class PlanLayout {
     long[] sizes;
     long[] ks;
     var structure = config.structure();
+    long structuredK = 0;
     if (!structure.unstructured()) {
+      // N:M: (M − N) of every group of M, decided per group; no selection, no budget
       NmSelection.checkDivisible(structure, candidates);
       sizes = new long[0];
       ks = new long[0];
+      structuredK = n / structure.m() * (structure.m() - structure.n());
     } else if (config.budget() == BudgetMode.GLOBAL) {
       selectionNames.add("global");
       groupSizes.keySet().forEach(g -> selectionOfGroup.put(g, 0));
@@ -107,8 +107,7 @@ public final class PlanLayout {
             + config.rhoMax() + "] gives per-layer ratio " + rho);
       }
     }
-    // N:M: M − N of every group of M (every candidate's last dimension is a multiple of M)
-    long totalK = structure.unstructured() ? 0 : n / structure.m() * (structure.m() - structure.n());
+    long totalK = structuredK;
     for (long k : ks) {
       totalK += k;
     }
@@ -127,7 +126,16 @@ public final class PlanLayout {
     int digitBits = (int) Math.max(4, Math.min(20, 63 - Long.numberOfLeadingZeros(Math.max(1, perSelection / 8))));
     int collectCap = (int) Math.min(Integer.MAX_VALUE - 8, perSelection / 8);
     return new PlanLayout(candidates, groupOf, groupSizes, selectionNames, selectionOfGroup, sizes, ks, digitBits,
-        collectCap, warnings, structure, n, totalK);
+        collectCap, warnings, structure, structuredK);
+  }
+
+  /** The sparsity pattern: unstructured (selections decide) or N:M (each group of M decides alone). */
+  public Structure structure() {
+    return structure;
+  }
+
+  public boolean structured() {
+    return !structure.unstructured();
   }
 
   /** The candidate tensors in the fixed order (the order ties are broken by). */
@@ -148,18 +156,9 @@ public final class PlanLayout {
     return g;
   }
 
-  /** The index of the selection a candidate's scores feed; an N:M layout has none. */
+  /** The index of the selection a candidate's scores feed. */
   public int selectionOf(TensorMeta t) {
-    if (!structure.unstructured()) {
-      throw new IllegalStateException("a " + structure + " plan has no selections: tensor " + t.name()
-          + " is decided group by group");
-    }
     return selectionOfGroup.get(groupOf(t));
-  }
-
-  /** Unstructured (the selections decide), or N:M (each group of M keeps N; no selection). */
-  public Structure structure() {
-    return structure;
   }
 
   public int selectionCount() {
@@ -181,11 +180,15 @@ public final class PlanLayout {
   }
 
   public long candidateWeights() {
-    return candidateWeights;
+    return groupSizes.values().stream().mapToLong(Long::longValue).sum();
   }
 
   public long prunedWeights() {
-    return prunedWeights;
+    long k = structuredK;
+    for (long v : ks) {
+      k += v;
+    }
+    return k;
   }
 
   /** Fresh selectors, one per selection. */

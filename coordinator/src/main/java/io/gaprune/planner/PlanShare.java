@@ -78,15 +78,13 @@ public final class PlanShare implements PlanParticipant {
     double sum = 0;
     long count = 0;
     var counts = new ArrayList<Pruned>();
-    var structure = layout.structure();
-    boolean structured = !structure.unstructured();
+    boolean structured = layout.structured();
     for (var t : tensors) {
       var cut = structured ? null : cuts[layout.selectionOf(t)];
       var scores = score(t);
       var keys = keys(scores);
       histogram.acceptAll(keys, 0, keys.length);
-      // N:M: each group of M keeps its N best, decided from its own scores (no threshold)
-      var mask = structured ? NmSelection.mask(keys, structure) : new byte[scores.length];
+      var mask = structured ? NmSelection.mask(keys, layout.structure()) : new byte[scores.length];
       long pruned = 0;
       for (int j = 0; j < scores.length; j++) {
         double v = scores[j];

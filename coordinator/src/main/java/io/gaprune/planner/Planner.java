@@ -30,8 +30,8 @@ import java.util.Map;
  * tensor in hand is the selection memory ({@link PlannerConfig#selectionMemoryBytes()}), a 512 KiB histogram
  * for the score statistics, and the per-tensor counts.
  *
- * <p>An N:M structure ({@link PlannerConfig#structure()}) needs no selection: the layout has none, every group
- * of M weights of a row keeps its N best ({@link NmSelection}) in each participant's mask pass, the only pass.
+ * <p>An N:M structure ({@link PlannerConfig#structure()}) needs no selection: every group of M weights of a
+ * row keeps its N best ({@link NmSelection}), so the mask pass is the only pass.
  */
 public final class Planner {
 
@@ -214,11 +214,10 @@ public final class Planner {
         throw new IllegalStateException("no participant planned tensor " + t.name());
       }
       String g = layout.groupOf(t);
+      int sel = layout.structured() ? -1 : layout.selectionOf(t);
       groupPruned.merge(g, pruned, Long::sum);
       boolean entire = pruned == t.size() && t.size() > 0;
-      // N:M keeps N ≥ 1 of every group: never entire, and no selection to force it
-      boolean forced = entire && layout.structure().unstructured()
-          && layout.k(layout.selectionOf(t)) == layout.size(layout.selectionOf(t));
+      boolean forced = entire && !layout.structured() && layout.k(sel) == layout.size(sel);
       if (entire && !forced) {
         warnings.add("tensor " + t.name() + " is entirely pruned (" + pruned + " weights) though its budget did "
             + "not force it: its scores are all below the threshold; consider per-tensor post-processing or a "
@@ -246,7 +245,8 @@ public final class Planner {
     }
     var summary = new PlanResult.ScoreSummary(n, min, max, sum / n, quantiles(statsHist, n, min, max));
     return new PlanResult(config.sparsity(), (double) prunedTotal / n, n, prunedTotal, List.copyOf(selections),
-        List.copyOf(layers), List.copyOf(tensorCounts), summary, passes, List.copyOf(warnings), layout.structure());
+        List.copyOf(layers), List.copyOf(tensorCounts), summary, passes, List.copyOf(warnings),
+        layout.structure());
   }
 
   /** Participants must hold the candidates in contiguous runs, in order, each once: the tie rule depends on it. */
