@@ -84,6 +84,11 @@ public final class AccumulatorStore {
   }
 
   public Path accumulatorPath(int partition) {
+    return accumulatorPath(dir, partition);
+  }
+
+  /** Where the store in {@code dir} keeps a partition's accumulator (a reader checks it is there first). */
+  static Path accumulatorPath(Path dir, int partition) {
     return dir.resolve("accumulators").resolve(String.format("partition-%03d.acc", partition));
   }
 
