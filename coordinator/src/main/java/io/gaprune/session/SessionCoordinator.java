@@ -746,7 +746,8 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
         giveUpMerging(unit, "its merger groups did not all answer within " + patience / 1000 + " s");
       }
     }
-    if (scan != null && now - scanSentAt > patience) {
+    // a scan sent while the sharding still routed to a removed node's region is lost: ask again
+    if (scan != null && now - scanSentAt > settings.leaseTimeout().toMillis()) {
       ctx.getLog().warn("merger groups did not all answer the scan ({} of {}); asking again", scan.size(),
           s.groups.size());
       scanGroups(s);
