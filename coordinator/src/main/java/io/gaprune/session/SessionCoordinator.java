@@ -140,6 +140,12 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   /** Answers to the last scan of every group (after a restart or a node loss); null when none is running. */
   private Map<String, MergerHeld> scan;
   private long scanSentAt;
+  /**
+   * The units counted done when the scan was sent: every group held them then (they were staged everywhere
+   * before), so an answer without one means the group lost it. A unit done later may be staged after its
+   * group answered, and proves nothing.
+   */
+  private Set<String> doneAtScan = Set.of();
   private final LiveWorkers live = new LiveWorkers();
   private final Map<String, Integer> failures = new HashMap<>();
   private final Map<String, Long> stagingBytes = new HashMap<>();
@@ -641,7 +647,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
         if (everywhere && !s.done.contains(unit)) {
           events.add(event(SessionEvent.newBuilder().setUnitCompleted(UnitCompleted.newBuilder()
               .setUnitId(unit).setWorkerRef(SessionState.RECOVERED).setBytes(unitBytes(s, e.getKey())))));
-        } else if (!everywhere && s.done.contains(unit)) {
+        } else if (!everywhere && s.done.contains(unit) && doneAtScan.contains(unit)) {
           lost.add(unit);
         }
       }
@@ -673,6 +679,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   private void scanGroups(SessionState s) {
     scan = new HashMap<>();
     scanSentAt = System.currentTimeMillis();
+    doneAtScan = Set.copyOf(s.done);
     var byPartition = s.unitsByPartition();
     for (TensorGroup g : s.groups) {
       toMerger(s, g, MergerScan.newBuilder().setTarget(target(s, g))
