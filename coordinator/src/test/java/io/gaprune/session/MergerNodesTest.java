@@ -84,6 +84,15 @@ class MergerNodesTest {
           done.getGroupsList(), io.gaprune.worker.ShardCodec.statistics(done.getSession().getStatistics()),
           g -> TensorGroups.dir(onCoordinator.contains(g.getIndex()) ? coordinatorWork : workerWork, "spread", g));
       var result = TestCluster.result(spread, done);
+
+      // A session that plans, with groups on the worker's node: refused at planning with the reason, until
+      // planning by histograms reads remote owners.
+      cluster.start(session.toBuilder().setSessionId("spread-plan").setStatisticsOnly(false).build());
+      SessionStatus planned = cluster.awaitStatus(s -> s.getSessionId().equals("spread-plan")
+          && !s.getState().equals("RUNNING") && !s.getState().equals("PLANNING"), Duration.ofSeconds(180));
+      assertEquals("FAILED", planned.getState(), planned.getMessage());
+      assertTrue(planned.getMessage().contains("is not on this node")
+          && planned.getMessage().contains("planning by histograms"), planned.getMessage());
       Path refConf = ClusterTestSupport.write(dir, "reference.conf", ClusterTestSupport.settings(
           dir.resolve("reference-work"), 0, null, TENSORS + "\ngaprune.session.merger-groups = 1\n"
               + "gaprune.http.enabled = off"));
