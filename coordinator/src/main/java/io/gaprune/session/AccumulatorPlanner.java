@@ -36,7 +36,7 @@ import java.util.Map;
 public final class AccumulatorPlanner implements MaskPlanner {
 
   @Override
-  public MaskPlan plan(SessionConfig s, List<LayerPartition> partitions, AccumulatorStore store, ModelRuntime model,
+  public MaskPlan plan(SessionConfig s, List<LayerPartition> partitions, SessionAccumulators store, ModelRuntime model,
       Path outDir) throws Exception {
     ScoringConfig scoring = scoring(s);
     Structure structure = structure(s);
@@ -85,7 +85,7 @@ public final class AccumulatorPlanner implements MaskPlanner {
     private final List<TensorMeta> tensors = new ArrayList<>();
     private final Map<String, Integer> partitionOf = new HashMap<>();
 
-    AccumulatorTensorSource(List<LayerPartition> partitions, AccumulatorStore store, ModelRuntime model,
+    AccumulatorTensorSource(List<LayerPartition> partitions, SessionAccumulators store, ModelRuntime model,
         boolean referenceFisher) {
       this.statistics = store.merged(); // every accumulator's checksum checked here, once
       this.model = model;

@@ -32,8 +32,9 @@ import java.util.Set;
 import java.util.zip.CRC32C;
 
 /**
- * The coordinator's durable statistics: per unit a <em>staged</em> file (its shards, written as they stream
- * in), per layer partition an <em>accumulator</em> file (the sum of the units folded so far).
+ * Durable statistics of one merger group ({@link MergerEntity}: its tensors as a one-partition layout) or of any
+ * set of layer partitions: per unit a <em>staged</em> file (its shards, written as they stream in), per
+ * partition an <em>accumulator</em> file (the sum of the units folded so far).
  *
  * <p>Both files have one layout: the arrays of the partition's tensors (for each tensor in partition order,
  * each statistic the session collects in stream order: Σg²_gen, [Σg_gen,] Σg²_dom[, Σg_dom]), little-endian,
@@ -84,6 +85,11 @@ public final class AccumulatorStore {
   }
 
   public Path accumulatorPath(int partition) {
+    return accumulatorPath(dir, partition);
+  }
+
+  /** Where the store in {@code dir} keeps a partition's accumulator (a reader checks it is there first). */
+  static Path accumulatorPath(Path dir, int partition) {
     return dir.resolve("accumulators").resolve(String.format("partition-%03d.acc", partition));
   }
 

@@ -51,9 +51,17 @@ public final class CoordinatorNode implements AutoCloseable {
     this.workDir = workDir;
   }
 
+  /**
+   * The node's configuration with its roles: those asked, plus {@value MergerEntity#ROLE} when {@code
+   * gaprune.coordinator.merger} is on (the default: the coordinator's node owns merger groups).
+   */
   public static Config nodeConfig(Config config, List<String> roles) {
+    List<String> all = new java.util.ArrayList<>(roles);
+    if (config.getBoolean("gaprune.coordinator.merger") && !all.contains(MergerEntity.ROLE)) {
+      all.add(MergerEntity.ROLE);
+    }
     return ConfigFactory.empty()
-        .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(roles))
+        .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(all))
         .withFallback(config);
   }
 
@@ -78,7 +86,10 @@ public final class CoordinatorNode implements AutoCloseable {
           config.getDuration("gaprune.coordinator.retry-after"),
           Versions.code(config.getString("gaprune.code-version")),
           workDir, model, planner, Partitioner.accumulatorMemory(config),
-          config.getDuration("gaprune.coordinator.start-timeout"));
+          config.getDuration("gaprune.coordinator.start-timeout"),
+          config.getInt("gaprune.session.merger-groups"));
+      // The merger groups' sharding before the singleton, which sends to them from its recovery on.
+      MergerEntity.init(system);
       ClusterSingleton.get(system).init(
           SingletonActor.of(SessionCoordinator.create(settings), "session-coordinator"));
       String management = Management.start(system, System.getenv(), Duration.ofSeconds(30)).orElse(null);

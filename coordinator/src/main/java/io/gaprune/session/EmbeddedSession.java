@@ -52,7 +52,7 @@ public final class EmbeddedSession {
    * {@link #statistics()} all at once) and masks of one byte per weight, 1 kept, 0 pruned (none for a
    * {@code statistics_only} session).
    */
-  public record SessionResult(SessionStatus status, AccumulatorStore store, Map<String, byte[]> masks,
+  public record SessionResult(SessionStatus status, SessionAccumulators store, Map<String, byte[]> masks,
       MaskPlan plan, Path sessionDir, Duration sessionTime) {
 
     public MergedStatistics merged() {
@@ -154,7 +154,8 @@ public final class EmbeddedSession {
         throw new IllegalStateException("session " + id + " ended " + status.getState() + ": " + status.getMessage());
       }
       Path dir = coordinator.workDir().resolve("sessions").resolve(id);
-      AccumulatorStore store = new AccumulatorStore(dir, id, status.getPartitionsList(),
+      // the embedded node owns every merger group (the only node of role merger): all local
+      SessionAccumulators store = SessionAccumulators.local(coordinator.workDir(), id, status.getGroupsList(),
           io.gaprune.worker.ShardCodec.statistics(status.getSession().getStatistics()));
       var masksPath = status.getPlan().getMasksPath();
       return new SessionResult(status, store,

@@ -14,6 +14,6 @@ import java.util.List;
  */
 @FunctionalInterface
 public interface MaskPlanner {
-  MaskPlan plan(SessionConfig session, List<LayerPartition> partitions, AccumulatorStore store, ModelRuntime model,
+  MaskPlan plan(SessionConfig session, List<LayerPartition> partitions, SessionAccumulators store, ModelRuntime model,
       Path outDir) throws Exception;
 }

@@ -23,7 +23,7 @@ public final class PlannerActor {
 
   public sealed interface Command extends NoSerializationVerificationNeeded {}
 
-  public record Plan(SessionConfig session, List<LayerPartition> partitions, AccumulatorStore store,
+  public record Plan(SessionConfig session, List<LayerPartition> partitions, SessionAccumulators store,
       ActorRef<Reply> replyTo) implements Command {}
 
   public sealed interface Reply extends NoSerializationVerificationNeeded {}

@@ -9,6 +9,14 @@ import io.gaprune.protocol.Lease;
 import io.gaprune.protocol.LeaseReleased;
 import io.gaprune.protocol.Leaving;
 import io.gaprune.protocol.MaskPlan;
+import io.gaprune.protocol.MergerFold;
+import io.gaprune.protocol.MergerFolded;
+import io.gaprune.protocol.MergerHeld;
+import io.gaprune.protocol.MergerScan;
+import io.gaprune.protocol.MergerStage;
+import io.gaprune.protocol.MergerStaged;
+import io.gaprune.protocol.MergerTarget;
+import io.gaprune.protocol.NodeBytes;
 import io.gaprune.protocol.NoWorkNow;
 import io.gaprune.protocol.OperatorCounters;
 import io.gaprune.protocol.PlanCommitted;
@@ -24,6 +32,7 @@ import io.gaprune.protocol.SessionStarted;
 import io.gaprune.protocol.SessionStatus;
 import io.gaprune.protocol.SessionStatusRequest;
 import io.gaprune.protocol.StartSession;
+import io.gaprune.protocol.TensorGroup;
 import io.gaprune.protocol.UnitAck;
 import io.gaprune.protocol.UnitCompleted;
 import io.gaprune.protocol.UnitLeased;
@@ -31,6 +40,7 @@ import io.gaprune.protocol.UnitProgress;
 import io.gaprune.protocol.UnitRejected;
 import io.gaprune.protocol.UnitResult;
 import io.gaprune.protocol.UnitsFolded;
+import io.gaprune.protocol.UnitsReopened;
 import io.gaprune.protocol.WorkUnit;
 import io.gaprune.protocol.WorkerRegistered;
 import io.gaprune.worker.ClusterKeys;
@@ -39,8 +49,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -53,6 +65,7 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
@@ -63,14 +76,16 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 
 /**
  * The session coordinator: a cluster singleton (role {@code coordinator}), event-sourced on the JDBC
- * journal. It splits a session into units, leases them to workers that ask, takes finished units' shards
- * through the {@link ShardMerger}, and hands the merged statistics to the {@link PlannerActor}.
+ * journal. It splits a session into units, leases them to workers that ask, has the owners of the unit's
+ * merger groups ({@link MergerEntity}, Cluster Sharding) pull its shards straight from the worker, and hands
+ * the merged statistics to the {@link PlannerActor}.
  *
- * <p>Exactly once: a unit is marked done ({@code UnitCompleted}) only after its shards are durable on disk;
- * it enters an accumulator once, recorded in the accumulator file itself. After a restart the journal gives
- * the units done and leased; a scan of the disk adds the units whose shards became durable just before the
- * crash; leases restart their clocks so live workers can report in. Lease clocks, live workers, units being
- * merged are deliberately not persisted: they are about processes that may be gone.
+ * <p>Exactly once: a unit is marked done ({@code UnitCompleted}) only after every merger group of its partition
+ * holds its shards durably; it enters each group's accumulator once, recorded in the accumulator file itself.
+ * After a restart the journal gives the units done and leased; a scan of the groups adds the units whose shards
+ * became durable everywhere just before the crash, and reopens done units a group no longer holds (lineage);
+ * leases restart their clocks so live workers can report in. Lease clocks, live workers, units being merged are
+ * deliberately not persisted: they are about processes that may be gone.
  */
 public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordinator.Command, SessionEvent, SessionState> {
 
@@ -80,8 +95,6 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   public sealed interface Command extends NoSerializationVerificationNeeded {}
 
   private record FromPeer(GeneratedMessage message) implements Command {}
-
-  private record FromMerger(ShardMerger.Reply reply) implements Command {}
 
   private record FromPlanner(PlannerActor.Reply reply) implements Command {}
 
@@ -97,9 +110,11 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
    *
    * @param accumulatorMemory a session's partition budget when its request leaves it at 0
    * @param startTimeout how long a session start may take to read its calibration files
+   * @param mergerGroups merger groups per layer partition of a new session ({@code gaprune.session.merger-groups})
    */
   public record Settings(Duration leaseTimeout, Duration leaseCheckInterval, Duration retryAfter, String codeVersion,
-      Path workDir, ModelRuntime model, MaskPlanner planner, long accumulatorMemory, Duration startTimeout) {}
+      Path workDir, ModelRuntime model, MaskPlanner planner, long accumulatorMemory, Duration startTimeout,
+      int mergerGroups) {}
 
   /** A session start whose files were read off the handler: its layout, or why it cannot start. */
   private record Prepared(StartSession request, SessionStarted started, String error) implements Command {}
@@ -108,14 +123,29 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   private final Settings settings;
   private final ActorRefResolver resolver;
   private final ActorRef<GeneratedMessage> endpoint;
-  private final ActorRef<ShardMerger.Command> merger;
-  private final ActorRef<ShardMerger.Reply> mergerReplies;
+  private final ClusterSharding sharding;
+  private final String endpointRef;
   private final ActorRef<PlannerActor.Command> planner;
   private final ActorRef<PlannerActor.Reply> plannerReplies;
 
   // Volatile knowledge, rebuilt after a restart (see class comment).
   private final Map<String, Long> lastHeard = new HashMap<>();
+  /** Units whose shards the merger groups are pulling: the workers waiting for the answer. */
   private final Map<String, List<String>> merging = new HashMap<>();
+  /** Of those, the groups that hold the unit durably already (group index → their answer), and since when. */
+  private final Map<String, Map<Integer, MergerStaged>> stagedGroups = new HashMap<>();
+  private final Map<String, Long> mergingSince = new HashMap<>();
+  /** What each group's accumulator holds, from its last fold answer ("partition/group" → unit ids). */
+  private final Map<String, Set<String>> appliedByGroup = new HashMap<>();
+  /** Answers to the last scan of every group (after a restart or a node loss); null when none is running. */
+  private Map<String, MergerHeld> scan;
+  private long scanSentAt;
+  /**
+   * The units counted done when the scan was sent: every group held them then (they were staged everywhere
+   * before), so an answer without one means the group lost it. A unit done later may be staged after its
+   * group answered, and proves nothing.
+   */
+  private Set<String> doneAtScan = Set.of();
   private final LiveWorkers live = new LiveWorkers();
   private final Map<String, Integer> failures = new HashMap<>();
   private final Map<String, Long> stagingBytes = new HashMap<>();
@@ -123,7 +153,6 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   private long shardBytes;
   private long unitFailures;
   private long leaseExpirations;
-  private AccumulatorStore store;
   private boolean planning;
   /** A start's files are being read (see onStart): a second start is refused meanwhile. */
   private boolean preparing;
@@ -142,8 +171,8 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
     this.settings = settings;
     this.resolver = ActorRefResolver.get(ctx.getSystem());
     this.endpoint = ctx.messageAdapter(GeneratedMessage.class, FromPeer::new);
-    this.merger = ctx.spawn(ShardMerger.create(settings.leaseTimeout()), "shard-merger", DispatcherSelector.blocking());
-    this.mergerReplies = ctx.messageAdapter(ShardMerger.Reply.class, FromMerger::new);
+    this.sharding = ClusterSharding.get(ctx.getSystem());
+    this.endpointRef = resolver.toSerializationFormat(endpoint);
     this.planner = ctx.spawn(PlannerActor.create(settings.planner(), settings.model()), "planner");
     this.plannerReplies = ctx.messageAdapter(PlannerActor.Reply.class, FromPlanner::new);
     ActorRef<org.apache.pekko.cluster.ClusterEvent.MemberRemoved> removed = ctx.messageAdapter(
@@ -176,8 +205,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
         state.status, state.config == null ? "-" : state.config.getSessionId(), state.units.size(), state.done.size(),
         state.leased.size(), state.pending.size());
     if (state.status == SessionState.Status.RUNNING) {
-      store = storeFor(state);
-      merger.tell(new ShardMerger.Scan(store, state.unitsByPartition(), mergerReplies));
+      scanGroups(state);
     }
   }
 
@@ -185,7 +213,6 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   public CommandHandler<Command, SessionEvent, SessionState> commandHandler() {
     return newCommandHandlerBuilder().forAnyState()
         .onCommand(FromPeer.class, (s, m) -> onPeer(s, m.message()))
-        .onCommand(FromMerger.class, (s, m) -> onMerger(s, m.reply()))
         .onCommand(FromPlanner.class, (s, m) -> onPlanner(s, m.reply()))
         .onCommand(Tick.class, (s, m) -> onTick(s))
         .onCommand(MemberGone.class, (s, m) -> onMemberGone(s, m.address()))
@@ -212,6 +239,12 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       return Effect().none();
     } else if (msg instanceof UnitResult r) {
       return onUnitResult(s, r);
+    } else if (msg instanceof MergerStaged m) {
+      return onStaged(s, m);
+    } else if (msg instanceof MergerFolded m) {
+      return onFolded(s, m);
+    } else if (msg instanceof MergerHeld m) {
+      return onHeld(s, m);
     } else if (msg instanceof UnitRejected r) {
       return onWorkerFailure(s, r);
     } else if (msg instanceof Leaving l) {
@@ -345,10 +378,32 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       }
       return Effect().none();
     }
+    List<TensorGroup> groups = TensorGroups.of(s.groups, unit.getPartition());
+    int tensors = groups.stream().mapToInt(TensorGroup::getTensorsCount).sum();
+    if (r.getGroupsCount() != groups.size() || r.getTensorsCount() != tensors) {
+      unitFailures++;
+      tell(r.getWorkerRef(), UnitRejected.newBuilder().setUnitId(unitId).setReason("the result has "
+          + r.getGroupsCount() + " shard streams and " + r.getTensorsCount() + " tensors; partition "
+          + unit.getPartition() + " has " + groups.size() + " merger groups and " + tensors + " tensors").build());
+      return Effect().none();
+    }
     merging.put(unitId, new ArrayList<>(List.of(r.getWorkerRef())));
-    stagingBytes.put(unitId, r.getTotalBytes());
+    stagedGroups.put(unitId, new HashMap<>());
+    mergingSince.put(unitId, System.currentTimeMillis());
+    stagingBytes.put(unitId, r.getGroupsList().stream().mapToLong(g -> g.getTotalBytes()).sum());
     live.completed(r.getWorkerRef(), unitId, r.getGeneralSamples() + r.getDomainSamples(), System.currentTimeMillis());
-    merger.tell(new ShardMerger.Stage(store, r, unit.getPartition(), mergerReplies));
+    int first = 0;
+    for (int i = 0; i < groups.size(); i++) {
+      TensorGroup g = groups.get(i);
+      var shards = r.getGroups(i);
+      // the group's part of the result: its stream, its digest, its tensors' scalars, the unit's counters
+      UnitResult part = r.toBuilder().clearGroups().clearTensors()
+          .addAllTensors(r.getTensorsList().subList(first, first + g.getTensorsCount()))
+          .setSourceRef(shards.getSourceRef()).setChunkCount(shards.getChunkCount())
+          .setTotalBytes(shards.getTotalBytes()).setCrc32C(shards.getCrc32C()).build();
+      first += g.getTensorsCount();
+      toMerger(s, g, MergerStage.newBuilder().setTarget(target(s, g)).setResult(part).setReplyTo(endpointRef).build());
+    }
     return Effect().none();
   }
 
@@ -403,8 +458,10 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       int domain = Partitioner.countTriplets(Path.of(resolved.getDomainPath()));
       var plan = Partitioner.plan(resolved, settings.model().candidateTensors(resolved.getCandidates()), general,
           domain);
+      var groups = TensorGroups.pack(plan.partitions(), settings.mergerGroups());
       return SessionStarted.newBuilder().setConfig(resolved).addAllPartitions(plan.partitions())
-          .addAllUnits(plan.units()).build();
+          .addAllUnits(plan.units().stream().map(u -> TensorGroups.withGroups(u, groups)).toList())
+          .addAllGroups(groups).build();
     }, blocking).orTimeout(settings.startTimeout().toMillis(), TimeUnit.MILLISECONDS);
     ctx.pipeToSelf(layout, (started, error) -> new Prepared(st, started, error == null ? null
         : error instanceof java.util.concurrent.TimeoutException
@@ -425,14 +482,19 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
     SessionStarted started = p.started();
     return Effect().persist(event(SessionEvent.newBuilder().setStarted(started))).thenRun(ns -> {
       merging.clear();
+      stagedGroups.clear();
+      mergingSince.clear();
+      appliedByGroup.clear();
+      scan = null;
+      scanSentAt = 0;
       stagingBytes.clear();
       lastHeard.clear();
       failures.clear();
       planning = false;
-      store = storeFor(ns);
-      ctx.getLog().info("session {} started: {} units ({} partitions × {} batch ranges), statistics {}",
-          ns.config.getSessionId(), ns.units.size(), ns.partitions.size(),
-          ns.partitions.isEmpty() ? 0 : ns.units.size() / ns.partitions.size(), ns.config.getStatistics());
+      ctx.getLog().info("session {} started: {} units ({} partitions × {} batch ranges), {} merger groups, "
+          + "statistics {}", ns.config.getSessionId(), ns.units.size(), ns.partitions.size(),
+          ns.partitions.isEmpty() ? 0 : ns.units.size() / ns.partitions.size(), ns.groups.size(),
+          ns.config.getStatistics());
       reply(st.getReplyTo(), CommandReply.newBuilder().setOk(true).setMessage("session " + ns.config.getSessionId()
           + " started").setStatus(status(ns)).build());
     });
@@ -452,83 +514,201 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
 
   // ------------------------------------------------------------------ merger and planner
 
-  private Effect<SessionEvent, SessionState> onMerger(SessionState s, ShardMerger.Reply reply) {
-    if (reply instanceof ShardMerger.Staged st) {
-      List<String> waiting = merging.remove(st.unitId());
-      long bytes = stagingBytes.getOrDefault(st.unitId(), 0L);
-      stagingBytes.remove(st.unitId());
-      if (waiting == null) {
-        waiting = List.of(st.workerRef());
-      }
-      if (s.status != SessionState.Status.RUNNING || !s.units.containsKey(st.unitId())) {
-        return Effect().none();
-      }
-      if (st.error() != null) {
-        unitFailures++;
-        for (String w : waiting) {
-          tell(w, UnitRejected.newBuilder().setUnitId(st.unitId()).setReason(st.error()).build());
-        }
-        return Effect().none();
-      }
-      List<String> acks = waiting;
-      if (s.done.contains(st.unitId())) {
-        acks.forEach(w -> tell(w, UnitAck.newBuilder().setUnitId(st.unitId()).setDuplicate(true).build()));
-        return Effect().none();
-      }
-      int partition = s.units.get(st.unitId()).getPartition();
-      return Effect().persist(event(SessionEvent.newBuilder().setUnitCompleted(UnitCompleted.newBuilder()
-              .setUnitId(st.unitId()).setWorkerRef(st.workerRef()).setCrc32C(st.crc32c()).setBytes(bytes))))
-          .thenRun(ns -> {
-            shardBytes += bytes;
-            acks.forEach(w -> tell(w, UnitAck.newBuilder().setUnitId(st.unitId()).build()));
-            ctx.getLog().info("unit {} done ({}/{})", st.unitId(), ns.done.size(), ns.units.size());
-            fold(ns, partition);
-          });
-    } else if (reply instanceof ShardMerger.Folded f) {
-      if (s.status != SessionState.Status.RUNNING) {
-        return Effect().none();
-      }
-      if (f.error() != null) {
-        return Effect().persist(event(SessionEvent.newBuilder().setFailed(SessionFailed.newBuilder()
-            .setReason("accumulator of partition " + f.partition() + ": " + f.error()))));
-      }
-      // The accumulator file is the truth: record whatever it holds that the journal does not know yet (a
-      // crash between a fold's rename and this event leaves such units behind).
-      List<String> unknown = f.applied().stream().filter(u -> !s.folded.contains(u)).toList();
-      if (unknown.isEmpty()) {
-        maybePlan(s);
-        return Effect().none();
-      }
-      return Effect().persist(event(SessionEvent.newBuilder().setUnitsFolded(UnitsFolded.newBuilder()
-          .setPartition(f.partition()).addAllUnitIds(unknown)))).thenRun(this::maybePlan);
-    } else if (reply instanceof ShardMerger.Durable d) {
-      if (s.status != SessionState.Status.RUNNING) {
-        return Effect().none();
-      }
-      if (d.error() != null) {
-        return Effect().persist(event(SessionEvent.newBuilder().setFailed(SessionFailed.newBuilder()
-            .setReason("cannot read the accumulators: " + d.error()))));
-      }
-      List<SessionEvent> events = new ArrayList<>();
-      for (var e : new java.util.TreeMap<>(d.units()).entrySet()) {
-        if (!s.done.contains(e.getKey()) && s.units.containsKey(e.getKey())) {
-          // its staged file matched the worker's summary, so its bytes are the layout's
-          long bytes = store.values(s.partitions.get(s.units.get(e.getKey()).getPartition()))
-              * io.gaprune.worker.ShardCodec.VALUE_BYTES;
-          events.add(event(SessionEvent.newBuilder().setUnitCompleted(UnitCompleted.newBuilder()
-              .setUnitId(e.getKey()).setWorkerRef(SessionState.RECOVERED).setBytes(bytes))));
-        }
-      }
-      if (!events.isEmpty()) {
-        ctx.getLog().info("recovery: {} unit(s) were durable on disk but not yet marked done", events.size());
-      }
-      return persistAll(events).thenRun(ns -> ns.unitsByPartition().keySet().forEach(p -> fold(ns, p)));
+  /** One group's answer to a stage: when every group of the unit's partition holds it, the unit is done. */
+  private Effect<SessionEvent, SessionState> onStaged(SessionState s, MergerStaged st) {
+    String unitId = st.getUnitId();
+    Map<Integer, MergerStaged> got = stagedGroups.get(unitId);
+    List<String> waiting = merging.get(unitId);
+    if (s.status != SessionState.Status.RUNNING || !st.getSessionId().equals(s.config.getSessionId()) || got == null
+        || waiting == null) {
+      return Effect().none(); // an answer to an earlier round (given up, or the session changed)
     }
-    return Effect().none();
+    if (!st.getError().isEmpty()) {
+      // The worker offers the unit again; the groups that staged it answer that round as duplicates.
+      forgetMerging(unitId);
+      unitFailures++;
+      waiting.forEach(w -> tell(w, UnitRejected.newBuilder().setUnitId(unitId).setReason("merger group "
+          + st.getGroup() + " of partition " + st.getPartition() + " on " + st.getNode() + ": " + st.getError()).build()));
+      return Effect().none();
+    }
+    got.put(st.getGroup(), st);
+    int partition = s.units.get(unitId).getPartition();
+    if (got.size() < TensorGroups.of(s.groups, partition).size()) {
+      return Effect().none();
+    }
+    long bytes = stagingBytes.getOrDefault(unitId, 0L);
+    forgetMerging(unitId);
+    if (s.done.contains(unitId)) {
+      waiting.forEach(w -> tell(w, UnitAck.newBuilder().setUnitId(unitId).setDuplicate(true).build()));
+      return Effect().none();
+    }
+    Map<String, Long> received = new java.util.TreeMap<>();
+    got.values().forEach(g -> received.merge(g.getNode(), g.getBytes(), Long::sum));
+    UnitCompleted.Builder completed = UnitCompleted.newBuilder().setUnitId(unitId).setWorkerRef(waiting.get(0))
+        .setBytes(bytes);
+    received.forEach((node, n) -> completed.addNodeBytes(NodeBytes.newBuilder().setNode(node).setBytes(n)));
+    return Effect().persist(event(SessionEvent.newBuilder().setUnitCompleted(completed)))
+        .thenRun(ns -> {
+          shardBytes += bytes;
+          waiting.forEach(w -> tell(w, UnitAck.newBuilder().setUnitId(unitId).build()));
+          ctx.getLog().info("unit {} done ({}/{})", unitId, ns.done.size(), ns.units.size());
+          fold(ns, partition);
+        });
   }
 
+  private void forgetMerging(String unitId) {
+    merging.remove(unitId);
+    stagedGroups.remove(unitId);
+    mergingSince.remove(unitId);
+    stagingBytes.remove(unitId);
+  }
+
+  /**
+   * A group's fold answer: what its accumulator holds (a unit held by every group of its partition is folded),
+   * and the done units it lost, which are reopened (lineage).
+   */
+  private Effect<SessionEvent, SessionState> onFolded(SessionState s, MergerFolded f) {
+    if (s.status != SessionState.Status.RUNNING || !f.getSessionId().equals(s.config.getSessionId())) {
+      return Effect().none();
+    }
+    if (!f.getError().isEmpty()) {
+      return Effect().persist(event(SessionEvent.newBuilder().setFailed(SessionFailed.newBuilder()
+          .setReason("accumulator of merger group " + f.getGroup() + " of partition " + f.getPartition() + ": "
+              + f.getError()))));
+    }
+    appliedByGroup.put(f.getPartition() + "/" + f.getGroup(), new HashSet<>(f.getAppliedList()));
+    List<SessionEvent> events = new ArrayList<>();
+    List<String> lost = f.getMissingList().stream().filter(s.done::contains).toList();
+    if (!lost.isEmpty()) {
+      ctx.getLog().warn("merger group {} of partition {} does not hold {} unit(s) counted done ({} ...): reopening them",
+          f.getGroup(), f.getPartition(), lost.size(), lost.get(0));
+      events.add(reopened(lost, "merger group " + f.getGroup() + " of partition " + f.getPartition()
+          + " does not hold them"));
+    }
+    // The accumulator files are the truth: record whatever every group holds that the journal does not know yet
+    // (a crash between a fold's rename and this event leaves such units behind).
+    List<String> folded = foldedEverywhere(s, f.getPartition()).stream()
+        .filter(u -> !s.folded.contains(u) && !lost.contains(u)).toList();
+    if (!folded.isEmpty()) {
+      events.add(event(SessionEvent.newBuilder().setUnitsFolded(UnitsFolded.newBuilder()
+          .setPartition(f.getPartition()).addAllUnitIds(folded))));
+    }
+    return persistAll(events).thenRun(this::maybePlan);
+  }
+
+  /** The units of a partition that every one of its groups has folded, by their last answers. */
+  private List<String> foldedEverywhere(SessionState s, int partition) {
+    List<Set<String>> sets = new ArrayList<>();
+    for (TensorGroup g : TensorGroups.of(s.groups, partition)) {
+      Set<String> applied = appliedByGroup.get(partition + "/" + g.getIndex());
+      if (applied == null) {
+        return List.of();
+      }
+      sets.add(applied);
+    }
+    return s.unitsByPartition().getOrDefault(partition, List.of()).stream()
+        .filter(u -> sets.stream().allMatch(a -> a.contains(u))).toList();
+  }
+
+  private static SessionEvent reopened(List<String> units, String reason) {
+    return event(SessionEvent.newBuilder().setUnitsReopened(UnitsReopened.newBuilder().addAllUnitIds(units)
+        .setReason(reason)));
+  }
+
+  /**
+   * A group's answer to a scan. When every group has answered: a unit every group of its partition holds but the
+   * journal does not count done is completed (it became durable just before a crash); a unit counted done that a
+   * group lacks is reopened (the group's node was lost, or its entity moved to a disk without it); then every
+   * partition folds.
+   */
+  private Effect<SessionEvent, SessionState> onHeld(SessionState s, MergerHeld h) {
+    if (scan == null || s.status != SessionState.Status.RUNNING || !h.getSessionId().equals(s.config.getSessionId())) {
+      return Effect().none();
+    }
+    if (!h.getError().isEmpty()) {
+      return Effect().persist(event(SessionEvent.newBuilder().setFailed(SessionFailed.newBuilder()
+          .setReason("cannot read merger group " + h.getGroup() + " of partition " + h.getPartition() + " on "
+              + h.getNode() + ": " + h.getError()))));
+    }
+    scan.put(h.getPartition() + "/" + h.getGroup(), h);
+    if (scan.size() < s.groups.size()) {
+      return Effect().none();
+    }
+    Map<String, MergerHeld> answers = scan;
+    scan = null;
+    scanSentAt = 0;
+    List<SessionEvent> events = new ArrayList<>();
+    List<String> lost = new ArrayList<>();
+    for (var e : new java.util.TreeMap<>(s.unitsByPartition()).entrySet()) {
+      List<TensorGroup> groups = TensorGroups.of(s.groups, e.getKey());
+      for (String unit : e.getValue()) {
+        boolean everywhere = groups.stream().map(g -> answers.get(e.getKey() + "/" + g.getIndex()))
+            .allMatch(a -> a.getAppliedList().contains(unit) || a.getStagedList().contains(unit));
+        if (everywhere && !s.done.contains(unit)) {
+          events.add(event(SessionEvent.newBuilder().setUnitCompleted(UnitCompleted.newBuilder()
+              .setUnitId(unit).setWorkerRef(SessionState.RECOVERED).setBytes(unitBytes(s, e.getKey())))));
+        } else if (!everywhere && s.done.contains(unit) && doneAtScan.contains(unit)) {
+          lost.add(unit);
+        }
+      }
+    }
+    if (!events.isEmpty()) {
+      ctx.getLog().info("recovery: {} unit(s) were durable in every merger group but not yet marked done",
+          events.size());
+    }
+    if (!lost.isEmpty()) {
+      ctx.getLog().warn("{} unit(s) counted done are missing from a merger group ({} ...): reopening them",
+          lost.size(), lost.get(0));
+      events.add(reopened(lost, "missing from a merger group after a restart or a node loss"));
+    }
+    return persistAll(events).thenRun(ns -> ns.unitsByPartition().keySet().forEach(p -> fold(ns, p)));
+  }
+
+  /** Value bytes of one unit of a partition, as its groups' staged files hold them (their digests matched). */
+  private static long unitBytes(SessionState s, int partition) {
+    long values = 0;
+    for (TensorGroup g : TensorGroups.of(s.groups, partition)) {
+      for (var t : g.getTensorsList()) {
+        values += Partitioner.elements(t) * io.gaprune.worker.ShardCodec.statistics(s.config).size();
+      }
+    }
+    return values * io.gaprune.worker.ShardCodec.VALUE_BYTES;
+  }
+
+  /** Asks every group which units it holds (answers: {@link #onHeld}). */
+  private void scanGroups(SessionState s) {
+    scan = new HashMap<>();
+    scanSentAt = System.currentTimeMillis();
+    doneAtScan = Set.copyOf(s.done);
+    var byPartition = s.unitsByPartition();
+    for (TensorGroup g : s.groups) {
+      toMerger(s, g, MergerScan.newBuilder().setTarget(target(s, g))
+          .addAllUnits(byPartition.getOrDefault(g.getPartition(), List.of())).setReplyTo(endpointRef).build());
+    }
+  }
+
+  /** Asks the partition's groups to fold its units counted done, in unit order, up to the first not done. */
   private void fold(SessionState s, int partition) {
-    merger.tell(new ShardMerger.Fold(store, partition, s.unitsByPartition().get(partition), mergerReplies));
+    List<String> order = new ArrayList<>();
+    for (String unit : s.unitsByPartition().getOrDefault(partition, List.of())) {
+      if (!s.done.contains(unit)) {
+        break; // fold order: later units wait for this one in every group
+      }
+      order.add(unit);
+    }
+    for (TensorGroup g : TensorGroups.of(s.groups, partition)) {
+      toMerger(s, g, MergerFold.newBuilder().setTarget(target(s, g)).addAllOrder(order).setReplyTo(endpointRef)
+          .build());
+    }
+  }
+
+  private static MergerTarget target(SessionState s, TensorGroup g) {
+    return MergerTarget.newBuilder().setSessionId(s.config.getSessionId()).setStatistics(s.config.getStatistics())
+        .setGroup(g).build();
+  }
+
+  private void toMerger(SessionState s, TensorGroup g, GeneratedMessage command) {
+    sharding.entityRefFor(MergerEntity.KEY, TensorGroups.entityId(s.config.getSessionId(), g)).tell(command);
   }
 
   private void maybePlan(SessionState s) {
@@ -539,7 +719,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
         plannerReplies.tell(new PlannerActor.Planned(s.config.getSessionId(),
             MaskPlan.newBuilder().setSessionId(s.config.getSessionId()).build()));
       } else {
-        planner.tell(new PlannerActor.Plan(s.config, s.partitions, store, plannerReplies));
+        planner.tell(new PlannerActor.Plan(s.config, s.partitions, accumulators(s), plannerReplies));
       }
     }
   }
@@ -565,6 +745,20 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       return Effect().none();
     }
     long now = System.currentTimeMillis();
+    // A group that never answers (its node died mid-pull): give the round up; the worker offers the unit again
+    // and the groups that staged it answer as duplicates. A live owner answers within the stream's idle timeout.
+    long patience = 3 * settings.leaseTimeout().toMillis();
+    for (String unit : List.copyOf(mergingSince.keySet())) {
+      if (now - mergingSince.get(unit) > patience) {
+        giveUpMerging(unit, "its merger groups did not all answer within " + patience / 1000 + " s");
+      }
+    }
+    // a scan sent while the sharding still routed to a removed node's region is lost: ask again
+    if (scan != null && now - scanSentAt > settings.leaseTimeout().toMillis()) {
+      ctx.getLog().warn("merger groups did not all answer the scan ({} of {}); asking again", scan.size(),
+          s.groups.size());
+      scanGroups(s);
+    }
     List<SessionEvent> expired = new ArrayList<>();
     for (var e : s.leased.entrySet()) {
       if (merging.containsKey(e.getKey())) {
@@ -585,9 +779,27 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
     return persistAll(expired);
   }
 
+  private void giveUpMerging(String unit, String reason) {
+    List<String> waiting = merging.get(unit);
+    forgetMerging(unit);
+    ctx.getLog().warn("unit {}: {}; its worker offers it again", unit, reason);
+    if (waiting != null) {
+      waiting.forEach(w -> tell(w, UnitRejected.newBuilder().setUnitId(unit).setReason(reason).build()));
+    }
+  }
+
   private Effect<SessionEvent, SessionState> onMemberGone(SessionState s, org.apache.pekko.actor.Address address) {
     String prefix = address.toString() + "/";
     live.forgetNode(prefix);
+    if (s.status == SessionState.Status.RUNNING) {
+      // The node may have owned merger groups: pulls to it never answer, and what it held is gone. Rounds in
+      // flight start over (groups that staged answer as duplicates), and a scan reopens what the groups lost,
+      // their entities now started on the remaining merger nodes.
+      for (String unit : List.copyOf(merging.keySet())) {
+        giveUpMerging(unit, "cluster node " + address + " was removed while the unit's shards were merging");
+      }
+      scanGroups(s);
+    }
     List<SessionEvent> events = new ArrayList<>();
     for (var e : s.leased.entrySet()) {
       if (e.getValue().workerRef().startsWith(prefix) && !merging.containsKey(e.getKey())) {
@@ -616,9 +828,10 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
 
   // ------------------------------------------------------------------ helpers
 
-  private AccumulatorStore storeFor(SessionState s) {
-    return new AccumulatorStore(settings.workDir().resolve("sessions").resolve(s.config.getSessionId()),
-        s.config.getSessionId(), s.partitions, io.gaprune.worker.ShardCodec.statistics(s.config));
+  /** The session's accumulators as this node's planner reads them (every group's owner local: see the class). */
+  private SessionAccumulators accumulators(SessionState s) {
+    return SessionAccumulators.local(settings.workDir(), s.config.getSessionId(), s.groups,
+        io.gaprune.worker.ShardCodec.statistics(s.config));
   }
 
   private SessionStatus status(SessionState s) {
@@ -633,6 +846,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       b.setPlan(s.plan);
     }
     b.addAllPartitions(s.partitions);
+    b.addAllGroups(s.groups);
     b.setSession(s.counters());
     b.setStartedAtMs(s.startedAtMs).setEndedAtMs(s.endedAtMs);
     b.setCounters(OperatorCounters.newBuilder().setSessionsStarted(s.sessionsStarted).setShardBytes(shardBytes)

@@ -7,6 +7,7 @@ import io.gaprune.protocol.SessionCounters;
 import io.gaprune.protocol.StatisticSet;
 import io.gaprune.protocol.SessionEvent;
 import io.gaprune.protocol.SessionSummary;
+import io.gaprune.protocol.TensorGroup;
 import io.gaprune.protocol.WorkUnit;
 import io.gaprune.protocol.WorkerRegistered;
 import java.util.ArrayDeque;
@@ -41,6 +42,8 @@ public final class SessionState {
   Status status = Status.IDLE;
   SessionConfig config;
   List<LayerPartition> partitions = List.of();
+  /** The merger groups of every partition (whose owners hold the accumulators). */
+  List<TensorGroup> groups = List.of();
   final Map<String, WorkUnit> units = new LinkedHashMap<>();
   final TreeSet<String> pending = new TreeSet<>();
   final Map<String, LeaseInfo> leased = new LinkedHashMap<>();
@@ -54,6 +57,8 @@ public final class SessionState {
   long sessionsStarted;
   /** Value bytes of the current session's staged units, and who computed them: the report's counters. */
   long shardBytes;
+  /** What each merger node received (its cluster address; "" for events that did not say: the coordinator's). */
+  final Map<String, Long> nodeBytes = new HashMap<>();
   final Set<String> contributors = new HashSet<>();
   final Deque<SessionSummary> history = new ArrayDeque<>();
 
@@ -73,12 +78,14 @@ public final class SessionState {
         status = Status.RUNNING;
         config = s.getConfig();
         partitions = List.copyOf(s.getPartitionsList());
+        groups = s.getGroupsCount() > 0 ? List.copyOf(s.getGroupsList()) : TensorGroups.whole(partitions);
         units.clear();
         pending.clear();
         leased.clear();
         done.clear();
         folded.clear();
         shardBytes = 0;
+        nodeBytes.clear();
         contributors.clear();
         plan = null;
         message = "";
@@ -109,6 +116,11 @@ public final class SessionState {
         String id = e.getUnitCompleted().getUnitId();
         pending.remove(id);
         leased.remove(id);
+        var c = e.getUnitCompleted();
+        if (c.getNodeBytesCount() == 0) {
+          nodeBytes.merge("", c.getBytes(), Long::sum);
+        }
+        c.getNodeBytesList().forEach(n -> nodeBytes.merge(n.getNode(), n.getBytes(), Long::sum));
         if (done.add(id)) {
           shardBytes += e.getUnitCompleted().getBytes();
           if (!e.getUnitCompleted().getWorkerRef().equals(RECOVERED)) {
@@ -117,6 +129,16 @@ public final class SessionState {
         }
       }
       case UNITS_FOLDED -> folded.addAll(e.getUnitsFolded().getUnitIdsList());
+      case UNITS_REOPENED -> {
+        // a merger group lost them: computed again, the groups that hold them acknowledge them as duplicates
+        for (String id : e.getUnitsReopened().getUnitIdsList()) {
+          if (units.containsKey(id) && done.remove(id)) {
+            folded.remove(id);
+            leased.remove(id);
+            pending.add(id);
+          }
+        }
+      }
       case PLAN_COMMITTED -> {
         plan = e.getPlanCommitted().getPlan();
         status = Status.DONE;
@@ -158,15 +180,15 @@ public final class SessionState {
   }
 
   /**
-   * The session's counters for its report. The merger runs on the coordinator's node, which therefore receives
-   * every shard byte: the busiest node's share is all of it.
+   * The session's counters for its report: shard bytes are the units' value bytes, once per unit counted done;
+   * the busiest node's share is the most any merger node received (re-pulls of reopened units included).
    */
   SessionCounters counters() {
     long batches = units.values().stream().filter(u -> u.getPartition() == 0)
         .mapToLong(u -> u.getBatchEnd() - u.getBatchStart()).sum();
     return SessionCounters.newBuilder().setUnits(units.size()).setPartitions(partitions.size())
         .setPasses(partitions.size()).setBatches((int) batches).setShardBytes(shardBytes)
-        .setShardBytesMaxNode(shardBytes).setWorkers(contributors.size())
+        .setShardBytesMaxNode(nodeBytes.values().stream().mapToLong(Long::longValue).max().orElse(0)).setWorkers(contributors.size())
         .setStatistics(config == null ? StatisticSet.STATISTIC_SET_UNSPECIFIED : config.getStatistics()).build();
   }
 

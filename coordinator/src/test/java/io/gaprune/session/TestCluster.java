@@ -126,20 +126,26 @@ final class TestCluster implements AutoCloseable {
   }
 
   static EmbeddedSession.SessionResult result(Path workDir, SessionStatus s) throws Exception {
-    Path sdir = workDir.resolve("sessions").resolve(s.getSessionId());
-    AccumulatorStore store = new AccumulatorStore(sdir, s.getSessionId(), s.getPartitionsList(),
-        io.gaprune.worker.ShardCodec.statistics(s.getSession().getStatistics()));
-    // Exactly once: every partition's accumulator records each of its units once, and nothing else.
-    for (var p : s.getPartitionsList()) {
-      List<String> applied = new ArrayList<>(store.readMeta(p.getIndex()).getAppliedUnitsList());
+    return result(SessionAccumulators.local(workDir, s.getSessionId(), s.getGroupsList(),
+        io.gaprune.worker.ShardCodec.statistics(s.getSession().getStatistics())), s);
+  }
+
+  /** The result read from {@code store} (whose groups may lie on several nodes' disks), checked for exactly-once. */
+  static EmbeddedSession.SessionResult result(SessionAccumulators store, SessionStatus s) throws Exception {
+    // Exactly once: every merger group's accumulator records each unit of its partition once, and nothing else.
+    assertEquals(s.getPartitionsCount(), store.groups().stream().map(g -> g.getPartition()).distinct().count());
+    for (var g : store.groups()) {
+      List<String> applied = new ArrayList<>(store.store(g).readMeta(g.getPartition()).getAppliedUnitsList());
       List<String> sorted = new ArrayList<>(applied);
       sorted.sort(null);
       assertEquals(sorted, applied, "fold order");
       assertEquals(applied.stream().distinct().count(), applied.size(), "a unit counted twice: " + applied);
-      assertEquals(s.getUnitsTotal() / s.getPartitionsCount(), applied.size(), "units of partition " + p.getIndex());
+      assertEquals(s.getUnitsTotal() / s.getPartitionsCount(), applied.size(),
+          "units of group " + g.getIndex() + " of partition " + g.getPartition());
     }
-    return new EmbeddedSession.SessionResult(s, store, EmbeddedSession.readMasks(Path.of(s.getPlan().getMasksPath())),
-        s.getPlan(), sdir, Duration.ZERO);
+    String masks = s.getPlan().getMasksPath();
+    return new EmbeddedSession.SessionResult(s, store,
+        masks.isEmpty() ? Map.of() : EmbeddedSession.readMasks(Path.of(masks)), s.getPlan(), store.dir(), Duration.ZERO);
   }
 
   /**
@@ -155,6 +161,7 @@ final class TestCluster implements AutoCloseable {
     SessionStatus status = SessionStatus.newBuilder().setSessionId(session.getSessionId()).setState("DONE")
         .setUnitsTotal(done.get("units_total").getAsInt())
         .addAllPartitions(plan.partitions())
+        .addAllGroups(TensorGroups.pack(plan.partitions(), cfg.getInt("gaprune.session.merger-groups")))
         .setSession(io.gaprune.protocol.SessionCounters.newBuilder().setStatistics(session.getStatistics()))
         .setPlan(MaskPlan.newBuilder().setMasksPath(p.get("masks_path").getAsString())
             .setMasksSha256(p.get("masks_sha256").getAsString())

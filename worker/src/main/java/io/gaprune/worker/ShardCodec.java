@@ -7,6 +7,7 @@ import io.gaprune.protocol.Statistic;
 import io.gaprune.protocol.StatisticSet;
 import io.gaprune.protocol.TensorScalars;
 import io.gaprune.protocol.TensorSpec;
+import io.gaprune.protocol.WorkUnit;
 import io.gaprune.stats.TensorStats;
 import io.gaprune.stats.UnitStatistics;
 import java.lang.invoke.MethodHandles;
@@ -56,6 +57,32 @@ public final class ShardCodec {
   /** Whether a session's units carry the gradient sums Σg. */
   public static boolean gradientSums(SessionConfig session) {
     return statistics(session).size() == ALL.size();
+  }
+
+  /**
+   * The unit's tensors cut into its merger groups ({@code group_tensor_counts}; none: one group), in order: one
+   * shard stream each, to the group's owner.
+   */
+  public static List<List<TensorSpec>> groups(WorkUnit unit) {
+    List<TensorSpec> tensors = unit.getTensorsList();
+    if (unit.getGroupTensorCountsCount() == 0) {
+      return List.of(tensors);
+    }
+    List<List<TensorSpec>> out = new ArrayList<>();
+    int at = 0;
+    for (int n : unit.getGroupTensorCountsList()) {
+      if (at + n > tensors.size()) {
+        throw new IllegalArgumentException("unit " + unit.getUnitId() + ": its merger groups count "
+            + unit.getGroupTensorCountsList() + " tensors, it has " + tensors.size());
+      }
+      out.add(tensors.subList(at, at + n));
+      at += n;
+    }
+    if (at != tensors.size()) {
+      throw new IllegalArgumentException("unit " + unit.getUnitId() + ": its merger groups count " + at
+          + " tensors, it has " + tensors.size());
+    }
+    return out;
   }
 
   public static double[] array(TensorStats t, Statistic s) {

@@ -16,7 +16,10 @@ import io.gaprune.protocol.UnitRejected;
 import io.gaprune.protocol.UnitResult;
 import io.gaprune.protocol.Versions;
 import io.gaprune.stats.UnitStatistics;
+import io.gaprune.protocol.GroupShards;
 import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicReference;
@@ -72,8 +75,19 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     record Refused(String reason) implements Outcome {}
   }
 
-  /** A computed unit waiting for the coordinator's acknowledgement; survives ActorSystem restarts. */
-  public record Pending(Lease lease, UnitStatistics stats, ShardCodec.Digest digest) {}
+  /**
+   * A computed unit waiting for the coordinator's acknowledgement; survives ActorSystem restarts. One digest per
+   * merger group of the unit, in order.
+   */
+  public record Pending(Lease lease, UnitStatistics stats, List<ShardCodec.Digest> digests) {
+    long chunks() {
+      return digests.stream().mapToLong(ShardCodec.Digest::chunks).sum();
+    }
+
+    long bytes() {
+      return digests.stream().mapToLong(ShardCodec.Digest::bytes).sum();
+    }
+  }
 
   private final WorkerSettings settings;
   private final ModelRuntime runtime;
@@ -246,8 +260,11 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
         var statistics = ShardCodec.statistics(m.lease().getSession());
         ShardCodec.checkCovers(m.stats(), tensors, statistics);
         ShardCodec.checkFinite(m.stats(), tensors, statistics);
-        pending = new Pending(m.lease(), m.stats(),
-            ShardCodec.digest(m.stats(), tensors, statistics, settings.chunkBytes()));
+        List<ShardCodec.Digest> digests = new ArrayList<>();
+        for (var group : ShardCodec.groups(m.lease().getUnit())) {
+          digests.add(ShardCodec.digest(m.stats(), group, statistics, settings.chunkBytes()));
+        }
+        pending = new Pending(m.lease(), m.stats(), digests);
       } catch (RuntimeException e) {
         error = e;
       }
@@ -266,12 +283,15 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       return this;
     }
     memory.set(pending);
-    getContext().getLog().info("unit {} computed: {} chunks, {} bytes", unitId, pending.digest().chunks(), pending.digest().bytes());
+    getContext().getLog().info("unit {} computed: {} chunks, {} bytes", unitId, pending.chunks(), pending.bytes());
     offer(pending);
     return this;
   }
 
-  /** Offers the shards of a computed unit; a fresh SourceRef each time (a ref is good for one pull). */
+  /**
+   * Offers the shards of a computed unit: one SourceRef per merger group, each pulled by that group's owner
+   * straight from here; fresh refs each time (a ref is good for one pull).
+   */
   private void offer(Pending p) {
     offeredAt = System.currentTimeMillis();
     if (coordinator == null || !registered) {
@@ -279,24 +299,31 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     }
     var unit = p.lease().getUnit();
     var statistics = ShardCodec.statistics(p.lease().getSession());
-    SourceRef<ShardChunk> ref = Source.fromIterator(
-            () -> ShardCodec.chunks(p.stats(), unit.getTensorsList(), statistics, settings.chunkBytes()))
-        .runWith(StreamRefs.sourceRef(), getContext().getSystem());
+    var groups = ShardCodec.groups(unit);
+    UnitResult.Builder result = UnitResult.newBuilder();
+    for (int i = 0; i < groups.size(); i++) {
+      var tensors = groups.get(i);
+      SourceRef<ShardChunk> ref = Source.fromIterator(
+              () -> ShardCodec.chunks(p.stats(), tensors, statistics, settings.chunkBytes()))
+          .runWith(StreamRefs.sourceRef(), getContext().getSystem());
+      ShardCodec.Digest digest = p.digests().get(i);
+      result.addGroups(GroupShards.newBuilder().setGroup(i)
+          .setSourceRef(StreamRefResolver.get(getContext().getSystem()).toSerializationFormat(ref))
+          .setChunkCount(digest.chunks()).setTotalBytes(digest.bytes()).setCrc32C(digest.crc32c()));
+    }
     UnitStatistics s = p.stats();
-    coordinator.tell(UnitResult.newBuilder()
+    coordinator.tell(result
         .setWorkerRef(selfRef)
         .setUnitId(unit.getUnitId())
         .setLeaseId(p.lease().getLeaseId())
-        .setSourceRef(StreamRefResolver.get(getContext().getSystem()).toSerializationFormat(ref))
         .setGeneralSamples(s.generalSamples())
         .setDomainSamples(s.domainSamples())
         .setBatches(s.batches())
         .setGeneralLossSum(s.generalLossSum())
         .setDomainLossSum(s.domainLossSum())
         .addAllTensors(ShardCodec.metas(s, unit.getTensorsList()))
-        .setChunkCount(p.digest().chunks())
-        .setTotalBytes(p.digest().bytes())
-        .setCrc32C(p.digest().crc32c())
+        .setChunkCount(p.chunks())
+        .setTotalBytes(p.bytes())
         .build());
   }
 

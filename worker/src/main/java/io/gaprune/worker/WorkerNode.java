@@ -34,13 +34,25 @@ public final class WorkerNode {
 
   private final Config config;
   private final String device;
+  private final java.util.function.Consumer<ActorSystem<Void>> mergerHost;
   private volatile ActorSystem<Void> system;
   private volatile ActorRef<WorkerActor.Command> worker;
   private volatile boolean stopping;
 
   public WorkerNode(Config config, String device) {
+    this(config, device, system -> {
+      throw new IllegalStateException("gaprune.worker.merger = on needs the gaprune distribution (gaprune worker)");
+    });
+  }
+
+  /**
+   * @param mergerHost starts the merger groups' sharding on each incarnation of the node when {@code
+   *     gaprune.worker.merger} is on (the merger lives in the coordinator module, which the worker's cannot see)
+   */
+  public WorkerNode(Config config, String device, java.util.function.Consumer<ActorSystem<Void>> mergerHost) {
     this.config = config;
     this.device = device;
+    this.mergerHost = mergerHost;
   }
 
   /**
@@ -48,8 +60,9 @@ public final class WorkerNode {
    * worker port (several worker processes share a host; the coordinator's port is for the coordinator).
    */
   public static Config workerConfig(Config config) {
+    List<String> roles = config.getBoolean("gaprune.worker.merger") ? List.of("worker", "merger") : List.of("worker");
     return ConfigFactory.empty()
-        .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(List.of("worker")))
+        .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(roles))
         .withValue("pekko.management.http.port",
             ConfigValueFactory.fromAnyRef(config.getInt("gaprune.management.worker-port")))
         .withFallback(config);
@@ -76,6 +89,9 @@ public final class WorkerNode {
           return Behaviors.empty();
         }), name, workerConfig(config));
         system.getWhenTerminated().thenRun(() -> outcome.complete(null));
+        if (config.getBoolean("gaprune.worker.merger")) {
+          mergerHost.accept(system);
+        }
         startManagement(system);
         WorkerActor.Outcome result = outcome.join();
         if (result instanceof WorkerActor.Outcome.Refused refused) {
