@@ -37,7 +37,7 @@ public final class WorkerCommand implements Callable<Integer> {
     try {
       var cfg = GapruneConfig.load(config, null);
       // a worker whose node carries the merger role hosts merger groups (each incarnation of its cluster node)
-      return new WorkerNode(cfg, device, system -> io.gaprune.session.MergerEntity.init(system)).run();
+      return new WorkerNode(cfg, device, io.gaprune.session.MergerEntity::init).run();
     } catch (IllegalArgumentException e) {
       // A configuration the worker refuses (file missing, unsafe management binding): one line, not a trace.
       return Failure.report(spec, e, false);

@@ -2,6 +2,9 @@ package io.gaprune.session;
 
 import io.gaprune.model.LayerType;
 import io.gaprune.planner.BudgetMode;
+import io.gaprune.model.safetensors.SafetensorsWriter;
+import io.gaprune.planner.PlanLayout;
+import io.gaprune.planner.PlanParticipant;
 import io.gaprune.planner.Planner;
 import io.gaprune.planner.PlanResult;
 import io.gaprune.planner.PlannerConfig;
@@ -15,6 +18,9 @@ import io.gaprune.planner.TensorSource;
 import io.gaprune.planner.WeightStatistics;
 import io.gaprune.protocol.LayerPartition;
 import io.gaprune.protocol.MaskPlan;
+import io.gaprune.protocol.MergerTarget;
+import io.gaprune.protocol.PlanContext;
+import io.gaprune.protocol.TensorGroup;
 import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.TensorSpec;
 import io.gaprune.stats.MergedStatistics;
@@ -38,24 +44,77 @@ public final class AccumulatorPlanner implements MaskPlanner {
   @Override
   public MaskPlan plan(SessionConfig s, List<LayerPartition> partitions, SessionAccumulators store, ModelRuntime model,
       Path outDir) throws Exception {
-    ScoringConfig scoring = scoring(s);
-    Structure structure = structure(s);
-    // N:M prunes 1 − N/M whatever the session's sparsity says (the API has already made the two agree)
-    PlannerConfig config = PlannerConfig.of(s.getSparsity())
-        .withScoring(scoring)
-        .withLayerTypes(LayerType.parse(s.getCandidates().isEmpty() ? "mlp" : s.getCandidates()))
-        .withBudget(BudgetMode.parse(s.getBudget().isEmpty() ? "global" : s.getBudget()))
-        .withStructure(structure);
+    PlannerConfig config = config(s);
+    ScoringConfig scoring = config.scoring();
     Files.createDirectories(outDir);
     Path masks = outDir.resolve("masks.safetensors");
-    PlanResult result = new Planner(config).plan(new AccumulatorTensorSource(partitions, store, model,
-        scoring.method() == ScoringMethod.DAI_REFERENCE), masks,
-        outDir.resolve("plan.json"));
+    PlanResult result = plan(config, s, partitions, store, model, masks);
+    Files.writeString(outDir.resolve("plan.json"), new Planner(config).toJson(result));
     List<TensorSpec> specs = new ArrayList<>();
     partitions.forEach(p -> specs.addAll(p.getTensorsList()));
     return MaskPlan.newBuilder().setSessionId(s.getSessionId()).setSparsity(config.sparsity())
         .setCandidateWeights(result.candidates()).setPrunedWeights(result.pruned()).addAllTensors(specs)
         .setMasksPath(masks.toString()).setMasksSha256(sha256(masks)).build();
+  }
+
+  /**
+   * Plans over the session's merger groups, in the fixed order: a group whose accumulator is on this node is
+   * scored here; a group owned by another node scores itself and answers with histograms, tie counts and its
+   * masks' stream (planning by histograms, {@link GroupPlanning}), so its statistics never leave its node. With
+   * any remote group the selection memory is capped so that the answers fit a frame ({@link PlanWire}).
+   */
+  static PlanResult plan(PlannerConfig sessionConfig, SessionConfig s, List<LayerPartition> partitions,
+      SessionAccumulators store, ModelRuntime model, Path masks) throws IOException {
+    boolean remote = store.groups().stream().anyMatch(g -> !store.isLocal(g));
+    if (remote && store.owners() == null) {
+      store.store(store.groups().stream().filter(g -> !store.isLocal(g)).findFirst().orElseThrow()); // says why
+    }
+    PlannerConfig config = remote ? PlanWire.forOwners(sessionConfig) : sessionConfig;
+    var planner = new Planner(config);
+    var layout = PlanLayout.of(config, GroupPlanning.metas(partitions));
+    boolean reference = config.scoring().method() == ScoringMethod.DAI_REFERENCE;
+    String planId = s.getSessionId() + "/plan-" + Long.toHexString(System.nanoTime());
+    var context = PlanContext.newBuilder().setSession(s).addAllPartitions(partitions);
+    var writer = SafetensorsWriter.create(masks, Planner.maskSpecs(layout), planner.maskMetadata());
+    boolean written = false;
+    try {
+      var participants = new ArrayList<PlanParticipant>();
+      int index = 0;
+      for (TensorGroup g : store.groups()) {
+        var part = TensorGroups.asPartition(g);
+        var tensors = GroupPlanning.metas(List.of(part));
+        if (store.isLocal(g)) {
+          var source = new AccumulatorTensorSource(List.of(part), store.only(g), model, reference);
+          participants.add(planner.share(layout, source, tensors, (t, mask) -> writer.writeBytes(t.name(), mask)));
+        } else {
+          var owners = store.owners();
+          var target = MergerTarget.newBuilder().setSessionId(s.getSessionId()).setStatistics(s.getStatistics()).setGroup(g);
+          var stepContext = context.clone().setTarget(target).build();
+          participants.add(new RemoteParticipant(planId, index, tensors,
+              step -> owners.ask(g, step.toBuilder().setContext(stepContext).build()),
+              outcome -> owners.pullMasks(g, tensors, outcome, (t, values) -> writer.writeBytes(t.name(), values))));
+        }
+        index++;
+      }
+      var result = planner.plan(layout, participants);
+      writer.close();
+      written = true;
+      return result;
+    } finally {
+      if (!written) {
+        writer.abort();
+      }
+    }
+  }
+
+  /** The planner's configuration of a session: the same on the coordinator and on every group's owner. */
+  static PlannerConfig config(SessionConfig s) {
+    // N:M prunes 1 − N/M whatever the session's sparsity says (the API has already made the two agree)
+    return PlannerConfig.of(s.getSparsity())
+        .withScoring(scoring(s))
+        .withLayerTypes(LayerType.parse(s.getCandidates().isEmpty() ? "mlp" : s.getCandidates()))
+        .withBudget(BudgetMode.parse(s.getBudget().isEmpty() ? "global" : s.getBudget()))
+        .withStructure(structure(s));
   }
 
   /** Names the file and element when merged statistics are not finite (a worker sent NaN or ∞). */

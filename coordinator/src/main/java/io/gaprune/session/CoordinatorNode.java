@@ -89,7 +89,7 @@ public final class CoordinatorNode implements AutoCloseable {
           config.getDuration("gaprune.coordinator.start-timeout"),
           config.getInt("gaprune.session.merger-groups"));
       // The merger groups' sharding before the singleton, which sends to them from its recovery on.
-      MergerEntity.init(system);
+      MergerEntity.init(system, model);
       ClusterSingleton.get(system).init(
           SingletonActor.of(SessionCoordinator.create(settings), "session-coordinator"));
       String management = Management.start(system, System.getenv(), Duration.ofSeconds(30)).orElse(null);

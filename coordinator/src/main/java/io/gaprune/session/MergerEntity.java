@@ -9,8 +9,11 @@ import io.gaprune.protocol.MergerStage;
 import io.gaprune.protocol.MergerStaged;
 import io.gaprune.protocol.MergerStreamEnded;
 import io.gaprune.protocol.MergerTarget;
+import io.gaprune.protocol.PlanStep;
+import io.gaprune.protocol.PlanStepReply;
 import io.gaprune.protocol.ShardChunk;
 import io.gaprune.protocol.UnitResult;
+import io.gaprune.worker.ModelRuntime;
 import io.gaprune.worker.ShardCodec;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,6 +22,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
@@ -64,30 +69,40 @@ public final class MergerEntity extends AbstractBehavior<GeneratedMessage> {
   private final ActorRefResolver resolver;
   private final String node;
   private final Map<String, Pull> pulls = new HashMap<>();
+  private final ModelRuntime model;
+  private final Executor blocking;
+  /** The plan in progress: its steps come one at a time, each answered off the handler (scoring reads files). */
+  private volatile GroupPlanning planning;
+  private final ActorSystem<?> system;
   private AccumulatorStore store;
   private MergerTarget target;
 
   /**
    * Starts the merger entities' sharding on this node: it hosts entities when the node has role {@value #ROLE},
    * otherwise it is a proxy that only sends to them.
+   *
+   * @param model the node's model: its weights are what the groups score when the session plans by histograms
    */
-  public static ActorRef<ShardingEnvelope<GeneratedMessage>> init(ActorSystem<?> system) {
+  public static ActorRef<ShardingEnvelope<GeneratedMessage>> init(ActorSystem<?> system, ModelRuntime model) {
     var config = system.settings().config();
     Path workDir = Path.of(config.getString("gaprune.work-dir")).toAbsolutePath();
     // a stream silent this long is a dead worker: the same patience as a silent lease
     Duration idle = config.getDuration("gaprune.coordinator.lease-timeout");
-    return ClusterSharding.get(system).init(Entity.of(KEY, ctx -> create(workDir, idle))
+    return ClusterSharding.get(system).init(Entity.of(KEY, ctx -> create(workDir, idle, model))
         .withRole(ROLE).withEntityProps(DispatcherSelector.blocking()));
   }
 
-  static Behavior<GeneratedMessage> create(Path workDir, Duration idleTimeout) {
-    return Behaviors.setup(ctx -> new MergerEntity(ctx, workDir, idleTimeout));
+  static Behavior<GeneratedMessage> create(Path workDir, Duration idleTimeout, ModelRuntime model) {
+    return Behaviors.setup(ctx -> new MergerEntity(ctx, workDir, idleTimeout, model));
   }
 
-  private MergerEntity(ActorContext<GeneratedMessage> ctx, Path workDir, Duration idleTimeout) {
+  private MergerEntity(ActorContext<GeneratedMessage> ctx, Path workDir, Duration idleTimeout, ModelRuntime model) {
     super(ctx);
     this.workDir = workDir;
     this.idleTimeout = idleTimeout;
+    this.model = model;
+    this.system = ctx.getSystem();
+    this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
     this.resolver = ActorRefResolver.get(ctx.getSystem());
     this.node = Cluster.get(ctx.getSystem()).selfMember().address().toString();
   }
@@ -99,7 +114,35 @@ public final class MergerEntity extends AbstractBehavior<GeneratedMessage> {
         .onMessage(MergerStreamEnded.class, this::onStreamEnded)
         .onMessage(MergerFold.class, this::onFold)
         .onMessage(MergerScan.class, this::onScan)
+        .onMessage(PlanStep.class, this::onPlanStep)
         .build();
+  }
+
+  /**
+   * A step of planning by histograms: scored off the handler (a pass reads every tensor of the group), answered
+   * to the planner directly. The first step of a plan carries its context and sets the plan up.
+   */
+  private Behavior<GeneratedMessage> onPlanStep(PlanStep step) {
+    CompletableFuture.runAsync(() -> {
+      PlanStepReply reply;
+      try {
+        GroupPlanning p = planning;
+        if (p == null || !p.planId().equals(step.getPlanId())) {
+          p = new GroupPlanning(step, workDir, model, system);
+          planning = p;
+        }
+        reply = p.answer(step);
+      } catch (RuntimeException e) {
+        reply = PlanStepReply.newBuilder().setPlanId(step.getPlanId()).setGroup(step.getGroup())
+            .setError(message(e)).build();
+      }
+      try {
+        resolver.<GeneratedMessage>resolveActorRef(step.getReplyTo()).tell(reply);
+      } catch (RuntimeException e) {
+        // the planner gave up waiting (its ask timed out) and fails the plan on its own
+      }
+    }, blocking);
+    return this;
   }
 
   private AccumulatorStore store(MergerTarget t) {

@@ -3,6 +3,7 @@ package io.gaprune.session;
 import io.gaprune.planner.PassAccumulator;
 import io.gaprune.planner.PlanParticipant;
 import io.gaprune.planner.TensorMeta;
+import io.gaprune.protocol.MaskOutcome;
 import io.gaprune.protocol.PlanStep;
 import io.gaprune.protocol.PlanStepReply;
 import java.io.IOException;
@@ -21,16 +22,26 @@ public final class RemoteParticipant implements PlanParticipant {
     PlanStepReply call(PlanStep step) throws IOException;
   }
 
+  /** Takes the owner's masks after its answer to the mask step (pulls its stream into the plan's file). */
+  @FunctionalInterface
+  public interface MaskReceiver {
+    void receive(MaskOutcome masks) throws IOException;
+  }
+
   private final String planId;
   private final int group;
   private final List<TensorMeta> tensors;
   private final Transport transport;
+  private final MaskReceiver masks;
 
-  public RemoteParticipant(String planId, int group, List<TensorMeta> tensors, Transport transport) {
+  /** @param masks takes the masks the owner offers (null: the masks stay with the owner) */
+  public RemoteParticipant(String planId, int group, List<TensorMeta> tensors, Transport transport,
+      MaskReceiver masks) {
     this.planId = planId;
     this.group = group;
     this.tensors = List.copyOf(tensors);
     this.transport = transport;
+    this.masks = masks;
   }
 
   @Override
@@ -55,11 +66,15 @@ public final class RemoteParticipant implements PlanParticipant {
 
   @Override
   public Outcome masks(long[] thresholdKeys, long[] tieQuotas) throws IOException {
-    var o = PlanWire.masksResult(call(PlanWire.masks(planId, group, thresholdKeys, tieQuotas)));
+    var reply = call(PlanWire.masks(planId, group, thresholdKeys, tieQuotas));
+    var o = PlanWire.masksResult(reply);
     var expected = tensors.stream().map(TensorMeta::name).toList();
     var got = o.tensors().stream().map(Pruned::name).toList();
     if (!got.equals(expected)) {
       throw new IOException("owner of group " + group + " counted masks of " + got + ", it owns " + expected);
+    }
+    if (masks != null) {
+      masks.receive(reply.getMasks());
     }
     return o;
   }

@@ -18,9 +18,9 @@ import java.util.function.Function;
 /**
  * A finished session's merged statistics as a planner reads them: the accumulators of its merger groups, each
  * group's store in its owner's directory. {@link #local} finds every group on this node's disk (the embedded
- * mode, a single-node cluster); a group whose owner runs on another node is refused with a message, since
- * reading a remote owner's statistics is what planning by histograms will do (issue 16), not built yet.
- * Counters (batches, samples, losses) are the first group's: every group folds the same units.
+ * mode, a single-node cluster); reading a group whose owner runs on another node is refused with a message:
+ * such groups take part in a plan through their owners ({@link #owners()}, planning by histograms), and their
+ * statistics never leave their node. Counters (batches, samples, losses) are the first group's: every group folds the same units.
  */
 public final class SessionAccumulators {
   private final Path sessionDir;
@@ -28,6 +28,7 @@ public final class SessionAccumulators {
   private final List<TensorGroup> groups;
   private final List<Statistic> statistics;
   private final Function<TensorGroup, Path> dirOf;
+  private final GroupOwners owners;
 
   /**
    * @param sessionDir this node's directory of the session (the plan's masks go under it)
@@ -35,6 +36,11 @@ public final class SessionAccumulators {
    */
   public SessionAccumulators(Path sessionDir, String sessionId, List<TensorGroup> groups, List<Statistic> statistics,
       Function<TensorGroup, Path> dirOf) {
+    this(sessionDir, sessionId, groups, statistics, dirOf, null);
+  }
+
+  private SessionAccumulators(Path sessionDir, String sessionId, List<TensorGroup> groups, List<Statistic> statistics,
+      Function<TensorGroup, Path> dirOf, GroupOwners owners) {
     if (groups.isEmpty()) {
       throw new IllegalArgumentException("session " + sessionId + " has no merger groups");
     }
@@ -43,6 +49,27 @@ public final class SessionAccumulators {
     this.groups = List.copyOf(groups);
     this.statistics = List.copyOf(statistics);
     this.dirOf = dirOf;
+    this.owners = owners;
+  }
+
+  /** The same accumulators, with a way to the owners of the groups that are not on this node. */
+  public SessionAccumulators withOwners(GroupOwners owners) {
+    return new SessionAccumulators(sessionDir, sessionId, groups, statistics, dirOf, owners);
+  }
+
+  /** One group's accumulators (a plan's local participant reads them). */
+  public SessionAccumulators only(TensorGroup g) {
+    return new SessionAccumulators(sessionDir, sessionId, List.of(g), statistics, dirOf, owners);
+  }
+
+  /** The owners of the groups on other nodes; null when none was given (every group must then be here). */
+  public GroupOwners owners() {
+    return owners;
+  }
+
+  /** Whether the group's accumulator is on this node's disk. */
+  public boolean isLocal(TensorGroup g) {
+    return Files.exists(AccumulatorStore.accumulatorPath(dirOf.apply(g), g.getPartition()));
   }
 
   /** The groups' stores under {@code workDir}, where this node's merger entities keep them. */
@@ -65,9 +92,10 @@ public final class SessionAccumulators {
     Path dir = dirOf.apply(g);
     if (!Files.exists(AccumulatorStore.accumulatorPath(dir, g.getPartition()))) {
       throw new IllegalStateException(String.format("session %s: the accumulator of merger group %d of partition %d "
-          + "(%d tensors from %s) is not on this node (%s): its owner runs on another node, and planning from "
-          + "owners on other nodes needs planning by histograms (issue 16), which is not built yet; keep the "
-          + "merger role on the coordinator's node only (gaprune.worker.merger = off) to plan in the session",
+          + "(%d tensors from %s) is not on this node (%s): its owner runs on another node; a session plans with "
+          + "such owners by histograms (the statistics stay where they are), but reading all the statistics "
+          + "here (a statistics-only session's starter, --save-statistics) needs every group on this node: keep "
+          + "the merger role on the coordinator's node only (gaprune.worker.merger = off) for those",
           sessionId, g.getIndex(), g.getPartition(), g.getTensorsCount(),
           g.getTensorsCount() == 0 ? "-" : g.getTensors(0).getName(), dir));
     }

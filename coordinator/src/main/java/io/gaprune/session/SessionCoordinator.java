@@ -830,8 +830,10 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
 
   /** The session's accumulators as this node's planner reads them (every group's owner local: see the class). */
   private SessionAccumulators accumulators(SessionState s) {
+    Duration stepTimeout = ctx.getSystem().settings().config().getDuration("gaprune.coordinator.plan-step-timeout");
     return SessionAccumulators.local(settings.workDir(), s.config.getSessionId(), s.groups,
-        io.gaprune.worker.ShardCodec.statistics(s.config));
+        io.gaprune.worker.ShardCodec.statistics(s.config))
+        .withOwners(new GroupOwners(ctx.getSystem(), s.config.getSessionId(), stepTimeout));
   }
 
   private SessionStatus status(SessionState s) {

@@ -89,7 +89,7 @@ class MergerEntityTest {
   void stagesOnceFoldsInOrderAndNamesWhatItLost() throws Exception {
     var probe = kit.<GeneratedMessage>createTestProbe();
     String replyTo = ActorRefResolver.get(kit.system()).toSerializationFormat(probe.getRef());
-    var entity = kit.spawn(MergerEntity.create(tmp, Duration.ofSeconds(5)));
+    var entity = kit.spawn(MergerEntity.create(tmp, Duration.ofSeconds(5), null));
     UnitStatistics u1 = AccumulatorStoreTest.unit(1.5);
     UnitStatistics u2 = AccumulatorStoreTest.unit(-2.25);
     Path dir = TensorGroups.dir(tmp, "s", TARGET.getGroup());
@@ -138,7 +138,7 @@ class MergerEntityTest {
     try (var walk = Files.walk(dir)) {
       walk.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
     }
-    var moved = kit.spawn(MergerEntity.create(tmp, Duration.ofSeconds(5)));
+    var moved = kit.spawn(MergerEntity.create(tmp, Duration.ofSeconds(5), null));
     held = ask(moved, probe, MergerScan.newBuilder().setTarget(TARGET).addAllUnits(List.of("u1", "u2"))
         .setReplyTo(replyTo).build(), MergerHeld.class);
     assertEquals(List.of(), held.getAppliedList());

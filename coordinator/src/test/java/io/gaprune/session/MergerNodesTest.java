@@ -21,7 +21,8 @@ import org.junit.jupiter.api.Timeout;
  * process that carries the role ({@code gaprune.worker.merger = on}). Each node receives only its groups' shard
  * bytes, straight from the worker, and the statistics are the same bits as a one-process run; a merger node
  * killed mid-session has its groups reopened on the remaining merger node and the units they held recomputed
- * (lineage), none folded twice.
+ * (lineage), none folded twice. A session that plans with groups on both nodes plans by histograms (each owner
+ * scores its own groups) and writes the masks a one-process plan writes.
  */
 @Tag("slow")
 class MergerNodesTest {
@@ -85,19 +86,26 @@ class MergerNodesTest {
           g -> TensorGroups.dir(onCoordinator.contains(g.getIndex()) ? coordinatorWork : workerWork, "spread", g));
       var result = TestCluster.result(spread, done);
 
-      // A session that plans, with groups on the worker's node: refused at planning with the reason, until
-      // planning by histograms reads remote owners.
-      cluster.start(session.toBuilder().setSessionId("spread-plan").setStatisticsOnly(false).build());
+      // A session that plans, with groups on the worker's node: planning by histograms, each owner scoring its
+      // own groups and streaming its masks; the masks file is the one a one-process plan writes, byte for byte.
+      SessionConfig planning = session.toBuilder().setSessionId("spread-plan").setStatisticsOnly(false).build();
+      cluster.start(planning);
       SessionStatus planned = cluster.awaitStatus(s -> s.getSessionId().equals("spread-plan")
           && !s.getState().equals("RUNNING") && !s.getState().equals("PLANNING"), Duration.ofSeconds(180));
-      assertEquals("FAILED", planned.getState(), planned.getMessage());
-      assertTrue(planned.getMessage().contains("is not on this node")
-          && planned.getMessage().contains("planning by histograms"), planned.getMessage());
+      assertEquals("DONE", planned.getState(), planned.getMessage());
+      assertTrue(!groupsOn(workerWork, "spread-plan", planned.getGroupsList()).isEmpty()
+          && !groupsOn(coordinatorWork, "spread-plan", planned.getGroupsList()).isEmpty(),
+          "the planning session's groups should be on both nodes");
+      assertTrue(planned.getPlan().getPrunedWeights() > 0, planned.getPlan().toString());
       Path refConf = ClusterTestSupport.write(dir, "reference.conf", ClusterTestSupport.settings(
           dir.resolve("reference-work"), 0, null, TENSORS + "\ngaprune.session.merger-groups = 1\n"
               + "gaprune.http.enabled = off"));
       var reference = EmbeddedSession.run(session, ClusterTestSupport.load(refConf), 1, Duration.ofSeconds(120));
       TestCluster.assertSameResult(reference, result);
+      var referencePlan = EmbeddedSession.run(planning, ClusterTestSupport.load(refConf), 1, Duration.ofSeconds(120));
+      assertEquals(referencePlan.plan().getMasksSha256(), planned.getPlan().getMasksSha256(),
+          "masks planned by histograms over two nodes differ from a one-process plan");
+      assertEquals(referencePlan.plan().getPrunedWeights(), planned.getPlan().getPrunedWeights());
     }
   }
 

@@ -73,7 +73,7 @@ class PlanWireTest {
         for (int g = 0; g < 3; g++) {
           var run = all.subList(all.size() * g / 3, all.size() * (g + 1) / 3);
           var share = planner.share(layout, source, run, (t, m) -> split.put(t.name(), m));
-          owners.add(new RemoteParticipant("p1", g, run, overTheWire(share, largest)));
+          owners.add(new RemoteParticipant("p1", g, run, overTheWire(share, largest), null));
         }
         var r = planner.plan(layout, owners);
         String label = budget + " distinct " + distinct;
@@ -106,7 +106,7 @@ class PlanWireTest {
       }
     };
     var owner = new RemoteParticipant("p2", 0, layout.candidates(),
-        overTheWire(planner.share(layout, broken, layout.candidates(), null), new AtomicLong()));
+        overTheWire(planner.share(layout, broken, layout.candidates(), null), new AtomicLong()), null);
     var e = assertThrows(IOException.class, () -> planner.plan(layout, List.of(owner)));
     assertTrue(e.getMessage().contains("owner of group 0: accumulator of group 0 is corrupt"), e.getMessage());
   }
@@ -120,7 +120,7 @@ class PlanWireTest {
     var layout = PlanLayout.of(config, source.tensors());
     var share = planner.share(layout, source, layout.candidates(), null);
     RemoteParticipant.Transport stale = step -> PlanWire.answer(step.toBuilder().setPlanId("old").build(), share);
-    var owner = new RemoteParticipant("p3", 0, layout.candidates(), stale);
+    var owner = new RemoteParticipant("p3", 0, layout.candidates(), stale, null);
     var e = assertThrows(IOException.class, () -> planner.plan(layout, List.of(owner)));
     assertTrue(e.getMessage().contains("answered for plan old"), e.getMessage());
   }

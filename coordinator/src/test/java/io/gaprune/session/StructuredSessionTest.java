@@ -79,7 +79,7 @@ class StructuredSessionTest {
       owners.add(new RemoteParticipant("nm", g, run, step -> {
         steps.add(step.getStepCase());
         return wire.call(step);
-      }));
+      }, null));
     }
     var r = planner.plan(layout, owners);
     assertEquals(java.util.List.of(io.gaprune.protocol.PlanStep.StepCase.MASKS,

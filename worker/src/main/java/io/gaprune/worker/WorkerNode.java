@@ -34,22 +34,24 @@ public final class WorkerNode {
 
   private final Config config;
   private final String device;
-  private final java.util.function.Consumer<ActorSystem<Void>> mergerHost;
+  private final java.util.function.BiConsumer<ActorSystem<Void>, ModelRuntime> mergerHost;
   private volatile ActorSystem<Void> system;
   private volatile ActorRef<WorkerActor.Command> worker;
   private volatile boolean stopping;
 
   public WorkerNode(Config config, String device) {
-    this(config, device, system -> {
+    this(config, device, (system, model) -> {
       throw new IllegalStateException("gaprune.worker.merger = on needs the gaprune distribution (gaprune worker)");
     });
   }
 
   /**
    * @param mergerHost starts the merger groups' sharding on each incarnation of the node when {@code
-   *     gaprune.worker.merger} is on (the merger lives in the coordinator module, which the worker's cannot see)
+   *     gaprune.worker.merger} is on (the merger lives in the coordinator module, which the worker's cannot see);
+   *     it gets the node's model, whose weights the groups score when the session plans by histograms
    */
-  public WorkerNode(Config config, String device, java.util.function.Consumer<ActorSystem<Void>> mergerHost) {
+  public WorkerNode(Config config, String device,
+      java.util.function.BiConsumer<ActorSystem<Void>, ModelRuntime> mergerHost) {
     this.config = config;
     this.device = device;
     this.mergerHost = mergerHost;
@@ -90,7 +92,7 @@ public final class WorkerNode {
         }), name, workerConfig(config));
         system.getWhenTerminated().thenRun(() -> outcome.complete(null));
         if (config.getBoolean("gaprune.worker.merger")) {
-          mergerHost.accept(system);
+          mergerHost.accept(system, runtime);
         }
         startManagement(system);
         WorkerActor.Outcome result = outcome.join();

@@ -1,0 +1,137 @@
+package io.gaprune.session;
+
+import com.google.protobuf.GeneratedMessage;
+import io.gaprune.planner.TensorMeta;
+import io.gaprune.protocol.MaskChunk;
+import io.gaprune.protocol.MaskOutcome;
+import io.gaprune.protocol.PlanStep;
+import io.gaprune.protocol.PlanStepReply;
+import io.gaprune.protocol.TensorGroup;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.zip.CRC32C;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorRefResolver;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.stream.ActorAttributes;
+import org.apache.pekko.stream.SourceRef;
+import org.apache.pekko.stream.StreamRefResolver;
+import org.apache.pekko.stream.javadsl.Sink;
+
+/**
+ * The planner's way to the owners of a session's merger groups on other nodes: a plan step is an ask to the
+ * group's entity through Cluster Sharding, awaited on the planner's blocking thread, and an owner's masks are
+ * pulled from the stream it offers, checked (order, bytes, CRC32C) and handed to the plan's masks file.
+ */
+public final class GroupOwners {
+
+  /** Where a group's masks go, tensor by tensor in the fixed order, in pieces. */
+  @FunctionalInterface
+  public interface MaskWriter {
+    void write(TensorMeta tensor, byte[] values) throws IOException;
+  }
+
+  private final ActorSystem<?> system;
+  private final ClusterSharding sharding;
+  private final String sessionId;
+  private final Duration timeout;
+
+  public GroupOwners(ActorSystem<?> system, String sessionId, Duration timeout) {
+    this.system = system;
+    this.sharding = ClusterSharding.get(system);
+    this.sessionId = sessionId;
+    this.timeout = timeout;
+  }
+
+  /** Sends a step to the group's owner and waits for its answer, at most the step timeout. */
+  public PlanStepReply ask(TensorGroup group, PlanStep step) throws IOException {
+    var resolver = ActorRefResolver.get(system);
+    var entity = sharding.entityRefFor(MergerEntity.KEY, TensorGroups.entityId(sessionId, group));
+    var answer = entity.<PlanStepReply>ask((ActorRef<PlanStepReply> replyTo) -> (GeneratedMessage) step.toBuilder()
+        .setReplyTo(resolver.toSerializationFormat(replyTo)).build(), timeout);
+    try {
+      return answer.toCompletableFuture().get(timeout.toMillis() + 5_000, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while waiting for the owner of " + describe(group));
+    } catch (ExecutionException | TimeoutException e) {
+      throw new IOException("the owner of " + describe(group) + " did not answer the plan's "
+          + step.getStepCase().name().toLowerCase() + " step within " + timeout
+          + " (gaprune.coordinator.plan-step-timeout): " + (e.getCause() != null ? e.getCause() : e));
+    }
+  }
+
+  /** Pulls the masks an owner offers into {@code writer}, checking that they are the group's, whole and intact. */
+  public void pullMasks(TensorGroup group, List<TensorMeta> tensors, MaskOutcome masks, MaskWriter writer)
+      throws IOException {
+    SourceRef<MaskChunk> ref = StreamRefResolver.get(system).resolveSourceRef(masks.getMasksRef());
+    var check = new ChunkCheck(group, tensors, writer);
+    var done = ref.getSource().idleTimeout(timeout)
+        .runWith(Sink.<MaskChunk>foreach(check::accept)
+            .withAttributes(ActorAttributes.dispatcher("pekko.stream.materializer.blocking-io-dispatcher")), system);
+    try {
+      done.toCompletableFuture().get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while pulling the masks of " + describe(group));
+    } catch (ExecutionException e) {
+      var cause = e.getCause();
+      throw cause instanceof IOException io ? io
+          : new IOException("the masks stream of " + describe(group) + " failed: " + cause, cause);
+    }
+    check.finish(masks);
+  }
+
+  private String describe(TensorGroup g) {
+    return "merger group " + g.getIndex() + " of partition " + g.getPartition() + " (session " + sessionId + ")";
+  }
+
+  /** The stream's checks: chunks in the group's tensor order, contiguous, the promised bytes and checksum. */
+  private final class ChunkCheck {
+    private final TensorGroup group;
+    private final List<TensorMeta> tensors;
+    private final MaskWriter writer;
+    private final CRC32C crc = new CRC32C();
+    private int tensor;
+    private long offset;
+    private long bytes;
+
+    ChunkCheck(TensorGroup group, List<TensorMeta> tensors, MaskWriter writer) {
+      this.group = group;
+      this.tensors = tensors;
+      this.writer = writer;
+    }
+
+    void accept(MaskChunk c) throws IOException {
+      while (tensor < tensors.size() && offset == tensors.get(tensor).size()) {
+        tensor++;
+        offset = 0;
+      }
+      if (tensor == tensors.size() || !c.getTensor().equals(tensors.get(tensor).name()) || c.getOffset() != offset
+          || offset + c.getValues().size() > tensors.get(tensor).size()) {
+        throw new IOException("masks of " + describe(group) + ": chunk of " + c.getTensor() + " at " + c.getOffset()
+            + " (" + c.getValues().size() + " bytes) where " + (tensor == tensors.size() ? "the group has ended"
+            : tensors.get(tensor).name() + " at " + offset + " was expected"));
+      }
+      byte[] values = c.getValues().toByteArray();
+      crc.update(values, 0, values.length);
+      writer.write(tensors.get(tensor), values);
+      offset += values.length;
+      bytes += values.length;
+    }
+
+    void finish(MaskOutcome masks) throws IOException {
+      long expected = tensors.stream().mapToLong(TensorMeta::size).sum();
+      if (bytes != expected || bytes != masks.getMaskBytes() || (int) crc.getValue() != masks.getMasksCrc32C()) {
+        throw new IOException("masks of " + describe(group) + ": received " + bytes + " bytes (CRC32C "
+            + Integer.toHexString((int) crc.getValue()) + "), the group has " + expected + " weights and its owner"
+            + " sent " + masks.getMaskBytes() + " bytes (CRC32C " + Integer.toHexString(masks.getMasksCrc32C()) + ")");
+      }
+    }
+  }
+}
