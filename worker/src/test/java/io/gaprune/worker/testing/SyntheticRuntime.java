@@ -18,12 +18,15 @@ import java.util.Map;
  * crashes, exactly-once folding) quickly. "Gradients" are a hash of (triplet index, tensor, weight index), so
  * every unit's statistics are reproducible bit for bit on any worker. Settings under {@code gaprune.test}:
  * {@code tensors} ("name:rowsxcols" list), {@code batch-millis} (sleep per batch, to crash mid-unit),
- * {@code model-hash}.
+ * {@code model-hash}, {@code cheap-values} (on: a value per weight from one hash per batch and tensor instead of
+ * one per triplet and weight, so that a benchmark's workers spend their time in the sleep, as an accelerator's
+ * would, not on this machine's cores).
  */
 public final class SyntheticRuntime implements ModelRuntime {
   private final List<TensorSpec> tensors = new ArrayList<>();
   private final long batchMillis;
   private final String hash;
+  private final boolean cheapValues;
 
   public SyntheticRuntime(Config c) {
     List<String> specs = c.hasPath("gaprune.test.tensors") ? c.getStringList("gaprune.test.tensors")
@@ -40,6 +43,7 @@ public final class SyntheticRuntime implements ModelRuntime {
     }
     batchMillis = c.hasPath("gaprune.test.batch-millis") ? c.getLong("gaprune.test.batch-millis") : 0;
     hash = c.hasPath("gaprune.test.model-hash") ? c.getString("gaprune.test.model-hash") : "synthetic-v1";
+    cheapValues = c.hasPath("gaprune.test.cheap-values") && c.getBoolean("gaprune.test.cheap-values");
   }
 
   @Override
@@ -80,16 +84,23 @@ public final class SyntheticRuntime implements ModelRuntime {
         TensorStats ts = out.get(t.getName());
         int h = t.getName().hashCode();
         double cosNum = 0, ng = 0, nd = 0;
+        double gBase = cheapValues ? value(b.getGeneral(0), h, 0) : 0;
+        double dBase = cheapValues ? value(b.getDomain(0) + 1_000_003, h, 0) : 0;
         for (int i = 0; i < ts.size(); i++) {
           double g = 0, d = 0;
-          for (int idx : b.getGeneralList()) {
-            g += value(idx, h, i);
+          if (cheapValues) {
+            g = gBase + (i % 13) * 0.01;
+            d = dBase - (i % 11) * 0.01;
+          } else {
+            for (int idx : b.getGeneralList()) {
+              g += value(idx, h, i);
+            }
+            for (int idx : b.getDomainList()) {
+              d += value(idx + 1_000_003, h, i);
+            }
+            g /= b.getGeneralCount();
+            d /= b.getDomainCount();
           }
-          for (int idx : b.getDomainList()) {
-            d += value(idx + 1_000_003, h, i);
-          }
-          g /= b.getGeneralCount();
-          d /= b.getDomainCount();
           ts.sumSqGeneral()[i] += g * g;
           ts.sumGeneral()[i] += g;
           ts.sumSqDomain()[i] += d * d;

@@ -1,0 +1,97 @@
+package io.gaprune.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.gaprune.protocol.SessionConfig;
+import io.gaprune.protocol.SessionStatus;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Does a session get faster as workers are added? The cluster machinery measured alone: a synthetic runtime
+ * whose batches take a fixed time (as an accelerator's would; {@code gaprune.test.batch-millis}) over tensors of
+ * MiniLM's MLP size (7.1 M weights, 57 MB of float32 Fisher shards per unit), so that the coordinator, the
+ * leases, the shard streams, the merger groups' staging and folds are what can stop the speed-up, not this
+ * machine's two cores. Workers are child JVMs, registered before the clock starts; the clock runs from the
+ * session's start to DONE (statistics only). Prints, per worker count, the median seconds and the speed-up
+ * against one worker. Run alone:
+ * {@code mvn -B -ntp -Pbench -pl coordinator -am verify -Dtest=WorkerScaleBenchmark -Dsurefire.failIfNoSpecifiedTests=false}
+ * ({@code -Dgaprune.bench.workers=1,2,4,8 -Dgaprune.bench.rounds=3 -Dgaprune.bench.batch-millis=500
+ * -Dgaprune.bench.merger-workers=on} to change it).
+ */
+@Tag("bench")
+class WorkerScaleBenchmark {
+
+  static String tensors() {
+    var names = new ArrayList<String>();
+    for (int layer = 0; layer < 6; layer++) {
+      names.add("\"encoder.layer." + layer + ".intermediate.dense.weight:1536x384\"");
+      names.add("\"encoder.layer." + layer + ".output.dense.weight:384x1536\"");
+    }
+    return "gaprune.test.tensors = [" + String.join(", ", names) + "]";
+  }
+
+  @Test
+  void sessionsGetFasterAsWorkersAreAdded() throws Exception {
+    int[] counts = Arrays.stream(System.getProperty("gaprune.bench.workers", "1,2,4").split(","))
+        .mapToInt(s -> Integer.parseInt(s.trim())).toArray();
+    int rounds = Integer.getInteger("gaprune.bench.rounds", 2);
+    long batchMillis = Long.getLong("gaprune.bench.batch-millis", 400);
+    boolean mergerWorkers = System.getProperty("gaprune.bench.merger-workers", "off").equals("on");
+    int units = 16;
+    String extra = tensors() + "\ngaprune.test.batch-millis = " + batchMillis + "\ngaprune.test.cheap-values = on"
+        + "\ngaprune.session.merger-groups = 4";
+    var medians = new double[counts.length];
+    var lines = new ArrayList<String>();
+    for (int c = 0; c < counts.length; c++) {
+      var seconds = new double[rounds];
+      for (int r = 0; r < rounds; r++) {
+        Path dir = ClusterTestSupport.testDir("scale-" + counts[c] + "-" + r);
+        Path general = ClusterTestSupport.triplets(dir, "general.json", units * 2 * 4);
+        Path domain = ClusterTestSupport.triplets(dir, "domain.json", units * 2 * 4);
+        // 2 batches of 4 + 4 triplets per unit: 16 units, one partition
+        SessionConfig session = ClusterTestSupport.session(general, domain, "scale").toBuilder()
+            .setBatchesPerUnit(2).setPartitionBudgetBytes(1L << 33).setStatisticsOnly(true).build();
+        try (TestCluster cluster = new TestCluster(dir, extra)) {
+          cluster.startCoordinator();
+          int workers = counts[c];
+          for (int w = 0; w < workers; w++) {
+            cluster.startWorker("w" + w, mergerWorkers ? "gaprune.worker.merger = on" : "");
+          }
+          cluster.awaitStatus(s -> s.getWorkersCount() == workers, Duration.ofSeconds(180));
+          Thread.sleep(3000); // the workers' shard regions register once their nodes are Up
+          long t0 = System.nanoTime();
+          cluster.start(session);
+          SessionStatus done = cluster.awaitStatus(s -> !s.getState().equals("RUNNING")
+              && !s.getState().equals("PLANNING"), Duration.ofSeconds(900));
+          seconds[r] = (System.nanoTime() - t0) / 1e9;
+          assertEquals("DONE", done.getState(), done.getMessage());
+          assertEquals(units, done.getUnitsTotal());
+          lines.add(String.format(Locale.ROOT, "  workers %d round %d: %.1f s, %d MB of shards, busiest merger node %d MB",
+              workers, r + 1, seconds[r], done.getSession().getShardBytes() >> 20,
+              done.getSession().getShardBytesMaxNode() >> 20));
+        }
+      }
+      Arrays.sort(seconds);
+      medians[c] = rounds % 2 == 1 ? seconds[rounds / 2] : (seconds[rounds / 2 - 1] + seconds[rounds / 2]) / 2;
+    }
+    var out = new StringBuilder(String.format(Locale.ROOT,
+        "worker scale: %d units of 2 batches at %d ms each (compute %.1f s for one worker), merger groups 4%s%n",
+        units, batchMillis, units * 2 * batchMillis / 1000.0, mergerWorkers ? " (workers carry the merger role)" : ""));
+    lines.forEach(l -> out.append(l).append('\n'));
+    out.append("| workers | median s | speed-up vs " + counts[0] + " | efficiency |\n|---|---|---|---|\n");
+    for (int c = 0; c < counts.length; c++) {
+      double speedup = medians[0] / medians[c];
+      out.append(String.format(Locale.ROOT, "| %d | %.1f | %.2f | %.0f%% |%n", counts[c], medians[c], speedup,
+          100 * speedup * counts[0] / counts[c]));
+    }
+    System.out.print(out);
+    System.err.print(out);
+  }
+}
