@@ -2,6 +2,8 @@ package io.gaprune.pipeline;
 
 import io.gaprune.planner.Alignment;
 import io.gaprune.planner.BudgetMode;
+import io.gaprune.planner.Calibration;
+import io.gaprune.planner.MethodSpec;
 import io.gaprune.planner.PostProcess;
 import io.gaprune.planner.ScoringConfig;
 import io.gaprune.model.LayerType;
@@ -33,6 +35,7 @@ import java.util.Map;
  * @param scoringParameters β, γ, α, alignment and post-processing of the scoring (paper defaults)
  * @param statistics a statistics file of an earlier run to plan from instead of computing them (null: compute)
  * @param saveStatistics write the computed statistics to {@code out/statistics.safetensors}
+ * @param calibration which half's input statistics Wanda and SparseGPT read ({@code --calibration})
  */
 public record PipelineOptions(
     String model,
@@ -52,7 +55,8 @@ public record PipelineOptions(
     Path out,
     ScoringParameters scoringParameters,
     Path statistics,
-    boolean saveStatistics) {
+    boolean saveStatistics,
+    Calibration calibration) {
 
   /** Calibration triplets per set of {@code run} and {@code compare} (and what {@code session estimate} assumes). */
   public static final int DEFAULT_SAMPLES = 512;
@@ -119,14 +123,23 @@ public record PipelineOptions(
         maxLength, batchSize, out, ScoringParameters.paper(), null, false);
   }
 
+  /** The options with Wanda's and SparseGPT's default calibration, the domain set. */
+  public PipelineOptions(String model, Path general, Path domain, double sparsity, String layers, String scoring,
+      String budget, int workers, int samples, List<Path> evals, int retrainSteps, long seed, int maxLength,
+      int batchSize, Path out, ScoringParameters scoringParameters, Path statistics, boolean saveStatistics) {
+    this(model, general, domain, sparsity, layers, scoring, budget, workers, samples, evals, retrainSteps, seed,
+        maxLength, batchSize, out, scoringParameters, statistics, saveStatistics, Calibration.DOMAIN);
+  }
+
   public PipelineOptions {
     evals = List.copyOf(evals);
+    java.util.Objects.requireNonNull(calibration, "calibration");
     java.util.Objects.requireNonNull(scoringParameters, "scoringParameters");
     if (!(sparsity >= 0 && sparsity <= 1)) {
       throw new IllegalArgumentException("--sparsity must lie in [0, 1], got " + sparsity);
     }
     LayerType.parse(layers);
-    ScoringMethod.parse(scoring);
+    MethodSpec.parse(scoring);
     BudgetMode.parse(budget);
     if (workers < 1) {
       throw new IllegalArgumentException("--workers must be at least 1, got " + workers);
@@ -187,6 +200,7 @@ public record PipelineOptions(
     map.put("calibrated_alignment_window", c.alignmentWindow());
     map.put("calibrated_rank1", c.rank1());
     map.put("calibrated_floor", c.floor());
+    map.put("calibration", calibration.toString());
     if (statistics != null) {
       map.put("statistics", statistics.toString());
     }
