@@ -155,7 +155,8 @@ public final class EmbeddedSession {
       }
       Path dir = coordinator.workDir().resolve("sessions").resolve(id);
       AccumulatorStore store = new AccumulatorStore(dir, id, status.getPartitionsList(),
-          io.gaprune.worker.ShardCodec.statistics(status.getSession().getStatistics(), session.getInputStatistics()));
+          io.gaprune.worker.ShardCodec.statistics(status.getSession().getStatistics(),
+              status.getSession().getInputStatistics()));
       var masksPath = status.getPlan().getMasksPath();
       return new SessionResult(status, store,
           masksPath.isEmpty() ? Map.of() : readMasks(Path.of(masksPath)), status.getPlan(), dir, sessionTime);

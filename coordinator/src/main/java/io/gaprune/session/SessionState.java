@@ -167,7 +167,9 @@ public final class SessionState {
     return SessionCounters.newBuilder().setUnits(units.size()).setPartitions(partitions.size())
         .setPasses(partitions.size()).setBatches((int) batches).setShardBytes(shardBytes)
         .setShardBytesMaxNode(shardBytes).setWorkers(contributors.size())
-        .setStatistics(config == null ? StatisticSet.STATISTIC_SET_UNSPECIFIED : config.getStatistics()).build();
+        .setStatistics(config == null ? StatisticSet.STATISTIC_SET_UNSPECIFIED : config.getStatistics())
+        .setInputStatistics(config == null ? io.gaprune.protocol.InputStatistics.INPUT_STATISTICS_NONE
+            : config.getInputStatistics()).build();
   }
 
   boolean allDone() {
