@@ -24,9 +24,7 @@ final class EncoderLayers implements LayerwisePruner.Model {
   EncoderLayers(Encoder encoder, MergedStatistics statistics) {
     this.encoder = encoder;
     this.statistics = statistics;
-    this.metas = encoder.parameters().entrySet().stream()
-        .map(e -> new TensorMeta(e.getKey(), e.getValue().getShape().getShape()))
-        .toList();
+    this.metas = EncoderTensorSource.metas(encoder);
   }
 
   @Override
@@ -36,8 +34,7 @@ final class EncoderLayers implements LayerwisePruner.Model {
 
   @Override
   public float[] weights(TensorMeta tensor) {
-    var p = encoder.parameters().get(tensor.name());
-    return p.getDataType() == DataType.FLOAT32 ? p.toFloatArray() : p.toType(DataType.FLOAT32, false).toFloatArray();
+    return EncoderTensorSource.weights(encoder, tensor.name());
   }
 
   @Override
