@@ -148,6 +148,30 @@ class InputStatisticsTest {
     }
   }
 
+  /** The recorder's detached copies and sums die with each step: no manager grows (as StatisticsStepLeakTest). */
+  @Test
+  void recordingLeavesNoArraysBehind() {
+    try (var parameters = NDManager.newBaseManager(); var data = NDManager.newBaseManager()) {
+      var encoder = TinyModels.bert(parameters, TinyModels.bertConfig(2), DataType.FLOAT32, 5);
+      var random = new Random(2);
+      var general = TinyModels.triplets(data, random, 4);
+      var domain = TinyModels.triplets(data, random, 4);
+      var partition = encoder.parameters().keySet().stream().filter(n -> n.endsWith("dense.weight")).toList();
+      var step = new StatisticsStep(encoder, partition).withInputs(StatisticsStep.Inputs.GRAMS);
+      var sums = step.run(general, domain);
+      int parameterArrays = parameters.getManagedArrays().size();
+      int dataArrays = data.getManagedArrays().size();
+      int systemChildren = parameters.getParentManager().getManagedArrays().size();
+      for (int i = 0; i < 40; i++) {
+        sums = step.accumulate(general, domain, sums);
+      }
+      assertEquals(parameterArrays, parameters.getManagedArrays().size(), "parameter manager grew");
+      assertEquals(dataArrays, data.getManagedArrays().size(), "batch manager grew");
+      assertEquals(systemChildren, parameters.getParentManager().getManagedArrays().size(), "system manager grew");
+      assertEquals(41, sums.batches());
+    }
+  }
+
   @Test
   void unitsAddUpAndNonLinearCandidatesAreRefused() {
     try (var manager = NDManager.newBaseManager()) {
