@@ -343,9 +343,11 @@ public final class PruningPipeline {
     counted.put("shard_bytes_max_node", counters.getShardBytesMaxNode());
     counted.put("workers", counters.getWorkers());
     counted.put("statistics", counters.getStatistics().name().toLowerCase(Locale.ROOT));
+    counted.put("input_statistics", counters.getInputStatistics().name().toLowerCase(Locale.ROOT));
     progress.note(String.format(Locale.ROOT, "session: %d units, %d pass(es) over %d batches, %.1f MB of shards"
-        + " (%s) from %d worker(s)", counters.getUnits(), counters.getPasses(), counters.getBatches(),
-        counters.getShardBytes() / 1e6, counted.get("statistics"), counters.getWorkers()));
+        + " (%s, %s) from %d worker(s)", counters.getUnits(), counters.getPasses(), counters.getBatches(),
+        counters.getShardBytes() / 1e6, counted.get("statistics"), counted.get("input_statistics"),
+        counters.getWorkers()));
     sessionCounters = counted;
     return result;
   }
