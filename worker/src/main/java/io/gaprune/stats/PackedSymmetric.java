@@ -46,13 +46,4 @@ public final class PackedSymmetric {
     }
     return full;
   }
-
-  /** The dimension {@code n} of a packed matrix of {@code length} values. */
-  public static int dimension(int length) {
-    int n = (int) Math.round((Math.sqrt(8.0 * length + 1) - 1) / 2);
-    if (length(n) != length) {
-      throw new IllegalArgumentException(length + " values are not a packed symmetric matrix");
-    }
-    return n;
-  }
 }
