@@ -2,6 +2,7 @@ package io.gaprune.cli;
 
 import io.gaprune.pipeline.PipelineOptions;
 import io.gaprune.pipeline.PruningPoint;
+import io.gaprune.planner.Calibration;
 import io.gaprune.planner.ScoringConfig;
 import io.gaprune.planner.Structure;
 import io.gaprune.progress.ConsoleProgress;
@@ -117,6 +118,10 @@ abstract class PipelineCommand {
       description = "dai-calibrated: κ, no weight's Fisher counts as less than κ times its tensor's mean (default ${DEFAULT-VALUE})")
   double fisherFloor;
 
+  @Option(names = "--calibration", defaultValue = "domain", paramLabel = "domain|general|both",
+      description = "wanda, sparsegpt: which calibration set's input statistics they read; both sums the two (default ${DEFAULT-VALUE})")
+  String calibration;
+
   @Option(names = "--statistics", paramLabel = "FILE",
       description = "plan from the statistics file of an earlier run (--save-statistics) instead of computing them")
   Path statistics;
@@ -151,7 +156,7 @@ abstract class PipelineCommand {
         new PipelineOptions.ScoringParameters(beta, gamma, alpha, alignment, postProcess,
             new ScoringConfig.Calibrated(fisherExponent, generalWeight, alignmentWeight,
                 ScoringConfig.Calibrated.defaults().alignmentWindow(), rank1, fisherFloor)),
-        statistics, saveStatistics, point.structure());
+        statistics, saveStatistics, point.structure(), Calibration.parse(calibration));
   }
 
   /**

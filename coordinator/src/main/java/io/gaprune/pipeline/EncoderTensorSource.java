@@ -34,9 +34,24 @@ public final class EncoderTensorSource implements TensorSource {
     this.encoder = encoder;
     this.statistics = statistics;
     this.referenceFisher = referenceFisher;
-    this.metas = encoder.parameters().entrySet().stream()
+    this.metas = metas(encoder);
+  }
+
+  /** Every parameter of the encoder, in its order, as the planner lists tensors. */
+  static List<TensorMeta> metas(Encoder encoder) {
+    return encoder.parameters().entrySet().stream()
         .map(e -> new TensorMeta(e.getKey(), e.getValue().getShape().getShape()))
         .toList();
+  }
+
+  /** A parameter's values as float32 (the planner's weights), converting other dtypes. */
+  static float[] weights(Encoder encoder, String name) {
+    var parameter = encoder.parameters().get(name);
+    if (parameter == null) {
+      throw new IllegalArgumentException("the model has no tensor " + name);
+    }
+    return parameter.getDataType() == DataType.FLOAT32 ? parameter.toFloatArray()
+        : parameter.toType(DataType.FLOAT32, false).toFloatArray();
   }
 
   @Override
@@ -46,13 +61,7 @@ public final class EncoderTensorSource implements TensorSource {
 
   @Override
   public TensorInput load(TensorMeta tensor) {
-    var parameter = encoder.parameters().get(tensor.name());
-    if (parameter == null) {
-      throw new IllegalArgumentException("the model has no tensor " + tensor.name());
-    }
-    float[] weights = parameter.getDataType() == DataType.FLOAT32
-        ? parameter.toFloatArray()
-        : parameter.toType(DataType.FLOAT32, false).toFloatArray();
+    float[] weights = weights(encoder, tensor.name());
     TensorStats sums;
     try {
       sums = statistics.tensor(tensor.name());

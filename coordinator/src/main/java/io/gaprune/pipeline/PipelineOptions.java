@@ -2,6 +2,8 @@ package io.gaprune.pipeline;
 
 import io.gaprune.planner.Alignment;
 import io.gaprune.planner.BudgetMode;
+import io.gaprune.planner.Calibration;
+import io.gaprune.planner.MethodSpec;
 import io.gaprune.planner.PostProcess;
 import io.gaprune.planner.ScoringConfig;
 import io.gaprune.model.LayerType;
@@ -36,6 +38,7 @@ import java.util.Map;
  * @param saveStatistics write the computed statistics to {@code out/statistics.safetensors}
  * @param structure unstructured, or N:M (every group of M consecutive input weights of a row keeps N); N:M fixes
  *     the sparsity at 1 − N/M ({@link Structure#sparsity(Double, double)}) and makes the budget irrelevant
+ * @param calibration which half's input statistics Wanda and SparseGPT read ({@code --calibration})
  */
 public record PipelineOptions(
     String model,
@@ -56,7 +59,8 @@ public record PipelineOptions(
     ScoringParameters scoringParameters,
     Path statistics,
     boolean saveStatistics,
-    Structure structure) {
+    Structure structure,
+    Calibration calibration) {
 
   /** Calibration triplets per set of {@code run} and {@code compare} (and what {@code session estimate} assumes). */
   public static final int DEFAULT_SAMPLES = 512;
@@ -115,12 +119,13 @@ public record PipelineOptions(
     }
   }
 
-  /** Unstructured pruning. */
+  /** Unstructured pruning, with Wanda's and SparseGPT's default calibration (the domain set). */
   public PipelineOptions(String model, Path general, Path domain, double sparsity, String layers, String scoring,
       String budget, int workers, int samples, List<Path> evals, int retrainSteps, long seed, int maxLength,
       int batchSize, Path out, ScoringParameters scoringParameters, Path statistics, boolean saveStatistics) {
     this(model, general, domain, sparsity, layers, scoring, budget, workers, samples, evals, retrainSteps, seed,
-        maxLength, batchSize, out, scoringParameters, statistics, saveStatistics, Structure.UNSTRUCTURED);
+        maxLength, batchSize, out, scoringParameters, statistics, saveStatistics, Structure.UNSTRUCTURED,
+        Calibration.DOMAIN);
   }
 
   /** The options with the paper's scoring parameters. */
@@ -133,6 +138,7 @@ public record PipelineOptions(
 
   public PipelineOptions {
     evals = List.copyOf(evals);
+    java.util.Objects.requireNonNull(calibration, "calibration");
     java.util.Objects.requireNonNull(scoringParameters, "scoringParameters");
     java.util.Objects.requireNonNull(structure, "structure");
     if (!(sparsity >= 0 && sparsity <= 1)) {
@@ -140,7 +146,7 @@ public record PipelineOptions(
     }
     structure.sparsity(sparsity, sparsity);
     LayerType.parse(layers);
-    ScoringMethod.parse(scoring);
+    MethodSpec.parse(scoring);
     BudgetMode.parse(budget);
     if (workers < 1) {
       throw new IllegalArgumentException("--workers must be at least 1, got " + workers);
@@ -203,6 +209,7 @@ public record PipelineOptions(
     map.put("calibrated_alignment_window", c.alignmentWindow());
     map.put("calibrated_rank1", c.rank1());
     map.put("calibrated_floor", c.floor());
+    map.put("calibration", calibration.toString());
     if (statistics != null) {
       map.put("statistics", statistics.toString());
     }

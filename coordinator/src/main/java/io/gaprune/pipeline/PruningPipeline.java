@@ -16,6 +16,9 @@ import io.gaprune.model.HuggingFaceWriter;
 import io.gaprune.model.LoadedModel;
 import io.gaprune.model.ModelLoader;
 import io.gaprune.planner.BudgetMode;
+import io.gaprune.planner.LayerwisePruner;
+import io.gaprune.planner.SparseGpt;
+import io.gaprune.protocol.InputStatistics;
 import io.gaprune.planner.Planner;
 import io.gaprune.model.LayerType;
 import io.gaprune.planner.PlanResult;
@@ -80,22 +83,21 @@ public final class PruningPipeline {
   /** {@code gaprune run}: prunes with the configured scoring and writes model, masks and report into out. */
   public RunReport run() throws Exception {
     var out = Files.createDirectories(options.out());
-    var method = ScoringMethod.parse(options.scoring());
+    var spec = MethodSpec.parse(options.scoring());
     try (var manager = NDManager.newBaseManager();
         var model = load(manager)) {
       var datasets = readDatasets();
-      var statistics = statistics(model, needsGradientSums(List.of(MethodSpec.of(method))));
+      var statistics = statistics(model, needsGradientSums(List.of(spec)), inputStatistics(List.of(spec)));
       var evaluations = new ArrayList<>(evaluate(model, datasets, RunReport.DENSE, RunReport.DENSE, null));
       var point = new PruningPoint(options.structure(), options.sparsity());
-      var plan = prune(model, statistics, MethodSpec.of(method), point, method.cliName(),
-          method.cliName(), out.resolve("masks.safetensors"), out.resolve("plan.json"), datasets, evaluations,
-          manager);
+      var plan = prune(model, statistics, spec, point, spec.label(), spec.label(),
+          out.resolve("masks.safetensors"), out.resolve("plan.json"), datasets, evaluations, manager);
       var modelDir = out.resolve("model");
       timed("write model", () -> {
         HuggingFaceWriter.write(model, modelDir);
         return null;
       });
-      var report = report("run", plan, method.cliName(), evaluations, List.of(point));
+      var report = report("run", plan, spec.label(), evaluations, List.of(point));
       ReportWriter.write(report, out);
       // the card states the evaluation, so it is written once the report is complete
       var instruction = model.config().queryInstruction();
@@ -156,7 +158,7 @@ public final class PruningPipeline {
     try (var manager = NDManager.newBaseManager();
         var model = load(manager)) {
       var datasets = readDatasets();
-      var statistics = statistics(model, needsGradientSums(methods));
+      var statistics = statistics(model, needsGradientSums(methods), inputStatistics(methods));
       var evaluations = new ArrayList<RunReport.Evaluation>();
       if (evaluateDense) {
         evaluations.addAll(evaluate(model, datasets, RunReport.DENSE, RunReport.DENSE, null));
@@ -196,6 +198,9 @@ public final class PruningPipeline {
       String variant, String label, Path masksFile, Path planFile, List<Map.Entry<String, BeirDataset>> datasets,
       List<RunReport.Evaluation> evaluations, NDManager manager) throws Exception {
     var plan = timed("plan " + variant, () -> plan(model, statistics, method, point, masksFile, planFile));
+    if (method.reconstruct()) {
+      reconstruct(model, statistics, method, masksFile, variant);
+    }
     var masks = Masks.apply(model.encoder(), Masks.read(masksFile), manager);
     try {
       evaluations.addAll(evaluate(model, datasets, variant, label, point));
@@ -252,15 +257,27 @@ public final class PruningPipeline {
 
   /** Whether any of the methods reads the mean gradients: only then do the workers collect and ship Σg. */
   private boolean needsGradientSums(List<MethodSpec> methods) {
-    return methods.stream().anyMatch(m ->
-        m.apply(options.scoringParameters().config(m.method(), options.seed())).needsGradientSums());
+    return methods.stream().anyMatch(m -> !m.method().layerwise()
+        && m.apply(options.scoringParameters().config(m.method(), options.seed())).needsGradientSums());
+  }
+
+  /** The input statistics the methods read: the Gram matrices when one needs them, else Σx² when one does. */
+  private static InputStatistics inputStatistics(List<MethodSpec> methods) {
+    var wanted = InputStatistics.INPUT_STATISTICS_NONE;
+    for (var m : methods) {
+      if (m.inputStatistics().getNumber() > wanted.getNumber()) {
+        wanted = m.inputStatistics();
+      }
+    }
+    return wanted;
   }
 
   /**
    * The statistics file of an earlier run when given; else the calibration sets (representatively sampled when
    * asked), then the embedded session's statistics, written to {@code statistics.safetensors} when asked.
    */
-  private MergedStatistics statistics(LoadedModel model, boolean gradientSums) throws Exception {
+  private MergedStatistics statistics(LoadedModel model, boolean gradientSums, InputStatistics inputs)
+      throws Exception {
     if (options.statistics() != null) {
       var loaded = timed("read statistics", () -> StatisticsFile.read(options.statistics()));
       if (!loaded.model().equals(options.model())) {
@@ -273,7 +290,7 @@ public final class PruningPipeline {
       return MergedStatistics.of(loaded.statistics());
     }
     // a saved file serves any method later (compare --statistics): it holds the gradient sums too
-    var result = computeStatistics(model, gradientSums || options.saveStatistics());
+    var result = computeStatistics(model, gradientSums || options.saveStatistics(), inputs);
     if (options.saveStatistics()) {
       var file = options.out().resolve("statistics.safetensors");
       timed("write statistics", () -> {
@@ -286,8 +303,8 @@ public final class PruningPipeline {
     return result.merged();
   }
 
-  private EmbeddedSession.SessionResult computeStatistics(LoadedModel model, boolean gradientSums)
-      throws Exception {
+  private EmbeddedSession.SessionResult computeStatistics(LoadedModel model, boolean gradientSums,
+      InputStatistics inputs) throws Exception {
     var calibration = options.out().resolve("calibration");
     var general = calibrationSet(model, options.general(), calibration.resolve("general.json"));
     var domain = calibrationSet(model, options.domain(), calibration.resolve("domain.json"));
@@ -311,6 +328,7 @@ public final class PruningPipeline {
         .setBatchSize(options.batchSize())
         .setBatchesPerUnit(batchesPerUnit(batches))
         .setStatistics(gradientSums ? StatisticSet.FISHER_AND_GRADIENTS : StatisticSet.FISHER)
+        .setInputStatistics(inputs)
         // the pipeline plans every method itself from the merged statistics: the session only merges
         .setStatisticsOnly(true)
         .setCandidates(options.layers())
@@ -341,9 +359,11 @@ public final class PruningPipeline {
     counted.put("shard_bytes_max_node", counters.getShardBytesMaxNode());
     counted.put("workers", counters.getWorkers());
     counted.put("statistics", counters.getStatistics().name().toLowerCase(Locale.ROOT));
+    counted.put("input_statistics", counters.getInputStatistics().name().toLowerCase(Locale.ROOT));
     progress.note(String.format(Locale.ROOT, "session: %d units, %d pass(es) over %d batches, %.1f MB of shards"
-        + " (%s) from %d worker(s)", counters.getUnits(), counters.getPasses(), counters.getBatches(),
-        counters.getShardBytes() / 1e6, counted.get("statistics"), counters.getWorkers()));
+        + " (%s, %s) from %d worker(s)", counters.getUnits(), counters.getPasses(), counters.getBatches(),
+        counters.getShardBytes() / 1e6, counted.get("statistics"), counted.get("input_statistics"),
+        counters.getWorkers()));
     sessionCounters = counted;
     return result;
   }
@@ -379,6 +399,20 @@ public final class PruningPipeline {
   private PlanResult plan(LoadedModel model, MergedStatistics statistics, MethodSpec spec, PruningPoint point,
       Path masks, Path stats) throws IOException {
     var method = spec.method();
+    if (method.layerwise()) {
+      // the method's own n/m (wanda:n=2:m=4) or the run's --structure; both given, they must agree
+      var structure = spec.structure().unstructured() ? point.structure() : spec.structure();
+      if (!point.structure().unstructured() && !point.structure().equals(structure)) {
+        throw new IllegalArgumentException("method " + spec.label() + " asks for structure " + spec.structure()
+            + " but the run's structure is " + point.structure() + ": give one of them");
+      }
+      var settings = LayerwisePruner.Settings.of(LayerType.parse(options.layers()),
+          structure.unstructured() ? point.sparsity() : structure.sparsity())
+          .withStructure(structure).withCalibration(options.calibration());
+      var layers = new EncoderLayers(model.encoder(), statistics);
+      return method == ScoringMethod.WANDA ? LayerwisePruner.wanda(layers, settings, masks, stats)
+          : LayerwisePruner.sparseGpt(layers, settings, masks, stats);
+    }
     var config = PlannerConfig.of(point.sparsity())
         .withScoring(spec.apply(options.scoringParameters().config(method, options.seed())))
         .withLayerTypes(LayerType.parse(options.layers()))
@@ -386,6 +420,23 @@ public final class PruningPipeline {
         .withStructure(point.structure());
     return new Planner(config).plan(new EncoderTensorSource(model.encoder(), statistics,
         method == ScoringMethod.DAI_REFERENCE), masks, stats);
+  }
+
+  /**
+   * The OBS reconstruction of the kept weights after the plan's masks, on the domain Hessian plus the general one
+   * weighted as the calibrated DAI weights the general Fisher (its λ).
+   */
+  private void reconstruct(LoadedModel model, MergedStatistics statistics, MethodSpec spec, Path masksFile,
+      String variant) throws IOException {
+    double lambda = spec.apply(options.scoringParameters().config(spec.method(), options.seed())).calibrated()
+        .generalWeight();
+    var result = timed("reconstruct " + variant, () -> LayerwisePruner.reconstruct(
+        new EncoderLayers(model.encoder(), statistics), Masks.read(masksFile), lambda, SparseGpt.DEFAULT_BLOCK,
+        SparseGpt.DEFAULT_DAMPENING));
+    double before = result.stream().mapToDouble(LayerwisePruner.Reconstruction::before).average().orElse(0);
+    double after = result.stream().mapToDouble(LayerwisePruner.Reconstruction::after).average().orElse(0);
+    progress.note(String.format(Locale.ROOT, "%s: reconstructed %d tensors, mean relative error on the calibration "
+        + "inputs %.4f -> %.4f", variant, result.size(), before, after));
   }
 
   private void retrain(LoadedModel model, Map<String, NDArray> masks) throws IOException {

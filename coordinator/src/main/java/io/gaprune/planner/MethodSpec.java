@@ -11,7 +11,10 @@ import java.util.Map;
  *
  * <p>Keys: {@code beta}, {@code gamma}, {@code alpha} (every DAI), and for {@code dai-calibrated} {@code q}
  * (Fisher exponent), {@code lambda} (general weight), {@code a} (alignment weight), {@code window}
- * (alignment window), {@code rank1} (0 or 1), {@code floor} (κ of the Fisher floor).
+ * (alignment window), {@code rank1} (0 or 1), {@code floor} (κ of the Fisher floor); for {@code wanda} and
+ * {@code sparsegpt} {@code n} and {@code m} (an N:M structure, e.g. {@code sparsegpt:n=2:m=4}); for every other
+ * method {@code reconstruct} (0 or 1: the OBS reconstruction of the kept weights after the mask, e.g.
+ * {@code dai-calibrated:reconstruct=1}, the reconstructing DAI).
  *
  * @param label the text as written (the report's variant name)
  * @param method the scoring method
@@ -49,11 +52,14 @@ public record MethodSpec(String label, ScoringMethod method, Map<String, Double>
       boolean known = switch (key) {
         case "beta", "gamma", "alpha" -> true;
         case "q", "lambda", "a", "window", "rank1", "floor" -> method == ScoringMethod.DAI_CALIBRATED;
+        case "n", "m" -> method.layerwise();
+        case "reconstruct" -> !method.layerwise() || method == ScoringMethod.WANDA;
         default -> false;
       };
       if (!known) {
         throw new IllegalArgumentException("method \"" + text + "\": " + method.cliName() + " has no parameter \""
-            + key + "\" (beta, gamma, alpha; dai-calibrated also q, lambda, a, window, rank1, floor)");
+            + key + "\" (beta, gamma, alpha; dai-calibrated also q, lambda, a, window, rank1, floor; wanda and "
+            + "sparsegpt n, m; all but sparsegpt reconstruct)");
       }
       double v;
       try {
@@ -84,6 +90,37 @@ public record MethodSpec(String label, ScoringMethod method, Map<String, Double>
     return c.withCalibrated(new ScoringConfig.Calibrated(get("q", k.fisherExponent()),
         get("lambda", k.generalWeight()), get("a", k.alignmentWeight()), (int) window, rank1 == 1,
         get("floor", k.floor())));
+  }
+
+  /** The N:M structure of a layer-wise method ({@code n} and {@code m} set together), else unstructured. */
+  public Structure structure() {
+    if (!overrides.containsKey("n") && !overrides.containsKey("m")) {
+      return Structure.UNSTRUCTURED;
+    }
+    double n = get("n", 0);
+    double m = get("m", 0);
+    if (n != Math.rint(n) || m != Math.rint(m) || !(n > 0 && m > n)) {
+      throw new IllegalArgumentException("method \"" + label + "\": n and m must be whole numbers with 0 < n < m");
+    }
+    return new Structure((int) n, (int) m);
+  }
+
+  /** Whether the kept weights are reconstructed (OBS, {@link LayerwisePruner#reconstruct}) after the mask. */
+  public boolean reconstruct() {
+    double r = get("reconstruct", 0);
+    if (r != 0 && r != 1) {
+      throw new IllegalArgumentException("method \"" + label + "\": reconstruct must be 0 or 1");
+    }
+    return r == 1;
+  }
+
+  /** The input statistics this entry reads: none, Σx² (Wanda), or the Gram matrices (SparseGPT, reconstruction). */
+  public io.gaprune.protocol.InputStatistics inputStatistics() {
+    if (method == ScoringMethod.SPARSEGPT || reconstruct()) {
+      return io.gaprune.protocol.InputStatistics.INPUT_GRAMS;
+    }
+    return method == ScoringMethod.WANDA ? io.gaprune.protocol.InputStatistics.INPUT_NORMS
+        : io.gaprune.protocol.InputStatistics.INPUT_STATISTICS_NONE;
   }
 
   private double get(String key, double fallback) {

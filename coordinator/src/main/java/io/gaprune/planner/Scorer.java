@@ -140,6 +140,8 @@ public final class Scorer {
         }
       }
       case DAI_CALIBRATED -> calibrated(t, out);
+      case WANDA, SPARSEGPT -> throw new IllegalArgumentException(c.method() + " is planned layer by layer from the "
+          + "layers' input statistics (LayerwisePruner), not by scores of a selection");
       case DAI_REFERENCE -> {
         var s = t.stats();
         double[] a = referenceAlignment(s.meanGradGeneral(), s.meanGradDomain(), t.meta());

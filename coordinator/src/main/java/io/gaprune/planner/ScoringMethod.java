@@ -23,7 +23,14 @@ public enum ScoringMethod {
   /** {@code F_gen·θ²}: the same on general data. */
   FISHER_GENERAL("fisher-general", true),
   /** Uniform in [0, 1), seeded, a fixed function of (seed, tensor name, flat index). */
-  RANDOM("random", false);
+  RANDOM("random", false),
+  /**
+   * Wanda: {@code |W_ij|·sqrt(Σx_j²)} compared within each output row ({@link Wanda}); planned layer by layer
+   * from the input statistics ({@link LayerwisePruner}), not by a selection over scores.
+   */
+  WANDA("wanda", false),
+  /** SparseGPT (Algorithm 1, non-sequential): its own mask and weight updates per layer ({@link SparseGpt}). */
+  SPARSEGPT("sparsegpt", false);
 
   private final String cliName;
   private final boolean needsStatistics;
@@ -39,6 +46,11 @@ public enum ScoringMethod {
 
   public boolean needsStatistics() {
     return needsStatistics;
+  }
+
+  /** Planned layer by layer from input statistics ({@link LayerwisePruner}), not by the {@link Planner}'s selection. */
+  public boolean layerwise() {
+    return this == WANDA || this == SPARSEGPT;
   }
 
   /** @throws IllegalArgumentException naming the valid methods */

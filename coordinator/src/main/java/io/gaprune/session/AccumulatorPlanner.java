@@ -88,7 +88,8 @@ public final class AccumulatorPlanner implements MaskPlanner {
           participants.add(planner.share(layout, source, tensors, (t, mask) -> writer.writeBytes(t.name(), mask)));
         } else {
           var owners = store.owners();
-          var target = MergerTarget.newBuilder().setSessionId(s.getSessionId()).setStatistics(s.getStatistics()).setGroup(g);
+          var target = MergerTarget.newBuilder().setSessionId(s.getSessionId()).setStatistics(s.getStatistics())
+              .setInputStatistics(s.getInputStatistics()).setGroup(g);
           var stepContext = context.clone().setTarget(target).build();
           participants.add(new RemoteParticipant(planId, index, tensors,
               step -> owners.ask(g, step.toBuilder().setContext(stepContext).build()),

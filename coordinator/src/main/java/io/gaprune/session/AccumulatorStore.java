@@ -8,9 +8,11 @@ import io.gaprune.protocol.Statistic;
 import io.gaprune.protocol.TensorScalars;
 import io.gaprune.protocol.TensorSpec;
 import io.gaprune.protocol.UnitResult;
+import io.gaprune.stats.InputSums;
 import io.gaprune.stats.MergedStatistics;
 import io.gaprune.stats.TensorStats;
 import io.gaprune.stats.UnitStatistics;
+import io.gaprune.worker.ShardCodec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -37,7 +39,8 @@ import java.util.zip.CRC32C;
  * partition an <em>accumulator</em> file (the sum of the units folded so far).
  *
  * <p>Both files have one layout: the arrays of the partition's tensors (for each tensor in partition order,
- * each statistic the session collects in stream order: Σg²_gen, [Σg_gen,] Σg²_dom[, Σg_dom]), little-endian,
+ * each statistic the session collects in stream order: Σg²_gen, [Σg_gen,] Σg²_dom[, Σg_dom][, Σx²_gen, Σx²_dom[,
+ * Σxxᵀ_gen, Σxxᵀ_dom]], each of its own length, {@code ShardCodec.length}), little-endian,
  * float32 in a staged file (as the worker sent them) and float64 in an accumulator, then a protobuf trailer (the unit's
  * {@link UnitResult}, or the accumulator's {@link AccumulatorMeta} with the ids of the units it holds), the
  * trailer's length (8 bytes), a magic number and a CRC32C of everything before it. A file is written under a
@@ -52,7 +55,7 @@ public final class AccumulatorStore {
   private static final int FOOTER = Long.BYTES + Integer.BYTES + Integer.BYTES;
   private static final int BLOCK = 1 << 20;
   /** Bytes of a staged value: float32, as shards travel. */
-  private static final int VALUE = io.gaprune.worker.ShardCodec.VALUE_BYTES;
+  private static final int VALUE = ShardCodec.VALUE_BYTES;
 
   private final Path dir;
   private final String sessionId;
@@ -105,7 +108,9 @@ public final class AccumulatorStore {
   long values(LayerPartition p) {
     long n = 0;
     for (TensorSpec t : p.getTensorsList()) {
-      n += Partitioner.elements(t) * statistics.size();
+      for (Statistic s : statistics) {
+        n += ShardCodec.length(t, s);
+      }
     }
     return n;
   }
@@ -148,8 +153,8 @@ public final class AccumulatorStore {
         throw new IllegalStateException("unit " + unitId + ": chunk after the last tensor (" + c.getTensor() + ")");
       }
       TensorSpec spec = partition.getTensors(tensor);
-      long n = Partitioner.elements(spec);
       Statistic expected = statistics.get(stat);
+      long n = ShardCodec.length(spec, expected);
       int len = c.getValues().size();
       if (!c.getTensor().equals(spec.getName()) || c.getStatistic() != expected || c.getOffset() != offset
           || len % VALUE != 0 || len == 0 || offset + len / VALUE > n) {
@@ -317,7 +322,9 @@ public final class AccumulatorStore {
         TensorScalars a = meta.getTensors(i);
         TensorScalars b = unit.getTensors(i);
         next.addTensors(a.toBuilder().setCosineSum(a.getCosineSum() + b.getCosineSum())
-            .setNegativeCosines(a.getNegativeCosines() + b.getNegativeCosines()));
+            .setNegativeCosines(a.getNegativeCosines() + b.getNegativeCosines())
+            .setGeneralTokens(a.getGeneralTokens() + b.getGeneralTokens())
+            .setDomainTokens(a.getDomainTokens() + b.getDomainTokens()));
       }
     }
     next.addAppliedUnits(unitId);
@@ -392,28 +399,33 @@ public final class AccumulatorStore {
     long base = 0;
     for (int i = 0; i < partition.getTensorsCount(); i++) {
       TensorSpec spec = partition.getTensors(i);
-      long n = Partitioner.elements(spec);
       if (spec.getName().equals(name)) {
-        int count = Math.toIntExact(n);
-        // absent statistics (Σg of a Fisher-only session) stay empty arrays
+        // absent statistics (Σg of a Fisher-only session, input statistics not collected) stay empty arrays
         var arrays = new java.util.EnumMap<Statistic, double[]>(Statistic.class);
         try (FileChannel ch = FileChannel.open(accumulatorPath(p), StandardOpenOption.READ)) {
-          ByteBuffer buf = ByteBuffer.allocate(count * Double.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-          for (int s = 0; s < statistics.size(); s++) {
-            readFully(ch, buf, base + (long) s * count * Double.BYTES, count * Double.BYTES);
+          for (Statistic s : statistics) {
+            int count = Math.toIntExact(ShardCodec.length(spec, s));
+            ByteBuffer buf = ByteBuffer.allocate(count * Double.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(ch, buf, base, count * Double.BYTES);
             double[] values = new double[count];
             buf.asDoubleBuffer().get(values);
-            arrays.put(statistics.get(s), values);
+            arrays.put(s, values);
+            base += (long) count * Double.BYTES;
           }
         }
         TensorScalars tm = meta.getTensors(i);
         long[] shape = spec.getShapeList().stream().mapToLong(Long::longValue).toArray();
         double[] none = new double[0];
+        var inputs = new InputSums(arrays.getOrDefault(Statistic.INPUT_SQ_GENERAL, none),
+            arrays.getOrDefault(Statistic.INPUT_SQ_DOMAIN, none), arrays.getOrDefault(Statistic.INPUT_GRAM_GENERAL, none),
+            arrays.getOrDefault(Statistic.INPUT_GRAM_DOMAIN, none), tm.getGeneralTokens(), tm.getDomainTokens());
         return new TensorStats(name, shape, arrays.get(Statistic.SUM_SQ_GENERAL),
             arrays.getOrDefault(Statistic.SUM_GENERAL, none), arrays.get(Statistic.SUM_SQ_DOMAIN),
-            arrays.getOrDefault(Statistic.SUM_DOMAIN, none), tm.getCosineSum(), tm.getNegativeCosines());
+            arrays.getOrDefault(Statistic.SUM_DOMAIN, none), tm.getCosineSum(), tm.getNegativeCosines(), inputs);
       }
-      base += n * statistics.size() * Double.BYTES;
+      for (Statistic s : statistics) {
+        base += ShardCodec.length(spec, s) * Double.BYTES;
+      }
     }
     throw new IllegalArgumentException("partition " + p + " holds no tensor " + name);
   }

@@ -156,7 +156,8 @@ public final class EmbeddedSession {
       Path dir = coordinator.workDir().resolve("sessions").resolve(id);
       // the embedded node owns every merger group (the only node of role merger): all local
       SessionAccumulators store = SessionAccumulators.local(coordinator.workDir(), id, status.getGroupsList(),
-          io.gaprune.worker.ShardCodec.statistics(status.getSession().getStatistics()));
+          io.gaprune.worker.ShardCodec.statistics(status.getSession().getStatistics(),
+              status.getSession().getInputStatistics()));
       var masksPath = status.getPlan().getMasksPath();
       return new SessionResult(status, store,
           masksPath.isEmpty() ? Map.of() : readMasks(Path.of(masksPath)), status.getPlan(), dir, sessionTime);

@@ -68,7 +68,7 @@ final class GroupPlanning {
     this.tensors = metas(List.of(TensorGroups.asPartition(group)));
     Path dir = TensorGroups.dir(workDir, sessionId, group);
     var store = new SessionAccumulators(TensorGroups.sessionDir(workDir, sessionId), sessionId, List.of(group),
-        ShardCodec.statistics(c.getTarget().getStatistics()), g -> dir);
+        ShardCodec.statistics(c.getTarget().getStatistics(), c.getTarget().getInputStatistics()), g -> dir);
     var source = new AccumulatorPlanner.AccumulatorTensorSource(List.of(TensorGroups.asPartition(group)), store,
         model, config.scoring().method() == ScoringMethod.DAI_REFERENCE);
     this.masksFile = dir.resolve("masks-" + planId.replaceAll("[^A-Za-z0-9_-]", "_") + ".u8");

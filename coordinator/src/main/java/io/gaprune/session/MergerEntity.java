@@ -149,7 +149,7 @@ public final class MergerEntity extends AbstractBehavior<GeneratedMessage> {
     if (store == null || !t.equals(target)) {
       target = t;
       store = new AccumulatorStore(TensorGroups.dir(workDir, t.getSessionId(), t.getGroup()), t.getSessionId(),
-          List.of(TensorGroups.asPartition(t.getGroup())), ShardCodec.statistics(t.getStatistics()));
+          List.of(TensorGroups.asPartition(t.getGroup())), ShardCodec.statistics(t.getStatistics(), t.getInputStatistics()));
     }
     return store;
   }

@@ -56,6 +56,16 @@ public final class Partitioner {
     if (cfg.getStatistics() == StatisticSet.STATISTIC_SET_UNSPECIFIED) {
       b.setStatistics(gradients ? StatisticSet.FISHER_AND_GRADIENTS : StatisticSet.FISHER);
     }
+    var spec = io.gaprune.planner.MethodSpec.parse(cfg.getScoring().isBlank()
+        ? io.gaprune.planner.MethodSpec.DEFAULT_SCORING : cfg.getScoring());
+    if (!cfg.getStatisticsOnly() && (spec.method().layerwise() || spec.reconstruct())) {
+      throw new IllegalArgumentException("scoring \"" + cfg.getScoring() + "\" is planned layer by layer from input "
+          + "statistics, which a session's planner does not do yet: run it with `gaprune run` or `compare`, or start "
+          + "a statistics-only session");
+    }
+    if (spec.inputStatistics().getNumber() > cfg.getInputStatisticsValue()) {
+      b.setInputStatistics(spec.inputStatistics());
+    }
     if (cfg.getPartitionBudgetBytes() == 0) {
       b.setPartitionBudgetBytes(accumulatorMemory);
     }

@@ -669,7 +669,9 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
     long values = 0;
     for (TensorGroup g : TensorGroups.of(s.groups, partition)) {
       for (var t : g.getTensorsList()) {
-        values += Partitioner.elements(t) * io.gaprune.worker.ShardCodec.statistics(s.config).size();
+        for (var statistic : io.gaprune.worker.ShardCodec.statistics(s.config)) {
+          values += io.gaprune.worker.ShardCodec.length(t, statistic);
+        }
       }
     }
     return values * io.gaprune.worker.ShardCodec.VALUE_BYTES;
@@ -704,7 +706,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
 
   private static MergerTarget target(SessionState s, TensorGroup g) {
     return MergerTarget.newBuilder().setSessionId(s.config.getSessionId()).setStatistics(s.config.getStatistics())
-        .setGroup(g).build();
+        .setInputStatistics(s.config.getInputStatistics()).setGroup(g).build();
   }
 
   private void toMerger(SessionState s, TensorGroup g, GeneratedMessage command) {

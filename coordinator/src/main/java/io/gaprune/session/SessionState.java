@@ -189,7 +189,9 @@ public final class SessionState {
     return SessionCounters.newBuilder().setUnits(units.size()).setPartitions(partitions.size())
         .setPasses(partitions.size()).setBatches((int) batches).setShardBytes(shardBytes)
         .setShardBytesMaxNode(nodeBytes.values().stream().mapToLong(Long::longValue).max().orElse(0)).setWorkers(contributors.size())
-        .setStatistics(config == null ? StatisticSet.STATISTIC_SET_UNSPECIFIED : config.getStatistics()).build();
+        .setStatistics(config == null ? StatisticSet.STATISTIC_SET_UNSPECIFIED : config.getStatistics())
+        .setInputStatistics(config == null ? io.gaprune.protocol.InputStatistics.INPUT_STATISTICS_NONE
+            : config.getInputStatistics()).build();
   }
 
   boolean allDone() {

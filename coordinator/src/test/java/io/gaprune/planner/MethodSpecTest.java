@@ -27,6 +27,30 @@ class MethodSpecTest {
   }
 
   @Test
+  void layerwiseMethodsReadTheirStructureAndTheInputStatisticsTheyNeed() {
+    var nm = MethodSpec.parse("sparsegpt:n=2:m=4");
+    assertEquals(new Structure(2, 4), nm.structure());
+    assertEquals(io.gaprune.protocol.InputStatistics.INPUT_GRAMS, nm.inputStatistics());
+    assertEquals(Structure.UNSTRUCTURED, MethodSpec.parse("wanda").structure());
+    assertEquals(io.gaprune.protocol.InputStatistics.INPUT_NORMS, MethodSpec.parse("wanda").inputStatistics());
+    var reconstructing = MethodSpec.parse("dai-calibrated:reconstruct=1");
+    assertTrue(reconstructing.reconstruct());
+    assertEquals(io.gaprune.protocol.InputStatistics.INPUT_GRAMS, reconstructing.inputStatistics());
+    assertEquals(io.gaprune.protocol.InputStatistics.INPUT_STATISTICS_NONE,
+        MethodSpec.parse("dai-calibrated").inputStatistics());
+    assertTrue(error("sparsegpt:reconstruct=1").contains("sparsegpt has no parameter \"reconstruct\""));
+    assertTrue(error("magnitude:n=2").contains("no parameter \"n\""));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> MethodSpec.parse("wanda:n=4:m=4").structure())
+        .getMessage().contains("0 < n < m"));
+    assertTrue(assertThrows(IllegalArgumentException.class,
+        () -> MethodSpec.parse("magnitude:reconstruct=2").reconstruct()).getMessage().contains("0 or 1"));
+    var e = assertThrows(IllegalArgumentException.class, () -> new Scorer(MethodSpec.parse("wanda")
+        .apply(ScoringConfig.defaults())).score(new TensorInput(new TensorMeta("t", new long[] {1, 2}),
+        new float[] {1, 2}, null)));
+    assertTrue(e.getMessage().contains("layer by layer"), e.getMessage());
+  }
+
+  @Test
   void badEntriesNameTheProblem() {
     assertTrue(error("magnitude:q=1").contains("magnitude has no parameter \"q\""));
     assertTrue(error("dai-calibrated:q").contains("not KEY=VALUE"));

@@ -239,8 +239,10 @@ class ScorerTest {
 
   @Test
   void unknownNamesListTheValidOnes() {
-    var e = assertThrows(IllegalArgumentException.class, () -> ScoringMethod.parse("wanda"));
-    assertTrue(e.getMessage().contains("wanda") && e.getMessage().contains("dai-reference"), e.getMessage());
+    var e = assertThrows(IllegalArgumentException.class, () -> ScoringMethod.parse("owl"));
+    assertTrue(e.getMessage().contains("owl") && e.getMessage().contains("dai-reference")
+        && e.getMessage().contains("sparsegpt"), e.getMessage());
+    assertEquals(ScoringMethod.WANDA, ScoringMethod.parse("wanda"));
     assertEquals(ScoringMethod.DAI_REFERENCE, ScoringMethod.parse("dai_reference"));
     assertEquals(ScoringMethod.FISHER_DOMAIN, ScoringMethod.parse("fisher-domain"));
     e = assertThrows(IllegalArgumentException.class, () -> PostProcess.parse("softmax"));

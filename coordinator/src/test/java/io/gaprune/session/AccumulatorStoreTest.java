@@ -122,6 +122,78 @@ class AccumulatorStoreTest {
     }
   }
 
+  /** Linear layers whose input statistics ride beside the Fisher: arrays of their own lengths. */
+  static final List<TensorSpec> LINEAR = List.of(
+      TensorSpec.newBuilder().setName("up").addShape(3).addShape(5).build(),
+      TensorSpec.newBuilder().setName("down").addShape(5).addShape(3).build());
+
+  static UnitStatistics linearUnit(double base) {
+    Map<String, TensorStats> m = new LinkedHashMap<>();
+    for (TensorSpec t : LINEAR) {
+      long[] shape = t.getShapeList().stream().mapToLong(Long::longValue).toArray();
+      var s = TensorStats.zeros(t.getName(), shape, false);
+      for (int i = 0; i < s.size(); i++) {
+        s.sumSqGeneral()[i] = base + i;
+        s.sumSqDomain()[i] = base * i;
+      }
+      var inputs = io.gaprune.stats.InputSums.zeros((int) shape[1], true);
+      for (int i = 0; i < shape[1]; i++) {
+        inputs.squaresGeneral()[i] = base + 0.1 * i;
+        inputs.squaresDomain()[i] = base * 3 + i;
+      }
+      for (int i = 0; i < inputs.gramGeneral().length; i++) {
+        inputs.gramGeneral()[i] = base - i;
+        inputs.gramDomain()[i] = base / (i + 1);
+      }
+      m.put(t.getName(), new TensorStats(t.getName(), shape, s.sumSqGeneral(), s.sumGeneral(), s.sumSqDomain(),
+          s.sumDomain(), base, 0, new io.gaprune.stats.InputSums(inputs.squaresGeneral(), inputs.squaresDomain(),
+              inputs.gramGeneral(), inputs.gramDomain(), 10, 20)));
+    }
+    return new UnitStatistics(m, 4, 4, 1, base, base);
+  }
+
+  @Test
+  void inputStatisticsStageAndFoldExactlyOnceWithTheirOwnLengths() throws Exception {
+    var statistics = ShardCodec.statistics(StatisticSet.FISHER, io.gaprune.protocol.InputStatistics.INPUT_GRAMS);
+    assertEquals(List.of(Statistic.SUM_SQ_GENERAL, Statistic.SUM_SQ_DOMAIN, Statistic.INPUT_SQ_GENERAL,
+        Statistic.INPUT_SQ_DOMAIN, Statistic.INPUT_GRAM_GENERAL, Statistic.INPUT_GRAM_DOMAIN), statistics);
+    var store = new AccumulatorStore(tmp.resolve("inputs"), "s", List.of(LayerPartition.newBuilder().setIndex(0)
+        .addAllTensors(LINEAR).build()), statistics);
+    List<String> order = List.of("p000-b000000", "p000-b000001");
+    for (int u = 0; u < 2; u++) {
+      var unit = linearUnit(u == 0 ? 1.25 : 2.5);
+      ShardCodec.checkCovers(unit, LINEAR, statistics);
+      var digest = ShardCodec.digest(unit, LINEAR, statistics, 16);
+      try (var staging = store.openStaging(order.get(u), 0)) {
+        for (Iterator<ShardChunk> it = ShardCodec.chunks(unit, LINEAR, statistics, 16); it.hasNext(); ) {
+          staging.write(it.next());
+        }
+        staging.commit(UnitResult.newBuilder().setUnitId(order.get(u)).addAllTensors(ShardCodec.metas(unit, LINEAR))
+            .setGeneralSamples(4).setDomainSamples(4).setBatches(1).setChunkCount(digest.chunks())
+            .setTotalBytes(digest.bytes()).setCrc32C(digest.crc32c()).build());
+      }
+    }
+    assertEquals(order, store.foldReady(0, order));
+    assertEquals(List.of(), store.foldReady(0, order), "a repeated fold applies nothing");
+    // 3×5 up: 15 + 15 Fisher, 5 + 5 Σx², 15 + 15 packed Gram; 5×3 down: 15 + 15, 3 + 3, 6 + 6
+    assertEquals(30 + 10 + 30 + 30 + 6 + 12, store.values(store.partition(0)));
+    var merged = store.readAll();
+    for (TensorSpec t : LINEAR) {
+      var a = linearUnit(1.25).tensors().get(t.getName()).inputs();
+      var b = linearUnit(2.5).tensors().get(t.getName()).inputs();
+      var m = merged.tensors().get(t.getName());
+      assertArrayEquals(expected(a.squaresGeneral(), b.squaresGeneral()), m.inputs().squaresGeneral());
+      assertArrayEquals(expected(a.squaresDomain(), b.squaresDomain()), m.inputs().squaresDomain());
+      assertArrayEquals(expected(a.gramGeneral(), b.gramGeneral()), m.inputs().gramGeneral());
+      assertArrayEquals(expected(a.gramDomain(), b.gramDomain()), m.inputs().gramDomain());
+      assertEquals(20, m.inputs().tokensGeneral());
+      assertEquals(40, m.inputs().tokensDomain());
+      assertArrayEquals(expected(linearUnit(1.25).tensors().get(t.getName()).sumSqDomain(),
+          linearUnit(2.5).tensors().get(t.getName()).sumSqDomain()), m.sumSqDomain());
+      assertArrayEquals(m.inputs().gramDomain(), store.merged().tensor(t.getName()).inputs().gramDomain());
+    }
+  }
+
   @Test
   void fisherOnlySessionsStageAndFoldTheFisherAlone() throws Exception {
     AccumulatorStore store = store(FISHER);

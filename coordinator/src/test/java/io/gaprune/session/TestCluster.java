@@ -127,7 +127,7 @@ final class TestCluster implements AutoCloseable {
 
   static EmbeddedSession.SessionResult result(Path workDir, SessionStatus s) throws Exception {
     return result(SessionAccumulators.local(workDir, s.getSessionId(), s.getGroupsList(),
-        io.gaprune.worker.ShardCodec.statistics(s.getSession().getStatistics())), s);
+        io.gaprune.worker.ShardCodec.statistics(s.getSession().getStatistics(), s.getSession().getInputStatistics())), s);
   }
 
   /** The result read from {@code store} (whose groups may lie on several nodes' disks), checked for exactly-once. */

@@ -22,5 +22,13 @@ public interface Encoder {
   NDArray hiddenStates(Batch batch);
 
   /** Pooled embeddings {@code [batch, hidden]}, L2-normalised when the config says so. */
-  NDArray embed(Batch batch);
+  default NDArray embed(Batch batch) {
+    return embed(batch, null);
+  }
+
+  /**
+   * {@link #embed(Batch)}, showing the inputs of the linear layers to {@code recorder} on the way (null: none,
+   * the same computation).
+   */
+  NDArray embed(Batch batch, LinearInputRecorder recorder);
 }

@@ -35,6 +35,16 @@ public final class StatisticsStep {
   private final Encoder encoder;
   private final List<String> partition;
   private final boolean gradientSums;
+  private final Inputs inputs;
+
+  /** The input statistics of the partition's linear layers a step collects beside the gradients. */
+  public enum Inputs {
+    NONE,
+    /** Σx² per input channel (Wanda). */
+    NORMS,
+    /** Σx² and the Gram matrix Σx·xᵀ (SparseGPT, the OBS reconstruction). */
+    GRAMS
+  }
 
   /**
    * @param encoder the model
@@ -57,6 +67,7 @@ public final class StatisticsStep {
     // the encoder's (checkpoint) order, so contributions list tensors the same way on every worker
     this.partition = encoder.parameters().keySet().stream().filter(wanted::contains).toList();
     this.gradientSums = true;
+    this.inputs = Inputs.NONE;
   }
 
   public List<String> partition() {
@@ -68,13 +79,22 @@ public final class StatisticsStep {
    * gradient alignment, half the memory and half the bytes per unit.
    */
   public StatisticsStep fisherOnly() {
-    return new StatisticsStep(encoder, partition, false);
+    return new StatisticsStep(encoder, partition, false, inputs);
   }
 
-  private StatisticsStep(Encoder encoder, List<String> partition, boolean gradientSums) {
+  /**
+   * Also the input statistics of the partition's tensors, which must all be linear layers' weights: summed over
+   * the non-padding tokens of the queries, positives and negatives of each half ({@link InputSums}).
+   */
+  public StatisticsStep withInputs(Inputs inputs) {
+    return new StatisticsStep(encoder, partition, gradientSums, inputs);
+  }
+
+  private StatisticsStep(Encoder encoder, List<String> partition, boolean gradientSums, Inputs inputs) {
     this.encoder = encoder;
     this.partition = partition;
     this.gradientSums = gradientSums;
+    this.inputs = inputs;
   }
 
   /** Runs both halves and returns the contribution of this one batch. */
@@ -111,7 +131,9 @@ public final class StatisticsStep {
       var tensors = sums == null ? new LinkedHashMap<String, TensorStats>() : new LinkedHashMap<>(sums.tensors());
       // The general half's gradients wait (float32, as computed) for the domain half: the cosine needs both.
       var generalGradients = new LinkedHashMap<String, Gradient>();
-      double generalLoss = half(recording.collector(), general, step, sums == null ? null : (name, g) -> {
+      var generalInputs = recorder(sums);
+      var domainInputs = recorder(sums);
+      double generalLoss = half(recording.collector(), general, step, generalInputs, sums == null ? null : (name, g) -> {
         var t = tensors.computeIfAbsent(name, n -> TensorStats.zeros(n, shape(n), gradientSums));
         addSquares(t.sumSqGeneral(), g);
         if (gradientSums) {
@@ -119,7 +141,7 @@ public final class StatisticsStep {
         }
         generalGradients.put(name, g);
       });
-      double domainLoss = half(recording.collector(), domain, step, sums == null ? null : (name, d) -> {
+      double domainLoss = half(recording.collector(), domain, step, domainInputs, sums == null ? null : (name, d) -> {
         var t = tensors.get(name);
         addSquares(t.sumSqDomain(), d);
         if (gradientSums) {
@@ -127,12 +149,45 @@ public final class StatisticsStep {
         }
         double cosine = cosine(generalGradients.remove(name), d);
         tensors.put(name, new TensorStats(t.name(), t.shape(), t.sumSqGeneral(), t.sumGeneral(), t.sumSqDomain(),
-            t.sumDomain(), t.cosineSum() + cosine, t.negativeCosines() + (cosine < 0 ? 1 : 0)));
+            t.sumDomain(), t.cosineSum() + cosine, t.negativeCosines() + (cosine < 0 ? 1 : 0), t.inputs()));
       });
+      if (generalInputs != null) {
+        for (var name : partition) {
+          tensors.put(name, tensors.get(name).withInputs(addInputs(name, tensors.get(name).inputs(), generalInputs,
+              domainInputs)));
+        }
+      }
       var base = sums == null ? UnitStatistics.empty() : sums;
       return new UnitStatistics(tensors, base.generalSamples() + general.size(),
           base.domainSamples() + domain.size(), base.batches() + 1,
           base.generalLossSum() + generalLoss * general.size(), base.domainLossSum() + domainLoss * domain.size());
+    }
+  }
+
+  private InputRecorder recorder(UnitStatistics sums) {
+    return sums == null || inputs == Inputs.NONE ? null
+        : new InputRecorder(new HashSet<>(partition), inputs == Inputs.GRAMS);
+  }
+
+  /** {@code sums} (zeros at the first batch) plus this step's inputs of both halves. */
+  private InputSums addInputs(String name, InputSums sums, InputRecorder general, InputRecorder domain) {
+    var g = general.sums(name);
+    var d = domain.sums(name);
+    if (g == null || d == null) {
+      throw new IllegalArgumentException("input statistics were asked for " + name + ", which is not the weight of "
+          + "a linear layer the encoder computes (input statistics need linear candidates: mlp, attention, linear)");
+    }
+    var out = sums.hasSquares() ? sums : InputSums.zeros(g.squares().length, inputs == Inputs.GRAMS);
+    addInto(out.squaresGeneral(), g.squares());
+    addInto(out.squaresDomain(), d.squares());
+    addInto(out.gramGeneral(), g.gram());
+    addInto(out.gramDomain(), d.gram());
+    return out.withTokens(false, g.tokens()[0]).withTokens(true, d.tokens()[0]);
+  }
+
+  private static void addInto(double[] target, double[] add) {
+    for (int i = 0; i < target.length; i++) {
+      target[i] += add[i];
     }
   }
 
@@ -154,10 +209,10 @@ public final class StatisticsStep {
    * Runs one half's forward and backward, hands each tensor's gradient to {@code sink} (null: forward and
    * backward only, nothing copied); returns the loss.
    */
-  private double half(GradientCollector collector, TripletBatch batch, NDManager step,
+  private double half(GradientCollector collector, TripletBatch batch, NDManager step, InputRecorder inputs,
       BiConsumer<String, Gradient> sink) {
-    var loss = InfoNceLoss.loss(encoder.embed(batch.queries()), encoder.embed(batch.positives()),
-        encoder.embed(batch.negatives()));
+    var loss = InfoNceLoss.loss(encoder.embed(batch.queries(), inputs), encoder.embed(batch.positives(), inputs),
+        encoder.embed(batch.negatives(), inputs));
     collector.backward(loss);
     for (var name : partition) {
       var parameter = encoder.parameters().get(name);

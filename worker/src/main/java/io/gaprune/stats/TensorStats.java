@@ -16,6 +16,9 @@ import java.util.Objects;
  * <p>The gradient sums {@code sumGeneral} and {@code sumDomain} are optional: a session whose scoring does not
  * read the gradient alignment collects the Fisher only, and then both are empty arrays ({@link
  * #hasGradientSums()} false); the cosines are computed in any case (one scalar per batch).
+ *
+ * <p>{@code inputs} are the input statistics of a linear layer (Σx², Σx·xᵀ per half: Wanda, SparseGPT), when
+ * the session collects them; {@link InputSums#NONE} otherwise.
  */
 public record TensorStats(
     String name,
@@ -25,10 +28,16 @@ public record TensorStats(
     double[] sumSqDomain,
     double[] sumDomain,
     double cosineSum,
-    long negativeCosines) {
+    long negativeCosines,
+    InputSums inputs) {
 
   public TensorStats {
     Objects.requireNonNull(name, "name");
+    inputs = inputs == null ? InputSums.NONE : inputs;
+    if (inputs.hasSquares() && (shape.length != 2 || inputs.squaresGeneral().length != shape[1])) {
+      throw new IllegalArgumentException("tensor " + name + ": input statistics of " + inputs.squaresGeneral().length
+          + " channels, shape " + Arrays.toString(shape) + " is not a linear layer with that many inputs");
+    }
     long n = Shapes.elementCount(shape);
     boolean gradients = sumGeneral.length != 0 || sumDomain.length != 0 || n == 0;
     for (double[] a : gradients ? new double[][] {sumSqGeneral, sumGeneral, sumSqDomain, sumDomain}
@@ -39,6 +48,18 @@ public record TensorStats(
                 + " needs " + n);
       }
     }
+  }
+
+  /** Gradient statistics without input statistics. */
+  public TensorStats(String name, long[] shape, double[] sumSqGeneral, double[] sumGeneral, double[] sumSqDomain,
+      double[] sumDomain, double cosineSum, long negativeCosines) {
+    this(name, shape, sumSqGeneral, sumGeneral, sumSqDomain, sumDomain, cosineSum, negativeCosines, InputSums.NONE);
+  }
+
+  /** These statistics with {@code inputs} as their input statistics. */
+  public TensorStats withInputs(InputSums inputs) {
+    return new TensorStats(name, shape, sumSqGeneral, sumGeneral, sumSqDomain, sumDomain, cosineSum,
+        negativeCosines, inputs);
   }
 
   /** All-zero statistics for a tensor of this shape, gradient sums included. */
@@ -61,7 +82,7 @@ public record TensorStats(
   /** A deep copy: {@link #plusInPlace} mutates its receiver's arrays, so owners copy what they adopt. */
   public TensorStats copy() {
     return new TensorStats(name, shape.clone(), sumSqGeneral.clone(), sumGeneral.clone(), sumSqDomain.clone(),
-        sumDomain.clone(), cosineSum, negativeCosines);
+        sumDomain.clone(), cosineSum, negativeCosines, inputs.copy());
   }
 
   public int size() {
@@ -84,7 +105,7 @@ public record TensorStats(
     addInto(sumSqDomain, other.sumSqDomain);
     addInto(sumDomain, other.sumDomain);
     return new TensorStats(name, shape, sumSqGeneral, sumGeneral, sumSqDomain, sumDomain,
-        cosineSum + other.cosineSum, negativeCosines + other.negativeCosines);
+        cosineSum + other.cosineSum, negativeCosines + other.negativeCosines, inputs.plusInPlace(other.inputs));
   }
 
   private static void addInto(double[] target, double[] add) {

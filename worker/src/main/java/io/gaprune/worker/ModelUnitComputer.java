@@ -132,6 +132,7 @@ public final class ModelUnitComputer implements ModelRuntime {
     if (!ShardCodec.gradientSums(session)) {
       step = step.fisherOnly();
     }
+    step = step.withInputs(ShardCodec.inputs(session));
     UnitStatistics sum = UnitStatistics.empty();
     int done = 0;
     for (BatchIndices b : unit.getBatchesList()) {

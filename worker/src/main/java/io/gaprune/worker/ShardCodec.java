@@ -1,6 +1,8 @@
 package io.gaprune.worker;
 
 import com.google.protobuf.UnsafeByteOperations;
+import io.gaprune.model.Shapes;
+import io.gaprune.protocol.InputStatistics;
 import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.ShardChunk;
 import io.gaprune.protocol.Statistic;
@@ -8,6 +10,8 @@ import io.gaprune.protocol.StatisticSet;
 import io.gaprune.protocol.TensorScalars;
 import io.gaprune.protocol.TensorSpec;
 import io.gaprune.protocol.WorkUnit;
+import io.gaprune.stats.PackedSymmetric;
+import io.gaprune.stats.StatisticsStep;
 import io.gaprune.stats.TensorStats;
 import io.gaprune.stats.UnitStatistics;
 import java.lang.invoke.MethodHandles;
@@ -44,9 +48,13 @@ public final class ShardCodec {
 
   private ShardCodec() {}
 
-  /** The statistics a session's units carry, in stream order. */
+  private static final List<Statistic> INPUT_NORMS = List.of(Statistic.INPUT_SQ_GENERAL, Statistic.INPUT_SQ_DOMAIN);
+  private static final List<Statistic> INPUT_GRAMS = List.of(Statistic.INPUT_SQ_GENERAL, Statistic.INPUT_SQ_DOMAIN,
+      Statistic.INPUT_GRAM_GENERAL, Statistic.INPUT_GRAM_DOMAIN);
+
+  /** The statistics a session's units carry, in stream order: the gradient statistics, then the input ones. */
   public static List<Statistic> statistics(SessionConfig session) {
-    return statistics(session.getStatistics());
+    return statistics(session.getStatistics(), session.getInputStatistics());
   }
 
   public static List<Statistic> statistics(StatisticSet set) {
@@ -54,9 +62,52 @@ public final class ShardCodec {
     return set == StatisticSet.FISHER ? FISHER : ALL;
   }
 
+  public static List<Statistic> statistics(StatisticSet set, InputStatistics inputs) {
+    var out = new ArrayList<>(statistics(set));
+    switch (inputs) {
+      case INPUT_NORMS -> out.addAll(INPUT_NORMS);
+      case INPUT_GRAMS -> out.addAll(INPUT_GRAMS);
+      default -> { } // none (also a journal written before input statistics existed)
+    }
+    return List.copyOf(out);
+  }
+
   /** Whether a session's units carry the gradient sums Σg. */
   public static boolean gradientSums(SessionConfig session) {
-    return statistics(session).size() == ALL.size();
+    return statistics(session).contains(Statistic.SUM_GENERAL);
+  }
+
+  /** The input statistics a session's worker step collects. */
+  public static StatisticsStep.Inputs inputs(SessionConfig session) {
+    return switch (session.getInputStatistics()) {
+      case INPUT_NORMS -> StatisticsStep.Inputs.NORMS;
+      case INPUT_GRAMS -> StatisticsStep.Inputs.GRAMS;
+      default -> StatisticsStep.Inputs.NONE;
+    };
+  }
+
+  /**
+   * Values of one statistic of a tensor: the tensor's element count for the gradient statistics; for the input
+   * statistics of a linear weight {@code [out, in]}, {@code in} (Σx²) or {@code in·(in+1)/2} (the packed Gram).
+   */
+  public static long length(long[] shape, Statistic s) {
+    return switch (s) {
+      case INPUT_SQ_GENERAL, INPUT_SQ_DOMAIN -> inputs(shape, s);
+      case INPUT_GRAM_GENERAL, INPUT_GRAM_DOMAIN -> PackedSymmetric.length(inputs(shape, s));
+      default -> Shapes.elementCount(shape);
+    };
+  }
+
+  public static long length(TensorSpec spec, Statistic s) {
+    return length(spec.getShapeList().stream().mapToLong(Long::longValue).toArray(), s);
+  }
+
+  private static long inputs(long[] shape, Statistic s) {
+    if (shape.length != 2) {
+      throw new IllegalArgumentException(s + " is a statistic of linear weights [out, in], not of shape "
+          + Arrays.toString(shape));
+    }
+    return shape[1];
   }
 
   /**
@@ -91,6 +142,10 @@ public final class ShardCodec {
       case SUM_GENERAL -> t.sumGeneral();
       case SUM_SQ_DOMAIN -> t.sumSqDomain();
       case SUM_DOMAIN -> t.sumDomain();
+      case INPUT_SQ_GENERAL -> t.inputs().squaresGeneral();
+      case INPUT_SQ_DOMAIN -> t.inputs().squaresDomain();
+      case INPUT_GRAM_GENERAL -> t.inputs().gramGeneral();
+      case INPUT_GRAM_DOMAIN -> t.inputs().gramDomain();
       default -> throw new IllegalArgumentException("no statistic " + s);
     };
   }
@@ -110,9 +165,15 @@ public final class ShardCodec {
         throw new IllegalStateException("tensor " + spec.getName() + " has shape " + Arrays.toString(t.shape())
             + ", the partition expects " + Arrays.toString(shape));
       }
-      if (statistics.size() == ALL.size() && !t.hasGradientSums()) {
+      if (statistics.contains(Statistic.SUM_GENERAL) && !t.hasGradientSums()) {
         throw new IllegalStateException("the runtime returned no gradient sums for tensor " + spec.getName()
             + ", and the session's scoring reads them");
+      }
+      for (Statistic s : statistics) {
+        if (array(t, s).length != length(shape, s)) {
+          throw new IllegalStateException("the runtime returned " + array(t, s).length + " values of " + s
+              + " for tensor " + spec.getName() + ", the session expects " + length(shape, s));
+        }
       }
     }
   }
@@ -140,7 +201,8 @@ public final class ShardCodec {
     for (TensorSpec spec : order) {
       TensorStats t = stats.tensors().get(spec.getName());
       out.add(TensorScalars.newBuilder().setName(spec.getName()).addAllShape(spec.getShapeList())
-          .setCosineSum(t.cosineSum()).setNegativeCosines(t.negativeCosines()).build());
+          .setCosineSum(t.cosineSum()).setNegativeCosines(t.negativeCosines())
+          .setGeneralTokens(t.inputs().tokensGeneral()).setDomainTokens(t.inputs().tokensDomain()).build());
     }
     return out;
   }

@@ -11,6 +11,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import io.gaprune.model.Batch;
 import io.gaprune.model.Encoder;
+import io.gaprune.model.LinearInputRecorder;
 import io.gaprune.model.ModelConfig;
 import io.gaprune.model.ParameterCheck;
 import io.gaprune.model.Scalars;
@@ -123,6 +124,10 @@ public final class BertEncoder implements Encoder {
 
   @Override
   public NDArray hiddenStates(Batch batch) {
+    return hiddenStates(batch, null);
+  }
+
+  private NDArray hiddenStates(Batch batch, LinearInputRecorder recorder) {
     var ids = batch.inputIds();
     if (ids.getShape().dimension() != 2) {
       throw new IllegalArgumentException("input ids must be [batch, seq], got " + ids.getShape());
@@ -141,15 +146,16 @@ public final class BertEncoder implements Encoder {
     var x = embeddings(batch, seq);
     var maskBias = batch.attentionMask().toType(dtype, false).sub(1).mul(-MASK_BIAS)
         .reshape(ids.getShape().get(0), 1, 1, seq); // [B, 1, 1, S]: 0 for tokens, MASK_BIAS for padding
+    var tap = recorder == null ? null : new Tap(recorder, batch.attentionMask());
     for (int i = 0; i < config.numLayers(); i++) {
-      x = layer(x, maskBias, "encoder.layer." + i + ".");
+      x = layer(x, maskBias, "encoder.layer." + i + ".", tap);
     }
     return x;
   }
 
   @Override
-  public NDArray embed(Batch batch) {
-    var h = hiddenStates(batch);
+  public NDArray embed(Batch batch, LinearInputRecorder recorder) {
+    var h = hiddenStates(batch, recorder);
     NDArray pooled = switch (config.pooling()) {
       case CLS -> h.get(new NDIndex(":, 0, :"));
       case MEAN -> meanPool(h, batch.attentionMask());
@@ -192,28 +198,29 @@ public final class BertEncoder implements Encoder {
    * with it, one layer's. Closing the Java handles is safe under autograd: the graph keeps its own
    * references to the tensors backward needs.
    */
-  private NDArray layer(NDArray input, NDArray maskBias, String p) {
+  private NDArray layer(NDArray input, NDArray maskBias, String p, Tap tap) {
     var parent = input.getManager();
     try (var scope = parent.newSubManager()) {
       scope.tempAttachAll(input); // results of ops on input now land in scope; input goes back on close
-      var attention = linear(selfAttention(input, maskBias, p + "attention.self."), p + "attention.output.dense.");
+      var attention = linear(selfAttention(input, maskBias, p + "attention.self.", tap), p + "attention.output.dense.",
+          tap);
       var x = layerNorm(attention.add(input), p + "attention.output.LayerNorm.");
       // torch's gelu without approximation is the erf form BERT uses (checked against ONNX's Erf graph).
-      var inner = linear(x, p + "intermediate.dense.").getNDArrayInternal().gelu();
-      var out = layerNorm(linear(inner, p + "output.dense.").add(x), p + "output.LayerNorm.");
+      var inner = linear(x, p + "intermediate.dense.", tap).getNDArrayInternal().gelu();
+      var out = layerNorm(linear(inner, p + "output.dense.", tap).add(x), p + "output.LayerNorm.");
       out.attach(parent);
       return out;
     }
   }
 
-  private NDArray selfAttention(NDArray x, NDArray maskBias, String p) {
+  private NDArray selfAttention(NDArray x, NDArray maskBias, String p, Tap tap) {
     long b = x.getShape().get(0);
     long s = x.getShape().get(1);
     int heads = config.numHeads();
     int d = config.headDim();
-    var q = heads(linear(x, p + "query."), b, s, heads, d);
-    var k = heads(linear(x, p + "key."), b, s, heads, d);
-    var v = heads(linear(x, p + "value."), b, s, heads, d);
+    var q = heads(linear(x, p + "query.", tap), b, s, heads, d);
+    var k = heads(linear(x, p + "key.", tap), b, s, heads, d);
+    var v = heads(linear(x, p + "value.", tap), b, s, heads, d);
     var products = q.matMul(k.transpose(0, 1, 3, 2));
     var scores = products.div(Scalars.of(products, Math.sqrt(d))).add(maskBias); // [B, H, S, S]
     var context = scores.softmax(-1).matMul(v); // [B, H, S, d]
@@ -224,7 +231,13 @@ public final class BertEncoder implements Encoder {
     return x.reshape(b, s, heads, d).transpose(0, 2, 1, 3);
   }
 
-  private NDArray linear(NDArray x, String prefix) {
+  /** A recorder and the batch's attention mask, for the linear layers of one forward pass. */
+  private record Tap(LinearInputRecorder recorder, NDArray attentionMask) {}
+
+  private NDArray linear(NDArray x, String prefix, Tap tap) {
+    if (tap != null && tap.recorder().wants(prefix + "weight")) {
+      tap.recorder().record(prefix + "weight", x, tap.attentionMask());
+    }
     return Linear.linear(x, parameters.get(prefix + "weight"), parameters.get(prefix + "bias")).singletonOrThrow();
   }
 

@@ -10,6 +10,7 @@ import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
 import io.gaprune.model.Batch;
 import io.gaprune.model.Encoder;
+import io.gaprune.model.LinearInputRecorder;
 import io.gaprune.model.ModelConfig;
 import io.gaprune.model.ParameterCheck;
 import io.gaprune.model.Scalars;
@@ -157,6 +158,10 @@ public final class Qwen3Encoder implements Encoder {
 
   @Override
   public NDArray hiddenStates(Batch batch) {
+    return hiddenStates(batch, null);
+  }
+
+  private NDArray hiddenStates(Batch batch, LinearInputRecorder recorder) {
     var ids = batch.inputIds();
     var mask = batch.attentionMask();
     if (ids.getShape().dimension() != 2 || !ids.getShape().equals(mask.getShape())) {
@@ -171,17 +176,18 @@ public final class Qwen3Encoder implements Encoder {
     var rope = rotary(mask);
     var maskBias = attentionBias(mask);
     var x = Embedding.embedding(ids, parameters.get("embed_tokens.weight"), SparseFormat.DENSE).singletonOrThrow();
+    var tap = recorder == null ? null : new Tap(recorder, mask);
     for (int i = 0; i < config.numLayers(); i++) {
       var p = "layers." + i + ".";
-      x = x.add(selfAttention(rmsNorm(x, p + "input_layernorm.weight"), rope, maskBias, p + "self_attn."));
-      x = x.add(mlp(rmsNorm(x, p + "post_attention_layernorm.weight"), p + "mlp."));
+      x = x.add(selfAttention(rmsNorm(x, p + "input_layernorm.weight"), rope, maskBias, p + "self_attn.", tap));
+      x = x.add(mlp(rmsNorm(x, p + "post_attention_layernorm.weight"), p + "mlp.", tap));
     }
     return rmsNorm(x, "norm.weight");
   }
 
   @Override
-  public NDArray embed(Batch batch) {
-    var pooled = lastTokenPool(hiddenStates(batch), batch.attentionMask());
+  public NDArray embed(Batch batch, LinearInputRecorder recorder) {
+    var pooled = lastTokenPool(hiddenStates(batch, recorder), batch.attentionMask());
     return config.normalize() ? BertEncoder.l2Normalize(pooled) : pooled;
   }
 
@@ -223,23 +229,23 @@ public final class Qwen3Encoder implements Encoder {
     return keys.mul(causal).sub(1).mul(-MASK_BIAS);
   }
 
-  private NDArray selfAttention(NDArray x, NDArray[] rope, NDArray maskBias, String p) {
+  private NDArray selfAttention(NDArray x, NDArray[] rope, NDArray maskBias, String p, Tap tap) {
     long b = x.getShape().get(0);
     long s = x.getShape().get(1);
     int heads = config.numHeads();
     int kvHeads = config.numKvHeads();
     int d = config.headDim();
-    var q = applyRope(rmsNorm(project(x, p + "q_proj.weight").reshape(b, s, heads, d), p + "q_norm.weight")
+    var q = applyRope(rmsNorm(project(x, p + "q_proj.weight", tap).reshape(b, s, heads, d), p + "q_norm.weight")
         .transpose(0, 2, 1, 3), rope);
-    var k = applyRope(rmsNorm(project(x, p + "k_proj.weight").reshape(b, s, kvHeads, d), p + "k_norm.weight")
+    var k = applyRope(rmsNorm(project(x, p + "k_proj.weight", tap).reshape(b, s, kvHeads, d), p + "k_norm.weight")
         .transpose(0, 2, 1, 3), rope);
-    var v = project(x, p + "v_proj.weight").reshape(b, s, kvHeads, d).transpose(0, 2, 1, 3);
+    var v = project(x, p + "v_proj.weight", tap).reshape(b, s, kvHeads, d).transpose(0, 2, 1, 3);
     k = repeatKv(k, heads / kvHeads);
     v = repeatKv(v, heads / kvHeads);
     var products = q.matMul(k.transpose(0, 1, 3, 2));
     var scores = products.div(Scalars.of(products, Math.sqrt(d))).add(maskBias); // [B, H, S, S]
     var context = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, s, (long) heads * d);
-    return project(context, p + "o_proj.weight");
+    return project(context, p + "o_proj.weight", tap);
   }
 
   /** HF's {@code repeat_kv}: query head h reads key/value head h / n_rep. */
@@ -262,13 +268,19 @@ public final class Qwen3Encoder implements Encoder {
     return x.mul(rope[0]).add(rotated.mul(rope[1]));
   }
 
-  private NDArray mlp(NDArray x, String p) {
-    var gate = project(x, p + "gate_proj.weight");
-    var up = project(x, p + "up_proj.weight");
-    return project(gate.mul(Activation.sigmoid(gate)).mul(up), p + "down_proj.weight"); // SiLU(gate) · up
+  private NDArray mlp(NDArray x, String p, Tap tap) {
+    var gate = project(x, p + "gate_proj.weight", tap);
+    var up = project(x, p + "up_proj.weight", tap);
+    return project(gate.mul(Activation.sigmoid(gate)).mul(up), p + "down_proj.weight", tap); // SiLU(gate) · up
   }
 
-  private NDArray project(NDArray x, String weight) {
+  /** A recorder and the batch's attention mask, for the linear layers of one forward pass. */
+  private record Tap(LinearInputRecorder recorder, NDArray attentionMask) {}
+
+  private NDArray project(NDArray x, String weight, Tap tap) {
+    if (tap != null && tap.recorder().wants(weight)) {
+      tap.recorder().record(weight, x, tap.attentionMask());
+    }
     return Linear.linear(x, parameters.get(weight)).singletonOrThrow();
   }
 

@@ -1,0 +1,270 @@
+package io.gaprune.planner;
+
+import io.gaprune.model.LayerType;
+import io.gaprune.model.safetensors.DType;
+import io.gaprune.model.safetensors.SafetensorsWriter;
+import io.gaprune.model.safetensors.TensorSpec;
+import io.gaprune.stats.InputSums;
+import io.gaprune.stats.PackedSymmetric;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The methods that decide layer by layer from the layers' input statistics, not by one selection over scores:
+ * Wanda (per output row), SparseGPT (its own mask and weight updates), and the OBS reconstruction of any mask
+ * (the reconstructing DAI). Every candidate tensor gets the requested sparsity exactly (the budget is per layer,
+ * as both papers prune); the masks file and the plan's counts have the {@link Planner}'s format, so the pipeline
+ * applies, reports and retrains them the same way.
+ */
+public final class LayerwisePruner {
+
+  private LayerwisePruner() {}
+
+  /** The model as the layer-wise methods read and change it, one tensor at a time. */
+  public interface Model {
+    /** Every tensor, in the model's order. */
+    List<TensorMeta> tensors();
+
+    float[] weights(TensorMeta tensor) throws IOException;
+
+    /** The tensor's input statistics, or {@link InputSums#NONE} when none were collected. */
+    InputSums inputs(TensorMeta tensor) throws IOException;
+
+    /** Replaces the tensor's weights (SparseGPT's and the reconstruction's updates). */
+    void update(TensorMeta tensor, double[] weights) throws IOException;
+  }
+
+  /**
+   * @param calibration which half's statistics Wanda and SparseGPT read
+   * @param structure unstructured (the sparsity decides) or N:M (the sparsity is 1 − N/M)
+   */
+  public record Settings(Set<LayerType> layerTypes, double sparsity, Structure structure, Calibration calibration,
+      int block, double dampening) {
+    public Settings {
+      Budgets.checkSparsity(sparsity);
+    }
+
+    public static Settings of(Set<LayerType> layerTypes, double sparsity) {
+      return new Settings(layerTypes, sparsity, Structure.UNSTRUCTURED, Calibration.DOMAIN, SparseGpt.DEFAULT_BLOCK,
+          SparseGpt.DEFAULT_DAMPENING);
+    }
+
+    public Settings withStructure(Structure s) {
+      return new Settings(layerTypes, sparsity, s, calibration, block, dampening);
+    }
+
+    public Settings withCalibration(Calibration c) {
+      return new Settings(layerTypes, sparsity, structure, c, block, dampening);
+    }
+  }
+
+  /** Wanda's masks: {@code |W|·sqrt(Σx²)} compared within each output row. */
+  public static PlanResult wanda(Model model, Settings settings, Path masks, Path stats) throws IOException {
+    return run("wanda", model, settings, masks, stats, (t, rows, cols, w, inputs) -> {
+      var scores = Wanda.scores(t.name(), w, rows, cols, settings.calibration().squares(inputs));
+      return new SparseGpt.Result(null, Wanda.mask(scores, rows, cols, settings.sparsity(), settings.structure()), 0);
+    });
+  }
+
+  /** SparseGPT's masks and updated weights (written into the model through {@link Model#update}). */
+  public static PlanResult sparseGpt(Model model, Settings settings, Path masks, Path stats) throws IOException {
+    return run("sparsegpt", model, settings, masks, stats, (t, rows, cols, w, inputs) -> {
+      if (!inputs.hasGrams()) {
+        throw new IllegalArgumentException("tensor " + t.name() + " has no input Gram matrix Σx·xᵀ, which SparseGPT "
+            + "needs: collect the statistics with sparsegpt among the methods");
+      }
+      var h = PackedSymmetric.unpack(settings.calibration().gram(inputs), cols);
+      return SparseGpt.prune(t.name(), widen(w), rows, cols, h, settings.sparsity(), settings.structure(),
+          settings.block(), settings.dampening());
+    });
+  }
+
+  /**
+   * The reconstructing step after any mask: per candidate of {@code masks}, SparseGPT's updates with that mask
+   * fixed on {@code H = H_dom + λ·c·H_gen}, {@code c = tr H_dom / tr H_gen}, the general Hessian put on the
+   * domain's scale and weighted as the calibrated DAI weights the general Fisher ({@code λ} = its general
+   * weight). The kept weights change, the mask does not.
+   *
+   * @return per tensor the reconstruction error {@code tr(ΔW·H·ΔWᵀ)} of the mask before and after the update,
+   *     relative to {@code tr(W·H·Wᵀ)} (the layer's output energy on the calibration inputs)
+   */
+  public static List<Reconstruction> reconstruct(Model model, Map<String, byte[]> masks, double generalWeight,
+      int block, double dampening) throws IOException {
+    var out = new ArrayList<Reconstruction>();
+    for (var t : model.tensors()) {
+      var mask = masks.get(t.name());
+      if (mask == null) {
+        continue;
+      }
+      int rows = (int) t.shape()[0];
+      int cols = Math.toIntExact(t.size() / rows);
+      var inputs = model.inputs(t);
+      if (!inputs.hasGrams()) {
+        throw new IllegalArgumentException("tensor " + t.name() + " has no input Gram matrix Σx·xᵀ, which the "
+            + "reconstruction needs: collect the statistics with reconstruct=1 among the methods");
+      }
+      var h = weightedHessian(t.name(), inputs, generalWeight, cols);
+      var w = widen(model.weights(t));
+      var result = SparseGpt.reconstruct(t.name(), w, rows, cols, h, mask, block, dampening);
+      double before = error(w, masked(w, mask), h, rows, cols);
+      double after = error(w, result.weights(), h, rows, cols);
+      double energy = error(w, new double[w.length], h, rows, cols);
+      model.update(t, result.weights());
+      out.add(new Reconstruction(t.name(), energy > 0 ? before / energy : 0, energy > 0 ? after / energy : 0));
+    }
+    return out;
+  }
+
+  /** A tensor's relative reconstruction error of its mask before and after the update. */
+  public record Reconstruction(String tensor, double before, double after) {}
+
+  /** {@code H_dom + λ·c·H_gen}, {@code c = tr H_dom / tr H_gen} (0 when the general half saw nothing), full. */
+  static double[] weightedHessian(String name, InputSums inputs, double generalWeight, int cols) {
+    double traceDomain = 0;
+    double traceGeneral = 0;
+    for (int j = 0; j < cols; j++) {
+      traceDomain += inputs.gramDomain()[PackedSymmetric.index(j, j, cols)];
+      traceGeneral += inputs.gramGeneral()[PackedSymmetric.index(j, j, cols)];
+    }
+    double scale = traceGeneral > 0 ? generalWeight * traceDomain / traceGeneral : 0;
+    var packed = inputs.gramDomain().clone();
+    for (int i = 0; i < packed.length; i++) {
+      packed[i] += scale * inputs.gramGeneral()[i];
+    }
+    return PackedSymmetric.unpack(packed, cols);
+  }
+
+  /** {@code tr((W − V)·H·(W − V)ᵀ)} = {@code ‖W·X − V·X‖²} on the inputs whose Gram matrix is H. */
+  static double error(double[] w, double[] v, double[] h, int rows, int cols) {
+    double total = 0;
+    var d = new double[cols];
+    for (int r = 0; r < rows; r++) {
+      boolean any = false;
+      for (int j = 0; j < cols; j++) {
+        d[j] = w[r * cols + j] - v[r * cols + j];
+        any |= d[j] != 0;
+      }
+      if (!any) {
+        continue;
+      }
+      for (int i = 0; i < cols; i++) {
+        if (d[i] == 0) {
+          continue;
+        }
+        double s = 0;
+        for (int j = 0; j < cols; j++) {
+          s += h[i * cols + j] * d[j];
+        }
+        total += d[i] * s;
+      }
+    }
+    return total;
+  }
+
+  private static double[] masked(double[] w, byte[] mask) {
+    var out = w.clone();
+    for (int i = 0; i < out.length; i++) {
+      if (mask[i] == 0) {
+        out[i] = 0;
+      }
+    }
+    return out;
+  }
+
+  private static double[] widen(float[] w) {
+    var out = new double[w.length];
+    for (int i = 0; i < w.length; i++) {
+      out[i] = w[i];
+    }
+    return out;
+  }
+
+  @FunctionalInterface
+  private interface LayerMethod {
+    SparseGpt.Result prune(TensorMeta t, int rows, int cols, float[] weights, InputSums inputs) throws IOException;
+  }
+
+  private static PlanResult run(String method, Model model, Settings settings, Path masksOut, Path statsOut,
+      LayerMethod layer) throws IOException {
+    var candidates = model.tensors().stream()
+        .filter(t -> LayerType.isCandidate(settings.layerTypes(), t.name(), t.shape()))
+        .toList();
+    if (candidates.isEmpty()) {
+      throw new IllegalArgumentException("no candidate tensors for layer types "
+          + LayerType.describe(settings.layerTypes()));
+    }
+    var specs = candidates.stream().map(t -> new TensorSpec(t.name(), DType.U8, t.shape())).toList();
+    var md = new LinkedHashMap<String, String>();
+    md.put("format", "pt");
+    md.put("gaprune.kind", "masks");
+    md.put("gaprune.method", method);
+    md.put("gaprune.sparsity", Double.toString(settings.sparsity()));
+    md.put("gaprune.budget", "per layer");
+    md.put("gaprune.structure", settings.structure().toString());
+    md.put("gaprune.calibration", settings.calibration().toString());
+    md.put("gaprune.layer_types", LayerType.describe(settings.layerTypes()));
+    var tensorCounts = new ArrayList<PlanResult.TensorCount>();
+    var groups = new LinkedHashMap<String, long[]>();
+    long total = 0;
+    long pruned = 0;
+    var writer = SafetensorsWriter.create(masksOut, specs, md);
+    try {
+      for (var t : candidates) {
+        if (t.shape().length != 2) {
+          throw new IllegalArgumentException(method + " prunes linear weights [out, in]; " + t.name() + " has shape "
+              + java.util.Arrays.toString(t.shape()));
+        }
+        int rows = (int) t.shape()[0];
+        int cols = (int) t.shape()[1];
+        var inputs = model.inputs(t);
+        if (!inputs.hasSquares()) {
+          throw new IllegalArgumentException("tensor " + t.name() + " has no input statistics, which " + method
+              + " needs: collect the statistics with " + method + " among the methods");
+        }
+        var result = layer.prune(t, rows, cols, model.weights(t), inputs);
+        if (result.weights() != null) {
+          model.update(t, result.weights());
+        }
+        long p = 0;
+        for (byte b : result.mask()) {
+          p += b == 0 ? 1 : 0;
+        }
+        writer.writeBytes(t.name(), result.mask());
+        String g = LayerType.group(t.name());
+        var counts = groups.computeIfAbsent(g, k -> new long[2]);
+        counts[0] += t.size();
+        counts[1] += p;
+        total += t.size();
+        pruned += p;
+        boolean entire = p == t.size() && t.size() > 0;
+        tensorCounts.add(new PlanResult.TensorCount(t.name(), t.shape(), g, t.size(), p, entire, entire));
+      }
+      writer.close();
+      writer = null;
+    } finally {
+      if (writer != null) {
+        writer.abort();
+      }
+    }
+    var layers = new ArrayList<PlanResult.GroupCount>();
+    groups.forEach((g, c) -> layers.add(new PlanResult.GroupCount(g, c[0], c[1])));
+    var result = new PlanResult(settings.structure().unstructured() ? settings.sparsity()
+        : settings.structure().sparsity(), total == 0 ? 0 : (double) pruned / total, total, pruned, List.of(), layers,
+        tensorCounts, new PlanResult.ScoreSummary(0, 0, 0, 0, List.of()), 1, List.of(), settings.structure());
+    if (statsOut != null) {
+      Files.writeString(statsOut, String.format(Locale.ROOT,
+          "{\n  \"method\": \"%s\",\n  \"structure\": \"%s\",\n  \"calibration\": \"%s\",\n  \"budget\": \"per layer\","
+              + "\n  \"requested_sparsity\": %s,\n  \"actual_sparsity\": %s,\n  \"candidates\": %d,\n  \"pruned\": %d\n}\n",
+          method, settings.structure(), settings.calibration(), result.requestedSparsity(), result.actualSparsity(),
+          total, pruned));
+    }
+    return result;
+  }
+}

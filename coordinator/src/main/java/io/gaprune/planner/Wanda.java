@@ -1,0 +1,94 @@
+package io.gaprune.planner;
+
+import java.util.Arrays;
+
+/**
+ * Wanda (Sun et al. 2023, "A Simple and Effective Pruning Approach for Large Language Models"): the score of
+ * weight {@code W_ij} of a linear layer {@code [rows = out, cols = in]} is {@code |W_ij|·sqrt(Σ_t x_tj²)}, the
+ * weight times the norm of its input channel over the calibration tokens, and weights are compared within each
+ * output row (the paper's comparison group; it found per-row clearly better than per-layer for LLMs). Pure
+ * float64 arithmetic.
+ *
+ * <p>Budget: exactly {@code k = floor(sparsity × rows × cols)} per layer, {@code k / rows} in every row and the
+ * remainder one more in the first rows (the paper prunes {@code int(cols × sparsity)} per row, which can miss
+ * the layer's count by up to a weight per row). N:M: in each row, each group of M consecutive inputs keeps its
+ * N highest scores. Ties: the lower column is pruned first, as the planner's fixed order.
+ */
+public final class Wanda {
+
+  private Wanda() {}
+
+  /**
+   * @param weights row-major {@code [rows, cols]}
+   * @param inputSquares {@code Σ_t x_tj²} per input channel (length cols)
+   */
+  public static double[] scores(String name, float[] weights, int rows, int cols, double[] inputSquares) {
+    if (weights.length != (long) rows * cols) {
+      throw new IllegalArgumentException("tensor " + name + ": " + weights.length + " weights, shape " + rows + "×"
+          + cols);
+    }
+    if (inputSquares.length != cols) {
+      throw new IllegalArgumentException("tensor " + name + ": " + inputSquares.length + " input norms for "
+          + cols + " input channels: statistics and weights do not match");
+    }
+    var norms = new double[cols];
+    for (int j = 0; j < cols; j++) {
+      double v = inputSquares[j];
+      if (!Double.isFinite(v) || v < 0) {
+        throw new IllegalArgumentException("tensor " + name + ": input statistic Σx² of channel " + j + " is " + v);
+      }
+      norms[j] = Math.sqrt(v);
+    }
+    var out = new double[weights.length];
+    for (int r = 0; r < rows; r++) {
+      for (int j = 0; j < cols; j++) {
+        out[r * cols + j] = Math.abs((double) weights[r * cols + j]) * norms[j];
+      }
+    }
+    return out;
+  }
+
+  /** The mask (1 kept, 0 pruned) of one layer from its scores, per output row. */
+  public static byte[] mask(double[] scores, int rows, int cols, double sparsity, Structure structure) {
+    var mask = new byte[scores.length];
+    Arrays.fill(mask, (byte) 1);
+    if (!structure.unstructured()) {
+      if (cols % structure.m() != 0) {
+        throw new IllegalArgumentException(cols + " input columns are not a multiple of the " + structure
+            + " group size " + structure.m());
+      }
+      int prune = structure.m() - structure.n();
+      for (int r = 0; r < rows; r++) {
+        for (int g = 0; g < cols; g += structure.m()) {
+          pruneLowest(scores, mask, r * cols + g, structure.m(), prune);
+        }
+      }
+      return mask;
+    }
+    long k = Budgets.global(sparsity, (long) rows * cols);
+    long perRow = k / rows;
+    long extra = k % rows;
+    for (int r = 0; r < rows; r++) {
+      pruneLowest(scores, mask, r * cols, cols, (int) (perRow + (r < extra ? 1 : 0)));
+    }
+    return mask;
+  }
+
+  /** Prunes the {@code count} lowest of {@code scores[from, from + length)}, ties to the lower index. */
+  private static void pruneLowest(double[] scores, byte[] mask, int from, int length, int count) {
+    if (count == 0) {
+      return;
+    }
+    var order = new Integer[length];
+    for (int i = 0; i < length; i++) {
+      order[i] = i;
+    }
+    Arrays.sort(order, (a, b) -> {
+      int c = Double.compare(scores[from + a], scores[from + b]);
+      return c != 0 ? c : Integer.compare(a, b);
+    });
+    for (int i = 0; i < count; i++) {
+      mask[from + order[i]] = 0;
+    }
+  }
+}

@@ -1,0 +1,98 @@
+package io.gaprune.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.gaprune.planner.MethodSpec;
+import io.gaprune.progress.Progress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Wanda, SparseGPT (2:4) and the reconstructing DAI in one {@code compare} on MiniLM: their input statistics come
+ * from the same embedded session as the Fisher, their masks have the promised shape, and the reconstruction lowers
+ * the layers' error on the calibration inputs.
+ */
+@Tag("slow")
+class LayerwiseMethodsPipelineTest {
+
+  @Test
+  void compareRunsWandaSparseGptAndTheReconstructingDai(@TempDir Path dir) throws Exception {
+    var root = Path.of(System.getProperty("gaprune.root", "."));
+    var sample = root.resolve("data/sample");
+    var beir = SmallBeir.slice(sample.resolve("chem-dev"), dir.resolve("chem-small"), 30, 200);
+    var out = dir.resolve("out");
+    var options = new PipelineOptions("minilm", sample.resolve("general-train.json"),
+        sample.resolve("chem-train.json"), 0.5, "mlp", "dai-calibrated", "global", 1, 32, List.of(beir), 0, 3, 48, 16,
+        out);
+    var notes = new ArrayList<String>();
+    var progress = new Progress() {
+      @Override
+      public void begin(String phase, long total, String unit) {}
+
+      @Override
+      public void update(long done) {}
+
+      @Override
+      public void end() {}
+
+      @Override
+      public void note(String message) {
+        notes.add(message);
+      }
+    };
+    var methods = List.of("dai-calibrated", "dai-calibrated:reconstruct=1", "wanda", "sparsegpt:n=2:m=4");
+    var report = new PruningPipeline(options, progress, System.err)
+        .compare(methods.stream().map(MethodSpec::parse).toList(), List.of(0.5));
+
+    assertEquals(List.of("dense", "dai-calibrated", "dai-calibrated:reconstruct=1", "wanda", "sparsegpt:n=2:m=4"),
+        report.evaluations().stream().map(e -> e.variant()).toList());
+    var masks = out.resolve("masks");
+    var dai = Masks.read(masks.resolve("dai-calibrated.safetensors"));
+    var reconstructed = Masks.read(masks.resolve("dai-calibrated_reconstruct_1.safetensors"));
+    for (var e : dai.entrySet()) {
+      assertArrayEquals(e.getValue(), reconstructed.get(e.getKey()), "reconstruction keeps the mask " + e.getKey());
+    }
+    var wanda = Masks.read(masks.resolve("wanda.safetensors"));
+    assertEquals(12, wanda.size());
+    for (var e : wanda.entrySet()) {
+      int cols = e.getKey().contains("intermediate") ? 384 : 1536;
+      int rows = e.getValue().length / cols;
+      for (int r = 0; r < rows; r++) {
+        int pruned = 0;
+        for (int j = 0; j < cols; j++) {
+          pruned += 1 - e.getValue()[r * cols + j];
+        }
+        assertEquals(cols / 2, pruned, e.getKey() + " row " + r);
+      }
+    }
+    var sparseGpt = Masks.read(masks.resolve("sparsegpt_n_2_m_4.safetensors"));
+    for (var e : sparseGpt.entrySet()) {
+      var mask = e.getValue();
+      for (int g = 0; g < mask.length; g += 4) {
+        assertEquals(2, mask[g] + mask[g + 1] + mask[g + 2] + mask[g + 3], e.getKey() + " group at " + g);
+      }
+    }
+    // the reconstruction lowered the error of every layer's mask on the calibration inputs
+    var pattern = Pattern.compile("reconstructed 12 tensors, mean relative error on the calibration inputs "
+        + "([0-9.]+) -> ([0-9.]+)");
+    var line = notes.stream().filter(n -> pattern.matcher(n).find()).findFirst().orElseThrow(() ->
+        new AssertionError("no reconstruction note in " + notes));
+    var m = pattern.matcher(line);
+    assertTrue(m.find());
+    double before = Double.parseDouble(m.group(1));
+    double after = Double.parseDouble(m.group(2));
+    assertTrue(after < before && before > 0, line);
+    for (var e : report.evaluations()) {
+      assertTrue(e.metrics().get("ndcg@10") > 0, e.variant());
+    }
+    assertTrue(Files.readString(out.resolve("masks/wanda.json")).contains("\"budget\": \"per layer\""));
+  }
+}

@@ -1,0 +1,37 @@
+package io.gaprune.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.gaprune.protocol.InputStatistics;
+import io.gaprune.protocol.SessionConfig;
+import io.gaprune.protocol.Statistic;
+import io.gaprune.worker.ShardCodec;
+import org.junit.jupiter.api.Test;
+
+/** A session's input statistics follow its scoring; layer-wise scorings are not planned by a session yet. */
+class LayerwiseSessionConfigTest {
+
+  @Test
+  void theScoringChoosesTheInputStatisticsAndPlanningSessionsRefuseLayerwiseMethods() {
+    var statisticsOnly = SessionConfig.newBuilder().setSessionId("s").setStatisticsOnly(true);
+    var wanda = Partitioner.resolve(statisticsOnly.clone().setScoring("wanda").build(), 1 << 20);
+    assertEquals(InputStatistics.INPUT_NORMS, wanda.getInputStatistics());
+    assertTrue(ShardCodec.statistics(wanda).contains(Statistic.INPUT_SQ_DOMAIN));
+    assertTrue(!ShardCodec.statistics(wanda).contains(Statistic.INPUT_GRAM_DOMAIN));
+    var reconstruct = Partitioner.resolve(statisticsOnly.clone().setScoring("dai-calibrated:reconstruct=1").build(),
+        1 << 20);
+    assertEquals(InputStatistics.INPUT_GRAMS, reconstruct.getInputStatistics());
+    assertTrue(ShardCodec.statistics(reconstruct).contains(Statistic.INPUT_GRAM_GENERAL));
+    // asking for more than the scoring reads is kept (the pipeline asks for every compared method's)
+    var more = Partitioner.resolve(statisticsOnly.clone().setScoring("wanda")
+        .setInputStatistics(InputStatistics.INPUT_GRAMS).build(), 1 << 20);
+    assertEquals(InputStatistics.INPUT_GRAMS, more.getInputStatistics());
+    assertEquals(InputStatistics.INPUT_STATISTICS_NONE,
+        Partitioner.resolve(statisticsOnly.clone().setScoring("magnitude").build(), 1 << 20).getInputStatistics());
+    var e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(SessionConfig.newBuilder()
+        .setSessionId("s").setScoring("sparsegpt").build(), 1 << 20));
+    assertTrue(e.getMessage().contains("sparsegpt") && e.getMessage().contains("layer by layer"), e.getMessage());
+  }
+}
