@@ -6,6 +6,7 @@ import io.gaprune.planner.PostProcess;
 import io.gaprune.planner.ScoringConfig;
 import io.gaprune.model.LayerType;
 import io.gaprune.planner.ScoringMethod;
+import io.gaprune.session.SessionRules;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -122,9 +123,8 @@ public record PipelineOptions(
   public PipelineOptions {
     evals = List.copyOf(evals);
     java.util.Objects.requireNonNull(scoringParameters, "scoringParameters");
-    if (!(sparsity >= 0 && sparsity <= 1)) {
-      throw new IllegalArgumentException("--sparsity must lie in [0, 1], got " + sparsity);
-    }
+    // The rules a session's settings meet, with the messages the API and `gaprune session start` give.
+    SessionRules.check("sparsity", sparsity, SessionRules.PIPELINE);
     LayerType.parse(layers);
     ScoringMethod.parse(scoring);
     BudgetMode.parse(budget);
@@ -137,12 +137,8 @@ public record PipelineOptions(
     if (retrainSteps < 0) {
       throw new IllegalArgumentException("--retrain-steps must be ≥ 0, got " + retrainSteps);
     }
-    if (maxLength < 8) {
-      throw new IllegalArgumentException("--max-length must be at least 8 tokens, got " + maxLength);
-    }
-    if (batchSize < 2) {
-      throw new IllegalArgumentException("--batch-size must be at least 2 (in-batch negatives), got " + batchSize);
-    }
+    SessionRules.check("max_seq_len", maxLength, SessionRules.PIPELINE);
+    SessionRules.check("batch_size", batchSize, SessionRules.PIPELINE);
     for (var file : List.of(general, domain)) {
       if (!Files.isRegularFile(file)) {
         throw new IllegalArgumentException("triplet file " + file + " does not exist");

@@ -65,6 +65,8 @@ class EntrypointClusterTest {
       Process coordinator = start(c, coordinatorLog);
       procs.add(coordinator);
       waitForLog(coordinator, coordinatorLog, "ready; API on port", Duration.ofSeconds(90));
+      // No token configured: the coordinator generated one in its work dir (readable by its user only).
+      String token = io.gaprune.session.OperatorCalls.token(dir.resolve("coordinator-work"), Duration.ofSeconds(10));
       // exec all the way down: the process the entrypoint started is the JVM, so signals reach it
       assertTrue(coordinator.info().command().orElse("").endsWith("java"), coordinator.info().toString());
 
@@ -75,7 +77,7 @@ class EntrypointClusterTest {
       Path workerLog = dir.resolve("worker.log");
       Process worker = start(w, workerLog);
       procs.add(worker);
-      JsonObject status = CoordinatorCrashTest.awaitJson(http, url + "/api/v1/workers", s -> s.getAsJsonArray("workers").size() == 1, Duration.ofSeconds(120));
+      JsonObject status = CoordinatorCrashTest.awaitJson(http, url + "/api/v1/workers", token, s -> s.getAsJsonArray("workers").size() == 1, Duration.ofSeconds(120));
       JsonArray workers = status.getAsJsonArray("workers");
       JsonObject registered = workers.get(0).getAsJsonObject();
       assertEquals("cpu", registered.get("device").getAsString());
@@ -87,12 +89,11 @@ class EntrypointClusterTest {
       }
 
       // drain through the coordinator's front: the worker leaves the cluster and its process exits 0
-      var drain = http.send(HttpRequest.newBuilder(URI.create(url + registered.get("drain").getAsString()))
-          .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+      var drain = io.gaprune.session.OperatorCalls.post(http, url + registered.get("drain").getAsString(), null, token);
       assertEquals(202, drain.statusCode(), drain.body());
       assertTrue(worker.waitFor(60, TimeUnit.SECONDS), "drained worker still running; " + tail(workerLog));
       assertEquals(0, worker.exitValue(), tail(workerLog));
-      CoordinatorCrashTest.awaitJson(http, url + "/api/v1/workers", s -> s.getAsJsonArray("workers").isEmpty(), Duration.ofSeconds(60));
+      CoordinatorCrashTest.awaitJson(http, url + "/api/v1/workers", token, s -> s.getAsJsonArray("workers").isEmpty(), Duration.ofSeconds(60));
 
       // SIGTERM (docker stop): Pekko's coordinated shutdown, then the JVM ends
       coordinator.destroy();
