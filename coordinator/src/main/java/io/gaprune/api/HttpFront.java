@@ -247,7 +247,16 @@ public final class HttpFront implements AutoCloseable {
         throw tooLarge();
       }
       long deadline = System.nanoTime() + settings.requestTimeout().toNanos();
-      return req.entity().toStrict(settings.requestTimeout().toMillis(), settings.maxBody(), materializer)
+      // The body is the client's transfer, like the head: the same bound, well inside the request's deadline.
+      return req.entity().toStrict(settings.headerTimeout().toMillis(), settings.maxBody(), materializer)
+          .exceptionally(e -> {
+            Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+            if (cause instanceof TimeoutException) {
+              throw new ApiException(408, "the request body did not arrive within "
+                  + settings.headerTimeout().toSeconds() + " s (gaprune.http.header-timeout)");
+            }
+            throw e instanceof CompletionException c ? c : new CompletionException(e);
+          })
           .thenApplyAsync(strict -> {
             if (System.nanoTime() > deadline) {
               throw ApiException.unavailable("the request waited longer than " + settings.requestTimeout().toSeconds()

@@ -63,6 +63,7 @@ class OperatorApiAttackTest {
         gaprune.http {
           token = "%s"
           header-timeout = %ds
+          request-timeout = 4s
           max-connections = 64
           allowed-hosts = ["gaprune.test"]
         }
@@ -140,6 +141,56 @@ class OperatorApiAttackTest {
         s.close();
       }
     }
+  }
+
+  @Test
+  void theConnectionLimitHoldsAndTheHeaderTimeoutFreesIt() throws Exception {
+    // A front of its own with room for 4 connections (on a node that joins no cluster: /health answers 503).
+    Path conf = ClusterTestSupport.write(dir, "limited.conf", ClusterTestSupport.settings(dir.resolve("limited-work"), 0,
+        null, "gaprune.http { token = \"" + TOKEN + "\", max-connections = 4, header-timeout = 2s, health-timeout = 1s }"));
+    var config = ClusterTestSupport.load(conf);
+    var lonely = org.apache.pekko.actor.typed.ActorSystem.create(
+        org.apache.pekko.actor.typed.javadsl.Behaviors.empty(), "gaprune", config);
+    List<Socket> held = new ArrayList<>();
+    try (var front = io.gaprune.api.HttpFront.start(lonely, io.gaprune.api.HttpSettings.from(config, Map.of()), config)) {
+      long t0 = System.nanoTime();
+      for (int i = 0; i < 4; i++) {
+        Socket s = new Socket(InetAddress.getLoopbackAddress(), front.port());
+        s.getOutputStream().write("GET /health HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.US_ASCII));
+        held.add(s);
+      }
+      Thread.sleep(300);
+      // The fifth waits in the listen queue until the header timeout closes one of the four; then it is served.
+      try (Socket fifth = new Socket(InetAddress.getLoopbackAddress(), front.port())) {
+        fifth.setSoTimeout(10_000);
+        fifth.getOutputStream().write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        Raw r = readResponse(fifth.getInputStream());
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        assertEquals(503, r.status(), r.toString());
+        assertTrue(ms >= 1500, "served after " + ms + " ms: the limit of 4 connections did not hold");
+        assertTrue(ms < 2000 + 1000 + 3000, "served after " + ms + " ms");
+      }
+    } finally {
+      for (Socket s : held) {
+        s.close();
+      }
+      lonely.terminate();
+    }
+  }
+
+  @Test
+  void aBodyThatNeverArrivesIsA408WithinTheHeaderTimeout() throws Exception {
+    try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
+      s.setSoTimeout(10_000);
+      long t0 = System.nanoTime();
+      s.getOutputStream().write(("POST /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN
+          + "\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"gen").getBytes(StandardCharsets.US_ASCII));
+      Raw r = readResponse(s.getInputStream());
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      assertJsonError(408, "did not arrive within " + HEADER_TIMEOUT.toSeconds() + " s", r);
+      assertTrue(ms >= HEADER_TIMEOUT.toMillis() - 500 && ms < HEADER_TIMEOUT.toMillis() + 3000, "answered after " + ms + " ms");
+    }
+    assertEquals(200, get("/health", null).statusCode());
   }
 
   /** Reads until the server ends the connection (true) or the socket's timeout passes (false). */
