@@ -117,6 +117,19 @@ public final class GapruneConfig {
     }
   }
 
+  /**
+   * The {@code gaprune.*} settings of a loaded {@code config}, without the JVM properties that are no settings
+   * ({@link #PROCESS_PROPERTIES}, which a loaded config carries from the system properties): what a file for
+   * a child node (embedded workers, benchmark senders) may hold.
+   */
+  public static Config settings(Config config) {
+    Config c = config.withOnlyPath("gaprune");
+    for (String p : PROCESS_PROPERTIES) {
+      c = c.withoutPath(p);
+    }
+    return c;
+  }
+
   /** The paths of every leaf (a value that is not an object) under {@code o}. */
   private static void collect(ConfigObject o, String prefix, Set<String> out) {
     for (var e : o.entrySet()) {
@@ -129,10 +142,11 @@ public final class GapruneConfig {
     }
   }
 
+  /** The leaves under {@code o} with where each was set; an empty object sets nothing and is skipped. */
   private static void collectOrigins(ConfigObject o, String prefix, Map<String, String> out) {
     for (var e : o.entrySet()) {
       String path = prefix + "." + ConfigUtil.joinPath(e.getKey());
-      if (e.getValue() instanceof ConfigObject child && !child.isEmpty()) {
+      if (e.getValue() instanceof ConfigObject child) {
         collectOrigins(child, path, out);
       } else {
         var origin = e.getValue().origin();

@@ -98,7 +98,6 @@ public final class HttpFront implements AutoCloseable {
   private final ExecutorService workers;
   private final HttpSettings settings;
   private final CoordinatorClient coordinator;
-  private final Config config;
   private final RequestGuard guard;
   private final SessionRequest.Rules rules;
   private final Materializer materializer;
@@ -124,7 +123,6 @@ public final class HttpFront implements AutoCloseable {
 
   private HttpFront(ActorSystem<?> system, HttpSettings settings, Config config, ExecutorService workers) {
     this.settings = settings;
-    this.config = config;
     this.workers = workers;
     this.coordinator = new CoordinatorClient(system);
     this.guard = new RequestGuard(settings.hostname(), settings.allowedHosts(), settings.token());
