@@ -24,6 +24,20 @@
 #   GAPRUNE_HTTP_BIND        coordinator's HTTP front address [127.0.0.1]; any other needs GAPRUNE_HTTP_TOKEN
 #   GAPRUNE_HTTP_PORT        coordinator's HTTP front port [8558]
 #   GAPRUNE_HTTP_TOKEN       bearer token of the HTTP front; read by the JVM from the environment, never written
+#                            (none: the coordinator generates one in its work dir, see docs/operator-api.md)
+#   GAPRUNE_HTTP_ALLOWED_HOSTS  comma-separated host names clients use to reach the HTTP front besides loopback
+#                            names, IP addresses and this node's GAPRUNE_HOSTNAME, which is always added []
+#   GAPRUNE_DATA_ROOTS       comma-separated folders whose files API sessions may name as calibration files
+#                            [reference.conf: the work dir and the distribution's data/]
+#   GAPRUNE_TLS              on | off: Artery over TLS with mutual authentication (docs/security.md) [the
+#                            configuration's, off by default]; a node whose address is not loopback refuses
+#                            to start with TLS off unless GAPRUNE_ALLOW_PLAINTEXT=on
+#   GAPRUNE_TLS_KEYSTORE     with GAPRUNE_TLS=on: this node's key store (docker/make-pki.sh makes them) []
+#   GAPRUNE_TLS_TRUSTSTORE   with GAPRUNE_TLS=on: the trust store holding the CA []
+#   GAPRUNE_TLS_KEYSTORE_PASSWORD, GAPRUNE_TLS_TRUSTSTORE_PASSWORD  their passwords (required with
+#                            GAPRUNE_TLS=on); read by the JVM from the environment, never written
+#   GAPRUNE_ALLOW_PLAINTEXT  on: allow plain TCP beyond loopback (gaprune.cluster.allow-plaintext), only on a
+#                            private network where every host that can reach the port is trusted [off]
 #   GAPRUNE_MANAGEMENT_BIND  Pekko Management address (/health/alive, /cluster/members) [node's default]
 #   GAPRUNE_MANAGEMENT_PORT  Pekko Management port [node's default]
 #   GAPRUNE_WORK_DIR         journal (H2), staged shards, accumulators, masks [reference.conf: gaprune-work]
@@ -177,6 +191,43 @@ user_config=${GAPRUNE_CONFIG:-}
 if [ -n "$user_config" ] && [ ! -f "$user_config" ]; then
   die "GAPRUNE_CONFIG names no file: $user_config"
 fi
+
+# TLS between nodes: the stores' paths go into the file, their passwords stay in the environment (the JVM reads
+# GAPRUNE_TLS_*_PASSWORD; GapruneConfig checks at start that every store is readable).
+tls=${GAPRUNE_TLS:-}
+case "$tls" in
+  '' | off) ;;
+  on)
+    if [ -z "$user_config" ]; then
+      [ -n "${GAPRUNE_TLS_KEYSTORE:-}" ] || die "GAPRUNE_TLS=on needs GAPRUNE_TLS_KEYSTORE (this node's key store; docker/make-pki.sh makes them) or the stores named in GAPRUNE_CONFIG"
+      [ -n "${GAPRUNE_TLS_TRUSTSTORE:-}" ] || die "GAPRUNE_TLS=on needs GAPRUNE_TLS_TRUSTSTORE (the trust store holding the CA) or the stores named in GAPRUNE_CONFIG"
+    fi
+    [ -n "${GAPRUNE_TLS_KEYSTORE_PASSWORD:-}" ] || die "GAPRUNE_TLS=on needs GAPRUNE_TLS_KEYSTORE_PASSWORD in the environment"
+    [ -n "${GAPRUNE_TLS_TRUSTSTORE_PASSWORD:-}" ] || die "GAPRUNE_TLS=on needs GAPRUNE_TLS_TRUSTSTORE_PASSWORD in the environment"
+    ;;
+  *) die "GAPRUNE_TLS must be on or off, not \"$tls\"" ;;
+esac
+allow_plaintext=${GAPRUNE_ALLOW_PLAINTEXT:-off}
+case "$allow_plaintext" in
+  on | off) ;;
+  *) die "GAPRUNE_ALLOW_PLAINTEXT must be on or off, not \"$allow_plaintext\"" ;;
+esac
+
+# A comma-separated list as a HOCON list of strings.
+string_list() {
+  items=''
+  set -f
+  old_ifs=$IFS
+  IFS=','
+  for item in $1; do
+    item=$(printf '%s' "$item" | tr -d ' \t')
+    [ -n "$item" ] || continue
+    items="$items${items:+, }$(quote "$item")"
+  done
+  IFS=$old_ifs
+  set +f
+  printf '[%s]' "$items"
+}
 conf=${GAPRUNE_NODE_CONFIG:-${TMPDIR:-/tmp}/gaprune-$ROLE-$$.conf}
 
 old_umask=$(umask)
@@ -192,6 +243,14 @@ umask 077
     setting pekko.remote.artery.bind.hostname "$GAPRUNE_BIND_HOSTNAME"
     printf 'pekko.remote.artery.bind.port = %s\n' "$port"
   fi
+  if [ "$tls" = on ]; then
+    echo 'gaprune.tls.enabled = on'
+    if [ -n "${GAPRUNE_TLS_KEYSTORE:-}" ]; then setting gaprune.tls.key-store "$GAPRUNE_TLS_KEYSTORE"; fi
+    if [ -n "${GAPRUNE_TLS_TRUSTSTORE:-}" ]; then setting gaprune.tls.trust-store "$GAPRUNE_TLS_TRUSTSTORE"; fi
+  elif [ "$tls" = off ]; then
+    echo 'gaprune.tls.enabled = off'
+  fi
+  if [ "$allow_plaintext" = on ]; then echo 'gaprune.cluster.allow-plaintext = on'; fi
   if [ -n "${GAPRUNE_WORK_DIR:-}" ]; then setting gaprune.work-dir "$GAPRUNE_WORK_DIR"; fi
   if [ -n "${GAPRUNE_MODEL:-}" ]; then setting gaprune.model "$GAPRUNE_MODEL"; fi
   if [ -n "${GAPRUNE_MANAGEMENT_BIND:-}" ]; then setting gaprune.management.hostname "$GAPRUNE_MANAGEMENT_BIND"; fi
@@ -207,6 +266,10 @@ umask 077
   if [ "$ROLE" = coordinator ]; then
     setting gaprune.http.hostname "$http_bind"
     printf 'gaprune.http.port = %s\n' "$http_port"
+    printf 'gaprune.http.allowed-hosts = %s\n' "$(string_list "$host,${GAPRUNE_HTTP_ALLOWED_HOSTS:-}")"
+    if [ -n "${GAPRUNE_DATA_ROOTS:-}" ]; then
+      printf 'gaprune.data-roots = %s\n' "$(string_list "$GAPRUNE_DATA_ROOTS")"
+    fi
     setting gaprune.persistence.backend "$journal"
     if [ "$journal" = postgres ]; then
       setting gaprune.persistence.postgres.url "$pg_url"

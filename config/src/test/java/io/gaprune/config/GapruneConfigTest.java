@@ -99,4 +99,36 @@ class GapruneConfigTest {
     assertEquals("org.postgresql.Driver", db.getString("db.driver"));
     assertEquals("slick", c.getString("jdbc-journal.use-shared-db"));
   }
+
+  @Test
+  void anUnknownGapruneKeyIsRefusedWithTheClosestKnownOne() throws Exception {
+    // The issue's own example: TLS would have stayed off without a word.
+    var e = assertThrows(IllegalArgumentException.class, () -> load("gaprune.tls.enable = on"));
+    assertTrue(e.getMessage().contains("unknown setting gaprune.tls.enable")
+        && e.getMessage().contains("did you mean gaprune.tls.enabled?")
+        && e.getMessage().contains("node.conf"), e.getMessage());
+    for (String[] c : new String[][] {
+        {"gaprune.http.tokn = \"x\"", "gaprune.http.token"},
+        {"gaprune.sesion.sparsity = 0.7", "gaprune.session.sparsity"},
+        {"gaprune.cluster.allow-plain-text = on", "gaprune.cluster.allow-plaintext"},
+        {"gaprune.workdir = \"/x\"", "gaprune.work-dir"},
+        {"gaprune.http { port = 1, max_body = 1KiB }", "gaprune.http.max-body"},
+        {"gaprune.enabled = on", null}}) {
+      var x = assertThrows(IllegalArgumentException.class, () -> load(c[0]), c[0]);
+      assertTrue(c[1] == null || x.getMessage().contains("did you mean " + c[1] + "?"), c[0] + " → " + x.getMessage());
+    }
+    // Two at once: both named.
+    var two = assertThrows(IllegalArgumentException.class, () -> load("gaprune.modle = x\ngaprune.http.tokn = y"));
+    assertTrue(two.getMessage().contains("gaprune.modle") && two.getMessage().contains("gaprune.http.tokn"), two.getMessage());
+    // Legal: every key of reference.conf, the tests' gaprune.test.*, Pekko's own keys, the build's JVM properties.
+    load("gaprune.test.anything = 1\ngaprune.test.tensors = [\"a:1x1\"]\npekko.loglevel = DEBUG\n"
+        + "gaprune.cluster.allow-plaintext = on\ngaprune.data-roots = [\"/srv\"]\ngaprune.home = \"/opt/g\"\n"
+        + "gaprune.http.tls.enabled = off\ngaprune.persistence.postgres.user = u");
+    GapruneConfig.refuseUnknownKeys(ConfigFactory.empty(), ConfigFactory.parseString(
+        "gaprune.root = x\ngaprune.shared.data = y\ngaprune.bench.args = z"), ConfigFactory.parseResources("reference.conf"));
+    var prop = assertThrows(IllegalArgumentException.class, () -> GapruneConfig.refuseUnknownKeys(ConfigFactory.empty(),
+        ConfigFactory.parseString("gaprune.tls.enable = on"), ConfigFactory.parseResources("reference.conf")));
+    assertTrue(prop.getMessage().contains("system property -Dgaprune.tls.enable"), prop.getMessage());
+  }
 }
+

@@ -1,7 +1,7 @@
 package io.gaprune.api;
 
 /** A request that ends with an HTTP error: the status code and the message the JSON body carries. */
-final class ApiException extends RuntimeException {
+class ApiException extends RuntimeException {
   final int status;
   /** For 405: the methods the resource accepts (the Allow header). */
   final String allow;

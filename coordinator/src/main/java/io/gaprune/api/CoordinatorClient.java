@@ -6,6 +6,10 @@ import io.gaprune.protocol.SessionStatus;
 import io.gaprune.protocol.SessionStatusRequest;
 import io.gaprune.worker.ClusterKeys;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -13,11 +17,13 @@ import org.apache.pekko.actor.typed.ActorRefResolver;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.pattern.Patterns;
 
 /**
  * The HTTP front's way to the session coordinator singleton, wherever in the cluster it runs: found through
  * the Receptionist, asked with protobuf commands, every step within one deadline. Anything that does not
- * answer in time becomes a 503.
+ * answer in time becomes a 503. Asynchronous at its core (no thread waits for /health); the blocking forms
+ * serve the endpoints that run on the front's worker threads.
  */
 final class CoordinatorClient {
   private final ActorSystem<?> system;
@@ -30,23 +36,15 @@ final class CoordinatorClient {
 
   /** Sends {@code request} (built around the reply-to ref string) and returns the coordinator's reply. */
   CommandReply ask(Function<String, GeneratedMessage> request, Duration timeout) {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    ActorRef<GeneratedMessage> coordinator = find(deadline, timeout);
-    Duration left = remaining(deadline, timeout);
     try {
-      GeneratedMessage answer = AskPattern.<GeneratedMessage, GeneratedMessage>ask(coordinator,
-              replyTo -> request.apply(resolver.toSerializationFormat(replyTo)), left, system.scheduler())
-          .toCompletableFuture().get(left.toMillis() + 500, TimeUnit.MILLISECONDS);
-      if (answer instanceof CommandReply reply) {
-        return reply;
-      }
-      throw ApiException.unavailable("the session coordinator answered with " + answer.getClass().getSimpleName());
+      return askAsync(request, timeout).toCompletableFuture().get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw ApiException.unavailable("interrupted while waiting for the session coordinator");
-    } catch (Exception e) {
-      throw ApiException.unavailable("the session coordinator did not answer within " + timeout.toMillis()
-          + " ms (" + e.getClass().getSimpleName() + ")");
+    } catch (ExecutionException e) {
+      throw unwrap(e.getCause(), timeout);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw ApiException.unavailable("the session coordinator did not answer within " + timeout.toMillis() + " ms");
     }
   }
 
@@ -55,32 +53,69 @@ final class CoordinatorClient {
         .getStatus();
   }
 
-  private ActorRef<GeneratedMessage> find(long deadline, Duration timeout) {
-    while (true) {
+  CompletionStage<SessionStatus> statusAsync(boolean withHistory, Duration timeout) {
+    return askAsync(r -> SessionStatusRequest.newBuilder().setReplyTo(r).setWithHistory(withHistory).build(), timeout)
+        .thenApply(CommandReply::getStatus);
+  }
+
+  /** As {@link #ask}, completing with the reply or failing with an {@link ApiException} (503). */
+  CompletionStage<CommandReply> askAsync(Function<String, GeneratedMessage> request, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    return find(deadline, timeout).thenCompose(coordinator -> {
       Duration left = remaining(deadline, timeout);
-      try {
-        var listing = AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
-                r -> Receptionist.find(ClusterKeys.COORDINATOR, r), left, system.scheduler())
-            .toCompletableFuture().get(left.toMillis() + 500, TimeUnit.MILLISECONDS)
-            .getServiceInstances(ClusterKeys.COORDINATOR);
-        if (!listing.isEmpty()) {
-          return listing.iterator().next();
-        }
-        // The singleton registers after its recovery; a moment after start-up it may not be listed yet.
-        Thread.sleep(Math.min(200, Math.max(1, left.toMillis())));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw ApiException.unavailable("interrupted while looking for the session coordinator");
-      } catch (ApiException e) {
-        throw e;
-      } catch (Exception e) {
-        throw ApiException.unavailable("cannot look up the session coordinator: " + e.getClass().getSimpleName());
+      return AskPattern.<GeneratedMessage, GeneratedMessage>ask(coordinator,
+          replyTo -> request.apply(resolver.toSerializationFormat(replyTo)), left, system.scheduler());
+    }).handle((answer, error) -> {
+      if (error != null) {
+        throw unwrap(error, timeout);
       }
-      if (System.nanoTime() >= deadline) {
-        throw ApiException.unavailable("no session coordinator registered within " + timeout.toMillis()
-            + " ms (is a node with the coordinator role up?)");
+      if (answer instanceof CommandReply reply) {
+        return reply;
       }
+      throw ApiException.unavailable("the session coordinator answered with " + answer.getClass().getSimpleName());
+    });
+  }
+
+  private CompletionStage<ActorRef<GeneratedMessage>> find(long deadline, Duration timeout) {
+    long leftNanos = deadline - System.nanoTime();
+    if (leftNanos <= 0) {
+      return CompletableFuture.failedFuture(notRegistered(timeout));
     }
+    return AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
+            r -> Receptionist.find(ClusterKeys.COORDINATOR, r), Duration.ofNanos(leftNanos), system.scheduler())
+        .exceptionally(e -> {
+          throw notRegistered(timeout);
+        })
+        .thenCompose(listing -> {
+          var refs = listing.getServiceInstances(ClusterKeys.COORDINATOR);
+          if (!refs.isEmpty()) {
+            return CompletableFuture.completedFuture(refs.iterator().next());
+          }
+          long wait = Math.min(200, Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+          if (System.nanoTime() + wait * 1_000_000 >= deadline) {
+            return CompletableFuture.failedFuture(notRegistered(timeout));
+          }
+          // The singleton registers after its recovery; a moment after start-up it may not be listed yet.
+          return Patterns.after(Duration.ofMillis(wait), system.classicSystem().scheduler(), system.executionContext(),
+              () -> find(deadline, timeout));
+        });
+  }
+
+  private static ApiException notRegistered(Duration timeout) {
+    return ApiException.unavailable("no session coordinator registered within " + timeout.toMillis()
+        + " ms (is a node with the coordinator role up?)");
+  }
+
+  private static ApiException unwrap(Throwable error, Duration timeout) {
+    Throwable e = error;
+    while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) {
+      e = e.getCause();
+    }
+    if (e instanceof ApiException api) {
+      return api;
+    }
+    return ApiException.unavailable("the session coordinator did not answer within " + timeout.toMillis()
+        + " ms (" + e.getClass().getSimpleName() + ")");
   }
 
   private static Duration remaining(long deadline, Duration timeout) {

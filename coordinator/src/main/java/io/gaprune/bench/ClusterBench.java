@@ -311,7 +311,7 @@ public final class ClusterBench {
             .withValue("gaprune.stream.chunk-bytes", ConfigValueFactory.fromAnyRef(v.chunkBytes()))
             .withValue("gaprune.stream.buffer-capacity", ConfigValueFactory.fromAnyRef(v.bufferCapacity()))
             .withValue("gaprune.stream.large-message-lane", ConfigValueFactory.fromAnyRef(v.largeLane()))
-            .withFallback(base.withOnlyPath("gaprune"));
+            .withFallback(io.gaprune.config.GapruneConfig.settings(base));
         Path file = o.workDir().resolve("sender-" + i + ".conf");
         Files.writeString(file, child.root().render(ConfigRenderOptions.concise().setJson(false)));
         senders.add(java(List.of("pekko", file.toString(), Long.toString(o.shardBytes())),

@@ -7,6 +7,7 @@ import com.google.gson.JsonObject;
 import io.gaprune.pipeline.PipelineOptions;
 import io.gaprune.planner.MethodSpec;
 import io.gaprune.session.SessionEstimate;
+import io.gaprune.session.SessionRules;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -138,6 +139,22 @@ public final class SessionCommand implements Runnable {
 
     @Override
     int run() throws Exception {
+      // The rules the coordinator applies, checked here first with the same messages (named by the options).
+      try {
+        if (sessionId != null) SessionRules.check("session_id", sessionId, SessionRules.SESSION_START);
+        if (batchSize != null) SessionRules.check("batch_size", batchSize, SessionRules.SESSION_START);
+        if (batchesPerUnit != null) SessionRules.check("batches_per_unit", batchesPerUnit, SessionRules.SESSION_START);
+        if (limit != null) SessionRules.check("general_limit", limit, SessionRules.SESSION_START);
+        if (sparsity != null) SessionRules.check("sparsity", sparsity, SessionRules.SESSION_START);
+        if (candidates != null) SessionRules.check("candidates", candidates, SessionRules.SESSION_START);
+        if (scoring != null) SessionRules.check("scoring", scoring, SessionRules.SESSION_START);
+        if (partitionBudgetMb != null && (partitionBudgetMb < 0 || partitionBudgetMb > Long.MAX_VALUE >> 20)) {
+          throw new IllegalArgumentException("--partition-budget-mb must be between 0 and " + (Long.MAX_VALUE >> 20)
+              + ", got " + partitionBudgetMb);
+        }
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+      }
       JsonObject o = new JsonObject();
       // Paths as the coordinator and the workers will open them: absolute, resolved here.
       o.addProperty("general_path", Path.of(general).toAbsolutePath().normalize().toString());

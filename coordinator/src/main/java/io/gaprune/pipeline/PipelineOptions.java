@@ -9,6 +9,7 @@ import io.gaprune.planner.ScoringConfig;
 import io.gaprune.model.LayerType;
 import io.gaprune.planner.ScoringMethod;
 import io.gaprune.planner.Structure;
+import io.gaprune.session.SessionRules;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -141,9 +142,8 @@ public record PipelineOptions(
     java.util.Objects.requireNonNull(calibration, "calibration");
     java.util.Objects.requireNonNull(scoringParameters, "scoringParameters");
     java.util.Objects.requireNonNull(structure, "structure");
-    if (!(sparsity >= 0 && sparsity <= 1)) {
-      throw new IllegalArgumentException("--sparsity must lie in [0, 1], got " + sparsity);
-    }
+    // The rules a session's settings meet, with the messages the API and `gaprune session start` give.
+    SessionRules.check("sparsity", sparsity, SessionRules.PIPELINE);
     structure.sparsity(sparsity, sparsity);
     LayerType.parse(layers);
     MethodSpec.parse(scoring);
@@ -157,12 +157,8 @@ public record PipelineOptions(
     if (retrainSteps < 0) {
       throw new IllegalArgumentException("--retrain-steps must be ≥ 0, got " + retrainSteps);
     }
-    if (maxLength < 8) {
-      throw new IllegalArgumentException("--max-length must be at least 8 tokens, got " + maxLength);
-    }
-    if (batchSize < 2) {
-      throw new IllegalArgumentException("--batch-size must be at least 2 (in-batch negatives), got " + batchSize);
-    }
+    SessionRules.check("max_seq_len", maxLength, SessionRules.PIPELINE);
+    SessionRules.check("batch_size", batchSize, SessionRules.PIPELINE);
     for (var file : List.of(general, domain)) {
       if (!Files.isRegularFile(file)) {
         throw new IllegalArgumentException("triplet file " + file + " does not exist");

@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import io.gaprune.api.HttpFront;
 import io.gaprune.api.HttpSettings;
+import io.gaprune.ops.ClusterTransport;
 import io.gaprune.ops.Management;
 import io.gaprune.protocol.Versions;
 import io.gaprune.worker.ClusterKeys;
@@ -105,9 +106,11 @@ public final class CoordinatorNode implements AutoCloseable {
 
   /**
    * Throws, naming the keys to change, when the operator API or Pekko Management would listen beyond
-   * loopback without a token. Cheap: callers run it before loading a model.
+   * loopback without a token, or the cluster port beyond loopback without TLS. Cheap: callers run it before
+   * loading a model.
    */
   public static void checkOperatorAccess(Config config, List<String> roles) {
+    ClusterTransport.requireSafeTransport(config);
     if (config.getBoolean("gaprune.http.enabled")) {
       HttpSettings.from(config, System.getenv()).check();
     }

@@ -121,7 +121,7 @@ public final class EmbeddedSession {
             .withValue("gaprune.http.enabled", ConfigValueFactory.fromAnyRef(false))
             // Child workers of one job: nobody operates them from outside.
             .withValue("gaprune.management.enabled", ConfigValueFactory.fromAnyRef(false))
-            .withFallback(config.withOnlyPath("gaprune"));
+            .withFallback(io.gaprune.config.GapruneConfig.settings(config));
         Files.writeString(childConf, forChildren.root().render(ConfigRenderOptions.concise().setJson(false)));
         Path logs = Files.createDirectories(coordinator.workDir().resolve("logs"));
         for (int i = 1; i < workers; i++) {

@@ -443,6 +443,8 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       if (!cfg.getSessionId().matches("[A-Za-z0-9._-]{1,64}")) {
         throw new IllegalArgumentException("session id must be 1-64 characters of A-Z a-z 0-9 . _ -");
       }
+      // The rules the API and the CLI apply too (SessionRules): refused here, before any file is read.
+      SessionRules.check(cfg, SessionRules.API);
       cfg = Partitioner.resolve(cfg, settings.accumulatorMemory());
     } catch (RuntimeException e) {
       reply(st.getReplyTo(), CommandReply.newBuilder().setOk(false).setRefusal(CommandReply.Refusal.INVALID)

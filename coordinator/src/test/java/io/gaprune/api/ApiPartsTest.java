@@ -153,4 +153,60 @@ class ApiPartsTest {
     assertThrows(IllegalArgumentException.class, () -> HttpSettings.from(
         GapruneConfig.load(null, ConfigFactory.parseString("gaprune.http.max-body = 0")), Map.of()));
   }
+
+  @Test
+  void theGuardKnowsThisApisNamesAndNoOtherOrigin() {
+    RequestGuard g = new RequestGuard("0.0.0.0", List.of("Coordinator", "gaprune.example.org."), "tok");
+    for (String ok : List.of("localhost", "localhost:8558", "127.0.0.1:1", "127.9.9.9", "[::1]:8558", "10.0.0.7:8558",
+        "coordinator:8558", "COORDINATOR", "gaprune.example.org", "gaprune.example.org.:443")) {
+      g.host(List.of(ok));
+    }
+    for (String bad : List.of("evil.example", "evil.example:8558", "localhost.evil.example", "0.0.0.0.evil", "",
+        "coordinator.evil.example", "127.0.0.1.nip.io")) {
+      var e = assertThrows(ApiException.class, () -> g.host(List.of(bad)), bad);
+      assertTrue(e.status == 403 || e.status == 400, bad);
+    }
+    assertEquals(400, assertThrows(ApiException.class, () -> g.host(List.of())).status);
+    assertEquals(400, assertThrows(ApiException.class, () -> g.host(List.of("a", "b"))).status);
+    // A bound hostname is one of the API's names; a wildcard is not a name.
+    new RequestGuard("gaprune-1.internal", List.of(), "t").host(List.of("gaprune-1.internal:8558"));
+    g.sameOrigin(List.of(), List.of(), "http", "127.0.0.1:8558");
+    g.sameOrigin(List.of("http://127.0.0.1:8558"), List.of("same-origin"), "http", "127.0.0.1:8558");
+    g.sameOrigin(List.of("https://gaprune.example.org"), List.of(), "https", "gaprune.example.org:443");
+    g.sameOrigin(List.of(), List.of("none"), "http", "127.0.0.1:8558");
+    for (String origin : List.of("http://evil.example", "null", "http://127.0.0.1:8559", "https://127.0.0.1:8558")) {
+      assertEquals(403, assertThrows(ApiException.class,
+          () -> g.sameOrigin(List.of(origin), List.of(), "http", "127.0.0.1:8558")).status, origin);
+    }
+    for (String site : List.of("cross-site", "same-site")) {
+      assertEquals(403, assertThrows(ApiException.class,
+          () -> g.sameOrigin(List.of(), List.of(site), "http", "127.0.0.1:8558")).status, site);
+    }
+    g.authorize(List.of("Bearer tok"));
+    g.authorize(List.of("bearer   tok"));
+    for (String bad : List.of("Bearer tok2", "Bearer tok x", "Basic dG9r", "tok", "Bearer", "Bearer \"tok\"")) {
+      assertEquals(401, assertThrows(ApiException.class, () -> g.authorize(List.of(bad))).status, bad);
+    }
+    assertEquals(401, assertThrows(ApiException.class, () -> g.authorize(List.of())).status);
+    assertEquals(401, assertThrows(ApiException.class, () -> g.authorize(List.of("Bearer tok", "Bearer tok"))).status);
+  }
+
+  @Test
+  void aGeneratedTokenIsTheOwnersOnlyAndSurvivesRestarts() throws Exception {
+    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("gaprune-token");
+    java.nio.file.Path work = dir.resolve("work");
+    String t = OperatorToken.ensure(work);
+    assertTrue(OperatorToken.wellFormed(t) && t.length() >= 43, t);
+    java.nio.file.Path f = OperatorToken.file(work);
+    assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+        java.nio.file.Files.getPosixFilePermissions(f)));
+    assertEquals(t, OperatorToken.ensure(work), "read back, not generated again");
+    assertTrue(!t.equals(OperatorToken.ensure(dir.resolve("other"))), "each work dir its own");
+    java.nio.file.Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+    var e = assertThrows(IllegalStateException.class, () -> OperatorToken.ensure(work));
+    assertTrue(e.getMessage().contains("chmod 600"), e.getMessage());
+    // A configured token must fit the header it travels in.
+    assertThrows(IllegalArgumentException.class, () -> HttpSettings.from(CONFIG, Map.of(OperatorAccess.TOKEN_ENV, "a b")));
+    HttpSettings.from(CONFIG, Map.of(OperatorAccess.TOKEN_ENV, "abc-._~+/=="));
+  }
 }

@@ -42,7 +42,12 @@ class ComposeAndImagesTest {
   static Path dir;
 
   /** Values for the variables compose requires (${VAR:?...}); everything else takes its default. */
-  static final Map<String, String> SHELL = Map.of("GAPRUNE_PG_PASSWORD", "pg-secret", "GAPRUNE_HTTP_TOKEN", "api-token");
+  static final Map<String, String> SHELL = Map.of("GAPRUNE_PG_PASSWORD", "pg-secret", "GAPRUNE_HTTP_TOKEN", "api-token",
+      "GAPRUNE_TLS_PASSWORD", "tls-secret");
+  /** Where the nodes mount the pki volume. */
+  static final String TLS_DIR = "/etc/gaprune/tls";
+  /** The stores docker/make-pki.sh makes for the pki service's command, standing in for the pki volume. */
+  static DeployFiles.Pki pki;
 
   @BeforeAll
   @SuppressWarnings("unchecked")
@@ -53,6 +58,8 @@ class ComposeAndImagesTest {
     stages = DeployFiles.stages(instructions);
     args = DeployFiles.globalArgs(instructions);
     dir = DeployFiles.testDir("compose");
+    List<String> command = list(service("pki").get("command"));
+    pki = DeployFiles.pki(dir.resolve("pki"), command.subList(1, command.size()).toArray(String[]::new));
   }
 
   @SuppressWarnings("unchecked")
@@ -78,7 +85,8 @@ class ComposeAndImagesTest {
 
   @Test
   void composeHasTheServicesHealthChecksAndVolumes() {
-    assertEquals(Set.of("postgres", "coordinator", "worker", "worker-gpu"), map(compose.get("services"), "services").keySet());
+    assertEquals(Set.of("pki", "postgres", "coordinator", "worker", "worker-gpu"),
+        map(compose.get("services"), "services").keySet());
     Map<String, Object> pg = service("postgres");
     assertTrue(String.valueOf(pg.get("image")).startsWith("postgres:"), "official postgres image");
     assertTrue(String.join(" ", list(map(pg.get("healthcheck"), "pg healthcheck").get("test"))).contains("pg_isready"));
@@ -110,6 +118,28 @@ class ComposeAndImagesTest {
       assertEquals("worker", environment(w).get("ROLE"));
     }
     assertEquals(List.of("gpu"), list(service("worker-gpu").get("profiles")));
+    // TLS by default: the pki service makes the keys before any node starts; every node mounts them read-only,
+    // and only the pki service holds the CA.
+    Map<String, Object> p = service("pki");
+    assertEquals(List.of("/app/docker/make-pki.sh"), list(p.get("entrypoint")));
+    assertEquals("no", String.valueOf(p.get("restart")));
+    List<String> command = list(p.get("command"));
+    assertTrue(list(p.get("volumes")).contains("pki:" + command.get(0)), "the pki volume is where it writes");
+    assertEquals("tls-secret", String.valueOf(map(p.get("environment"), "pki env").get("GAPRUNE_TLS_PASSWORD")));
+    for (String node : List.of("coordinator", "worker", "worker-gpu")) {
+      Map<String, Object> s = service(node);
+      assertEquals("service_completed_successfully",
+          map(map(s.get("depends_on"), node).get("pki"), node + " pki").get("condition"), node);
+      assertTrue(list(s.get("volumes")).contains("pki:" + TLS_DIR + ":ro"), node);
+      assertFalse(list(s.get("volumes")).stream().anyMatch(v -> v.startsWith("pki-ca:")), node + " must not see the CA");
+      Map<String, String> env = environment(node);
+      assertEquals("on", env.get("GAPRUNE_TLS"), node);
+      String keyStore = env.get("GAPRUNE_TLS_KEYSTORE");
+      assertTrue(keyStore.startsWith(TLS_DIR + "/") && command.contains(Path.of(keyStore).getFileName().toString()
+          .replace(".p12", "")), node + ": its key store " + keyStore + " is one the pki service makes");
+      assertEquals("tls-secret", env.get("GAPRUNE_TLS_KEYSTORE_PASSWORD"), node);
+      assertEquals("tls-secret", env.get("GAPRUNE_TLS_TRUSTSTORE_PASSWORD"), node);
+    }
     // every named volume a service mounts is declared, and every declared one is used
     Set<String> declared = map(compose.get("volumes"), "volumes").keySet();
     Set<String> used = new TreeSet<>();
@@ -135,12 +165,16 @@ class ComposeAndImagesTest {
     Path file = dir.resolve(service + ".conf");
     env.put("GAPRUNE_NODE_CONFIG", file.toString());
     env.put("GAPRUNE_DRY_RUN", "1");
+    // The pki volume as the pki service fills it: stores made by docker/make-pki.sh.
+    env.replaceAll((k, v) -> v.startsWith(TLS_DIR + "/") ? pki.dir().resolve(v.substring(TLS_DIR.length() + 1)).toString() : v);
     var r = DeployFiles.run(DeployFiles.script("entrypoint.sh", env));
     assertEquals(0, r.exit(), service + ": " + r.stderr());
     List<String> cmd = r.lines();
     assertEquals(List.of(expectedCommand), cmd.subList(1, cmd.size()).stream()
         .map(a -> a.equals(file.toString()) ? "FILE" : a).toList(), service);
-    return GapruneConfig.load(file, null);
+    assertFalse(Files.readString(file).contains("tls-secret"), "a password in " + file);
+    // The passwords: what the JVM reads from the container's environment.
+    return GapruneConfig.load(file, pki.passwords());
   }
 
   @Test
@@ -159,6 +193,15 @@ class ComposeAndImagesTest {
         coordinator.getString("pekko-persistence-jdbc.shared-databases.slick.db.user"));
     assertEquals("/var/lib/gaprune/work", coordinator.getString("gaprune.work-dir"));
     assertEquals("minilm", coordinator.getString("gaprune.model"));
+    // Artery over TLS with the pki service's stores: a node beyond loopback that may start.
+    assertEquals("tls-tcp", coordinator.getString("pekko.remote.artery.transport"));
+    assertEquals(pki.store("coordinator").toString(), coordinator.getString("gaprune.tls.key-store"));
+    assertEquals(pki.store("truststore").toString(), coordinator.getString("gaprune.tls.trust-store"));
+    io.gaprune.ops.ClusterTransport.requireSafeTransport(coordinator);
+    // The API answers to the container's name (Prometheus in the compose network) and reads sessions' files
+    // from the mounted data.
+    assertTrue(coordinator.getStringList("gaprune.http.allowed-hosts").contains("coordinator"));
+    assertEquals(List.of("/data", "/app/data"), coordinator.getStringList("gaprune.data-roots"));
 
     for (String w : List.of("worker", "worker-gpu")) {
       String device = environment(w).get("DEVICE");
@@ -171,7 +214,86 @@ class ComposeAndImagesTest {
       assertEquals(environment(w).get("GAPRUNE_MANAGEMENT_PORT"), node.getString("pekko.management.http.port"),
           w + ": the health check's port is the one Pekko Management binds");
       assertEquals(environment(w).get("GAPRUNE_MANAGEMENT_BIND"), node.getString("pekko.management.http.hostname"), w);
+      assertEquals("tls-tcp", worker.getString("pekko.remote.artery.transport"), w);
+      assertEquals(pki.store("worker").toString(), worker.getString("gaprune.tls.key-store"), w);
+      io.gaprune.ops.ClusterTransport.requireSafeTransport(worker);
     }
+  }
+
+  /**
+   * The keys docker/make-pki.sh makes do what Artery's TLS needs: the coordinator's and the worker's stores
+   * complete a TLS 1.3 handshake with mutual authentication against the trust store, and a store from another
+   * run of the script (another CA) is refused on both sides.
+   */
+  @Test
+  void theKeysOfThePkiServiceAuthenticateBothWays() throws Exception {
+    assertTrue(handshake(pki, "coordinator", pki, "worker"), "coordinator and worker");
+    assertTrue(handshake(pki, "worker", pki, "worker"), "two scaled workers share one store");
+    DeployFiles.Pki other = DeployFiles.pki(dir.resolve("other-pki"), "worker");
+    // (each side trusts the cluster's CA: only the check of the other side's certificate can refuse)
+    assertFalse(handshake(pki, "coordinator", other, "worker"), "a worker of another CA joined");
+    assertFalse(handshake(other, "worker", pki, "worker"), "a server of another CA was trusted");
+    // Owner-only files: the stores hold private keys.
+    for (String f : List.of("coordinator.p12", "worker.p12", "truststore.p12")) {
+      assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+          Files.getPosixFilePermissions(pki.dir().resolve(f))), f);
+    }
+    assertFalse(Files.exists(pki.dir().resolve("ca.p12")), "the CA stays out of the nodes' folder");
+  }
+
+  /** A TLS 1.3 handshake on loopback, the server demanding the client's certificate, as Artery's TLS does. */
+  static boolean handshake(DeployFiles.Pki serverPki, String server, DeployFiles.Pki clientPki, String client)
+      throws Exception {
+    javax.net.ssl.SSLContext serverCtx = context(serverPki, server);
+    javax.net.ssl.SSLContext clientCtx = context(clientPki, client);
+    try (var listener = (javax.net.ssl.SSLServerSocket) serverCtx.getServerSocketFactory()
+        .createServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      listener.setNeedClientAuth(true);
+      listener.setEnabledProtocols(new String[] {"TLSv1.3"});
+      var accepted = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+        try (var s = (javax.net.ssl.SSLSocket) listener.accept()) {
+          s.setSoTimeout(10_000);
+          s.startHandshake();
+          s.getOutputStream().write(1);
+          s.getOutputStream().flush();
+          return true;
+        } catch (Exception e) {
+          return false;
+        }
+      });
+      boolean clientOk;
+      try (var s = (javax.net.ssl.SSLSocket) clientCtx.getSocketFactory().createSocket(
+          java.net.InetAddress.getLoopbackAddress(), listener.getLocalPort())) {
+        s.setSoTimeout(10_000);
+        s.setEnabledProtocols(new String[] {"TLSv1.3"});
+        s.startHandshake();
+        // TLS 1.3: the server checks the client's certificate after the client's handshake is done
+        clientOk = s.getInputStream().read() == 1;
+      } catch (Exception e) {
+        clientOk = false;
+      }
+      return accepted.get(20, java.util.concurrent.TimeUnit.SECONDS) && clientOk;
+    }
+  }
+
+  /** A node's TLS context: its key store from {@code pki}, the cluster's trust store. */
+  static javax.net.ssl.SSLContext context(DeployFiles.Pki pki, String name) throws Exception {
+    char[] pw = pki.password().toCharArray();
+    var ks = java.security.KeyStore.getInstance("PKCS12");
+    try (var in = Files.newInputStream(pki.store(name))) {
+      ks.load(in, pw);
+    }
+    var ts = java.security.KeyStore.getInstance("PKCS12");
+    try (var in = Files.newInputStream(ComposeAndImagesTest.pki.store("truststore"))) {
+      ts.load(in, ComposeAndImagesTest.pki.password().toCharArray());
+    }
+    var kmf = javax.net.ssl.KeyManagerFactory.getInstance(javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+    kmf.init(ks, pw);
+    var tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(ts);
+    var ctx = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+    ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+    return ctx;
   }
 
   @Test
@@ -255,6 +377,8 @@ class ComposeAndImagesTest {
     // the launcher, the entrypoint and the health check where ENTRYPOINT, HEALTHCHECK and GAPRUNE_HOME say
     assertTrue(runtime.instructions().contains("COPY --chmod=0755 gaprune /app/gaprune"));
     assertTrue(runtime.instructions().contains("COPY --chmod=0755 docker/entrypoint.sh docker/healthcheck.sh /app/docker/"));
+    assertTrue(runtime.instructions().contains("COPY --chmod=0755 docker/make-pki.sh /app/docker/"),
+        "the pki service's script is where its entrypoint says");
     assertTrue(runtime.instructions().contains("ENTRYPOINT [\"/app/docker/entrypoint.sh\"]"));
     assertTrue(runtime.instructions().stream().anyMatch(l -> l.startsWith("HEALTHCHECK") && l.endsWith("CMD [\"/app/docker/healthcheck.sh\"]")));
     for (String target : List.of("coordinator", "worker-cpu", "worker-gpu")) {

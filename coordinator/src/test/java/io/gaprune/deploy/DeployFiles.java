@@ -267,4 +267,32 @@ final class DeployFiles {
       throw new java.io.UncheckedIOException(e);
     }
   }
+
+  /** The stores docker/make-pki.sh made in a folder, and their password. */
+  record Pki(Path dir, String password) {
+    Path store(String name) {
+      return dir.resolve(name + ".p12");
+    }
+
+    /** What a node's JVM reads from its environment: the stores' passwords (as configuration overrides). */
+    com.typesafe.config.Config passwords() {
+      return com.typesafe.config.ConfigFactory.parseMap(Map.of("gaprune.tls.key-store-password", password,
+          "gaprune.tls.trust-store-password", password));
+    }
+  }
+
+  /** Runs docker/make-pki.sh into {@code dir} (the CA beside it, in dir/ca) for {@code names}. */
+  static Pki pki(Path dir, String... names) throws IOException, InterruptedException {
+    String password = "pki-" + Long.toHexString(new java.security.SecureRandom().nextLong());
+    List<String> args = new ArrayList<>(List.of(dir.toString()));
+    args.addAll(List.of(names));
+    // keytool is a short-lived JVM, started a dozen times: the quick JIT tier halves the script's time here.
+    Result r = run(script("make-pki.sh", Map.of("GAPRUNE_TLS_PASSWORD", password,
+        "JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"), args.toArray(String[]::new)));
+    if (r.exit() != 0) {
+      throw new AssertionError("make-pki.sh failed: " + r.stderr());
+    }
+    return new Pki(dir, password);
+  }
 }
+

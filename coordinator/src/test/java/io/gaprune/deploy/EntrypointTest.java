@@ -2,6 +2,7 @@ package io.gaprune.deploy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
@@ -40,11 +41,16 @@ class EntrypointTest {
   record Node(Config config, List<String> command, String log) {}
 
   static Node dryRun(String name, Map<String, String> env, String... args) throws Exception {
+    return dryRun(name, env, null, args);
+  }
+
+  /** As above; {@code jvmEnvironment}: what the node's JVM would read from its environment (passwords). */
+  static Node dryRun(String name, Map<String, String> env, Config jvmEnvironment, String... args) throws Exception {
     Path file = dir.resolve(name + ".conf");
     env.put("GAPRUNE_NODE_CONFIG", file.toString());
     var r = DeployFiles.run(DeployFiles.script("entrypoint.sh", env, args));
     assertEquals(0, r.exit(), r.stderr());
-    return new Node(GapruneConfig.load(file, null), r.lines(), r.stderr());
+    return new Node(GapruneConfig.load(file, jvmEnvironment), r.lines(), r.stderr());
   }
 
   static String refused(Map<String, String> env) throws Exception {
@@ -155,6 +161,13 @@ class EntrypointTest {
         {"needs a fixed GAPRUNE_PORT", "ROLE", "coordinator", "GAPRUNE_PORT", "0"},
         {"GAPRUNE_PORT must be a number", "ROLE", "coordinator", "GAPRUNE_PORT", "25x"},
         {"GAPRUNE_CONFIG names no file", "ROLE", "coordinator", "GAPRUNE_CONFIG", "/nonexistent.conf"},
+        {"GAPRUNE_TLS must be on or off", "ROLE", "coordinator", "GAPRUNE_TLS", "yes"},
+        {"GAPRUNE_TLS=on needs GAPRUNE_TLS_KEYSTORE", "ROLE", "coordinator", "GAPRUNE_TLS", "on"},
+        {"GAPRUNE_TLS=on needs GAPRUNE_TLS_TRUSTSTORE", "ROLE", "coordinator", "GAPRUNE_TLS", "on",
+            "GAPRUNE_TLS_KEYSTORE", "/k.p12"},
+        {"GAPRUNE_TLS=on needs GAPRUNE_TLS_KEYSTORE_PASSWORD", "ROLE", "worker", "GAPRUNE_SEED_NODES", "c:1",
+            "GAPRUNE_TLS", "on", "GAPRUNE_TLS_KEYSTORE", "/k.p12", "GAPRUNE_TLS_TRUSTSTORE", "/t.p12"},
+        {"GAPRUNE_ALLOW_PLAINTEXT must be on or off", "ROLE", "coordinator", "GAPRUNE_ALLOW_PLAINTEXT", "yes"},
         {"no launcher at", "ROLE", "coordinator", "GAPRUNE_HOME", dir.toString()},
     };
     for (String[] c : cases) {
@@ -164,4 +177,38 @@ class EntrypointTest {
       assertTrue(message.contains(c[0]), "expected \"" + c[0] + "\" for " + e + "; got: " + message);
     }
   }
+
+  @Test
+  void tlsIsASwitchAndANodeBeyondLoopbackWithoutItIsRefused() throws Exception {
+    DeployFiles.Pki pki = DeployFiles.pki(dir.resolve("pki"), "node-1");
+    Node tls = dryRun("tls", env("ROLE", "coordinator", "GAPRUNE_HOSTNAME", "10.1.2.3", "GAPRUNE_TLS", "on",
+        "GAPRUNE_TLS_KEYSTORE", pki.store("node-1").toString(), "GAPRUNE_TLS_TRUSTSTORE", pki.store("truststore").toString(),
+        "GAPRUNE_TLS_KEYSTORE_PASSWORD", pki.password(), "GAPRUNE_TLS_TRUSTSTORE_PASSWORD", pki.password(),
+        "GAPRUNE_DATA_ROOTS", "/data, /srv/calibration", "GAPRUNE_HTTP_ALLOWED_HOSTS", "gaprune.example.org,ops"),
+        pki.passwords());
+    Config c = tls.config();
+    assertEquals("tls-tcp", c.getString("pekko.remote.artery.transport"));
+    assertEquals(pki.store("node-1").toString(), c.getString("pekko.remote.artery.ssl.config-ssl-engine.key-store"));
+    assertEquals(pki.store("truststore").toString(), c.getString("pekko.remote.artery.ssl.config-ssl-engine.trust-store"));
+    io.gaprune.ops.ClusterTransport.requireSafeTransport(c);
+    assertEquals(List.of("/data", "/srv/calibration"), c.getStringList("gaprune.data-roots"));
+    assertEquals(List.of("10.1.2.3", "gaprune.example.org", "ops"), c.getStringList("gaprune.http.allowed-hosts"));
+    String file = Files.readString(dir.resolve("tls.conf"));
+    assertFalse(file.contains(pki.password()) || tls.log().contains(pki.password()), file);
+
+    // The same node in plain TCP: the entrypoint writes it, the node refuses it before anything starts.
+    Node plain = dryRun("plain", env("ROLE", "coordinator", "GAPRUNE_HOSTNAME", "10.1.2.3"));
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> io.gaprune.ops.ClusterTransport.requireSafeTransport(plain.config()));
+    assertTrue(e.getMessage().contains("GAPRUNE_TLS=on") && e.getMessage().contains("GAPRUNE_ALLOW_PLAINTEXT=on"),
+        e.getMessage());
+    assertFalse(dryRun("off", env("ROLE", "worker", "HOSTNAME", "w", "GAPRUNE_SEED_NODES", "c:1", "GAPRUNE_TLS", "off"))
+        .config().getBoolean("gaprune.tls.enabled"));
+    // The explicit opt-out for a trusted private network.
+    Node trusted = dryRun("trusted", env("ROLE", "worker", "HOSTNAME", "w", "GAPRUNE_SEED_NODES", "c:1",
+        "GAPRUNE_ALLOW_PLAINTEXT", "on"));
+    assertTrue(trusted.config().getBoolean("gaprune.cluster.allow-plaintext"));
+    io.gaprune.ops.ClusterTransport.requireSafeTransport(trusted.config());
+  }
 }
+

@@ -33,11 +33,17 @@ final class ClusterTestSupport {
     }
   }
 
-  /** gaprune settings for a test node (HOCON text), synthetic runtime unless overridden. */
+  /**
+   * gaprune settings for a test node (HOCON text), synthetic runtime unless overridden. The model is called
+   * "synthetic" (what the sessions of the tests name); the work dir's parent, where the tests write their
+   * calibration files, is the data root the operator API accepts them from.
+   */
   static String settings(Path workDir, int port, String seed, String extra) {
     return """
         gaprune {
           work-dir = "%s"
+          model = "synthetic"
+          data-roots = ["%s"]
           cluster { port = %d, seed-nodes = [%s], stable-after = 2s }
           http { enabled = on, port = 0 }
           management { port = 0, worker-port = 0 }
@@ -49,7 +55,8 @@ final class ClusterTestSupport {
         pekko.cluster.failure-detector.acceptable-heartbeat-pause = 2s
         pekko.cluster.failure-detector.heartbeat-interval = 500ms
         %s
-        """.formatted(workDir.toString().replace("\\", "/"), port, seed == null ? "" : "\"" + seed + "\"", extra);
+        """.formatted(workDir.toString().replace("\\", "/"),
+            workDir.toAbsolutePath().getParent().toString().replace("\\", "/"), port, seed == null ? "" : "\"" + seed + "\"", extra);
   }
 
   static Config load(Path file) {

@@ -6,9 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import io.gaprune.protocol.SessionConfig;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,19 +47,20 @@ public class CoordinatorCrashTest {
       Process coordinator = startCoordinator(coordConf, dir.resolve("coordinator-1.log"));
       procs.add(coordinator);
       TestCluster.waitForLog(dir.resolve("coordinator-1.log"), " ready; API on port", Duration.ofSeconds(60));
+      // None configured: the coordinator generated its token at this first start (the restart reads it back).
+      String token = OperatorCalls.token(dir.resolve("coordinator-work"), Duration.ofSeconds(10));
       procs.add(EmbeddedSession.startWorkerProcess(workerConf, "cpu", dir.resolve("w1.log")));
       procs.add(EmbeddedSession.startWorkerProcess(workerConf, "cpu", dir.resolve("w2.log")));
-      awaitJson(http, url + "/api/v1/workers", s -> s.getAsJsonArray("workers").size() == 2, Duration.ofSeconds(60));
+      awaitJson(http, url + "/api/v1/workers", token, s -> s.getAsJsonArray("workers").size() == 2, Duration.ofSeconds(60));
 
       SessionConfig session = ClusterTestSupport.session(general, domain, "crash").toBuilder()
           .setPartitionBudgetBytes(11_800_000).build(); // 2 partitions of the Fisher-only sums, as in
       String body = ClusterTestSupport.sessionJson(general, domain, "crash", 11_800_000); // SessionEquivalenceTest
-      var start = http.send(HttpRequest.newBuilder(URI.create(url + "/api/v1/sessions"))
-          .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+      var start = OperatorCalls.post(http, url + "/api/v1/sessions", body, token);
       assertEquals(201, start.statusCode(), start.body());
 
       String sessionUrl = url + "/api/v1/sessions/crash";
-      awaitJson(http, sessionUrl, s -> s.get("units_done").getAsInt() >= 6, Duration.ofSeconds(90));
+      awaitJson(http, sessionUrl, token, s -> s.get("units_done").getAsInt() >= 6, Duration.ofSeconds(90));
       coordinator.destroyForcibly();
       assertTrue(coordinator.waitFor(10, TimeUnit.SECONDS));
       // The workers notice, lose the cluster, and keep trying to rejoin while the coordinator is down.
@@ -70,7 +69,7 @@ public class CoordinatorCrashTest {
       Process restarted = startCoordinator(coordConf, dir.resolve("coordinator-2.log"));
       procs.add(restarted);
       TestCluster.waitForLog(dir.resolve("coordinator-2.log"), "session coordinator up: RUNNING", Duration.ofSeconds(60));
-      JsonObject done = awaitJson(http, sessionUrl, s -> s.get("state").getAsString().equals("DONE"), Duration.ofSeconds(180));
+      JsonObject done = awaitJson(http, sessionUrl, token, s -> s.get("state").getAsString().equals("DONE"), Duration.ofSeconds(180));
       String log2 = Files.readString(dir.resolve("coordinator-2.log"));
       assertTrue(log2.contains("session coordinator up: RUNNING (session crash, 20 units"), TestCluster.tail(log2));
 
@@ -91,15 +90,15 @@ public class CoordinatorCrashTest {
     return ClusterTestSupport.startNode(log, Map.of(), "coordinator", "--config", conf.toString());
   }
 
-  /** Polls {@code GET url/session/status} until the status object satisfies p. */
-  public static JsonObject awaitJson(HttpClient http, String url, java.util.function.Predicate<JsonObject> p, Duration timeout)
-      throws Exception {
+  /** Polls {@code GET url} (with the bearer token) until the JSON answer satisfies p. */
+  public static JsonObject awaitJson(HttpClient http, String url, String token,
+      java.util.function.Predicate<JsonObject> p, Duration timeout) throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     String last = "";
     while (System.nanoTime() < deadline) {
       try {
-        var r = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10))
-            .build(), HttpResponse.BodyHandlers.ofString());
+        var r = http.send(OperatorCalls.request(url, token).timeout(Duration.ofSeconds(10)).build(),
+            HttpResponse.BodyHandlers.ofString());
         last = r.body();
         if (r.statusCode() == 200) {
           JsonObject s = JsonParser.parseString(r.body()).getAsJsonObject();

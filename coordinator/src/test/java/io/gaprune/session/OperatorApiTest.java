@@ -143,9 +143,14 @@ class OperatorApiTest {
         "{\"general_path\":\"" + general + "\",\"domain_path\":\"" + domain + "\",\"batch_size\":-4}", TOKEN));
     assertError(400, "set by the coordinator", call("POST", "/api/v1/sessions", "{\"model_hash\":\"x\"}", TOKEN));
     assertError(400, "needs \"general_path\" and \"domain_path\"", call("POST", "/api/v1/sessions", "{\"seed\": 1}", TOKEN));
-    // A file the coordinator cannot read: refused by the coordinator itself, still a 400.
+    // A file that is not there: the same refusal as any path outside the data roots, which says nothing about it.
+    assertError(400, "must be the absolute path of a readable regular file under the data roots", call("POST",
+        "/api/v1/sessions", "{\"general_path\":\"" + dir.resolve("missing.json") + "\",\"domain_path\":\"" + domain
+            + "\"}", TOKEN));
+    // A file under the roots that is no triplet file: refused by the coordinator itself when it reads it, still a 400.
+    Path notTriplets = ClusterTestSupport.write(dir, "not-triplets.json", "{\"query\": \"q\"}");
     assertError(400, "cannot start the session", call("POST", "/api/v1/sessions",
-        "{\"general_path\":\"" + dir.resolve("missing.json") + "\",\"domain_path\":\"" + domain + "\"}", TOKEN));
+        "{\"general_path\":\"" + notTriplets + "\",\"domain_path\":\"" + domain + "\"}", TOKEN));
     assertError(413, "larger than 4096 bytes", call("POST", "/api/v1/sessions", "{\"x\":\"" + "a".repeat(5000) + "\"}", TOKEN));
   }
 
@@ -386,8 +391,10 @@ class OperatorApiTest {
       assertEquals(503, health.statusCode(), health.body());
       assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(5).toNanos(), "health took longer than its timeout");
       assertEquals("unavailable", json(health).get("status").getAsString());
-      var sessions = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/sessions")).build(),
-          HttpResponse.BodyHandlers.ofString());
+      // No token configured here: the front generated one in the work dir.
+      String generated = Files.readString(io.gaprune.api.OperatorToken.file(dir.resolve("lonely-work"))).strip();
+      var sessions = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/sessions"))
+              .header("Authorization", "Bearer " + generated).build(), HttpResponse.BodyHandlers.ofString());
       assertError(503, "no session coordinator registered", sessions);
     } finally {
       lonely.terminate();
@@ -399,6 +406,10 @@ class OperatorApiTest {
   HttpRequest request(String method, String path, String body, String token) {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + path)).timeout(Duration.ofSeconds(30))
         .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    if (method.equals("POST")) {
+      // What every client of the API sends with a POST (a request without it is refused with 415).
+      b.header("Content-Type", "application/json");
+    }
     if (token != null) {
       b.header("Authorization", "Bearer " + token);
     }

@@ -7,10 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.gson.JsonObject;
 import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.SessionEvent;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -85,14 +82,14 @@ class PostgresJournalTest {
           "coordinator", "--config", coordConf.toString());
       procs.add(coordinator);
       TestCluster.waitForLog(dir.resolve("coordinator-1.log"), " ready; API on port", Duration.ofSeconds(90));
+      String token = OperatorCalls.token(dir.resolve("coordinator-work"), Duration.ofSeconds(10));
       procs.add(EmbeddedSession.startWorkerProcess(workerConf, "cpu", dir.resolve("worker.log")));
-      CoordinatorCrashTest.awaitJson(http, url + "/api/v1/workers", s -> s.getAsJsonArray("workers").size() == 1, Duration.ofSeconds(90));
-      var start = http.send(HttpRequest.newBuilder(URI.create(url + "/api/v1/sessions"))
-          .POST(HttpRequest.BodyPublishers.ofString(ClusterTestSupport.sessionJson(general, domain, "pg",
-              session.getPartitionBudgetBytes()))).build(), HttpResponse.BodyHandlers.ofString());
+      CoordinatorCrashTest.awaitJson(http, url + "/api/v1/workers", token, s -> s.getAsJsonArray("workers").size() == 1, Duration.ofSeconds(90));
+      var start = OperatorCalls.post(http, url + "/api/v1/sessions", ClusterTestSupport.sessionJson(general, domain, "pg",
+          session.getPartitionBudgetBytes()), token);
       assertEquals(201, start.statusCode(), start.body());
 
-      CoordinatorCrashTest.awaitJson(http, url + "/api/v1/sessions/pg", s -> s.get("units_done").getAsInt() >= 5, Duration.ofSeconds(90));
+      CoordinatorCrashTest.awaitJson(http, url + "/api/v1/sessions/pg", token, s -> s.get("units_done").getAsInt() >= 5, Duration.ofSeconds(90));
       coordinator.destroyForcibly();
       assertTrue(coordinator.waitFor(10, TimeUnit.SECONDS));
       String log1 = Files.readString(dir.resolve("coordinator-1.log"));
@@ -105,7 +102,7 @@ class PostgresJournalTest {
       procs.add(restarted);
       TestCluster.waitForLog(dir.resolve("coordinator-2.log"), "session coordinator up: RUNNING (session pg, 20 units",
           Duration.ofSeconds(90));
-      JsonObject done = CoordinatorCrashTest.awaitJson(http, url + "/api/v1/sessions/pg", s -> s.get("state").getAsString().equals("DONE"),
+      JsonObject done = CoordinatorCrashTest.awaitJson(http, url + "/api/v1/sessions/pg", token, s -> s.get("state").getAsString().equals("DONE"),
           Duration.ofSeconds(180));
       String log2 = Files.readString(dir.resolve("coordinator-2.log"));
       assertFalse(log2.contains("session coordinator up: RUNNING (session pg, 20 units: 0 done"),

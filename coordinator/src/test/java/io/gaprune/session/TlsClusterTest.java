@@ -2,6 +2,7 @@ package io.gaprune.session;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
@@ -23,7 +24,10 @@ import org.junit.jupiter.api.Test;
  * test time signs a coordinator's and a worker's certificate; the two processes (real CLI, passwords only in
  * their environment) form a cluster and finish a session. A third process whose certificate comes from
  * another CA, but which trusts the cluster's CA, is refused: the coordinator demands and rejects its
- * certificate, so it never joins, never registers and keeps saying it cannot reach the coordinator.
+ * certificate, so it never joins, never registers and keeps saying it cannot reach the coordinator. The
+ * coordinator's operator API serves HTTPS with the same key store (gaprune.http.tls): the test's client and
+ * the CLI (a process of its own, the CA in its --trust-store, the generated token found through --work-dir)
+ * verify its certificate; a plain HTTP request to that port gets no answer.
  */
 @Tag("slow")
 class TlsClusterTest {
@@ -47,7 +51,8 @@ class TlsClusterTest {
     Path general = ClusterTestSupport.triplets(dir, "general.json", 24);
     Path domain = ClusterTestSupport.triplets(dir, "domain.json", 24);
     Path coordConf = ClusterTestSupport.write(dir, "coordinator.conf", ClusterTestSupport.settings(
-        dir.resolve("coordinator-work"), port, seed, tls(coordinatorKeys, trust) + "\ngaprune.http.port = " + httpPort));
+        dir.resolve("coordinator-work"), port, seed, tls(coordinatorKeys, trust) + "\ngaprune.http.port = " + httpPort
+            + "\ngaprune.http.tls.enabled = on"));
     Path workerConf = ClusterTestSupport.write(dir, "worker.conf", ClusterTestSupport.settings(
         dir.resolve("worker-work"), 0, seed, tls(workerKeys, trust)));
     Path strangerConf = ClusterTestSupport.write(dir, "stranger.conf", ClusterTestSupport.settings(
@@ -61,13 +66,18 @@ class TlsClusterTest {
     }
 
     List<Process> procs = new ArrayList<>();
-    HttpClient http = HttpClient.newHttpClient();
-    String url = "http://127.0.0.1:" + httpPort;
+    HttpClient http = HttpClient.newBuilder().sslContext(trusting(trust)).build();
+    String url = "https://127.0.0.1:" + httpPort;
     try {
       Process coordinator = ClusterTestSupport.startNode(dir.resolve("coordinator.log"), env(coordinatorKeys, trust),
           "coordinator", "--config", coordConf.toString());
       procs.add(coordinator);
       TestCluster.waitForLog(dir.resolve("coordinator.log"), " ready; API on port", Duration.ofSeconds(90));
+      String token = OperatorCalls.token(dir.resolve("coordinator-work"), Duration.ofSeconds(10));
+      // HTTPS only: a plain-HTTP request to the API's port gets no HTTP answer.
+      assertThrows(java.io.IOException.class, () -> HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+          URI.create("http://127.0.0.1:" + httpPort + "/health")).timeout(Duration.ofSeconds(10)).build(),
+          HttpResponse.BodyHandlers.ofString()));
       Process worker = ClusterTestSupport.startNode(dir.resolve("worker.log"), env(workerKeys, trust),
           "worker", "--config", workerConf.toString(), "--device", "cpu");
       procs.add(worker);
@@ -76,12 +86,11 @@ class TlsClusterTest {
       procs.add(stranger);
 
       // The trusted worker joins over TLS and registers; a session runs to the end across the two processes.
-      CoordinatorCrashTest.awaitJson(http, url + "/api/v1/workers", s -> s.getAsJsonArray("workers").size() == 1, Duration.ofSeconds(90));
-      var start = http.send(HttpRequest.newBuilder(URI.create(url + "/api/v1/sessions"))
-          .POST(HttpRequest.BodyPublishers.ofString(ClusterTestSupport.sessionJson(general, domain, "tls", 48 * 16 * 32 * 2)))
-          .build(), HttpResponse.BodyHandlers.ofString());
+      CoordinatorCrashTest.awaitJson(http, url + "/api/v1/workers", token, s -> s.getAsJsonArray("workers").size() == 1, Duration.ofSeconds(90));
+      var start = OperatorCalls.post(http, url + "/api/v1/sessions",
+          ClusterTestSupport.sessionJson(general, domain, "tls", 48 * 16 * 32 * 2), token);
       assertEquals(201, start.statusCode(), start.body());
-      JsonObject done = CoordinatorCrashTest.awaitJson(http, url + "/api/v1/sessions/tls", s -> s.get("state").getAsString().equals("DONE"),
+      JsonObject done = CoordinatorCrashTest.awaitJson(http, url + "/api/v1/sessions/tls", token, s -> s.get("state").getAsString().equals("DONE"),
           Duration.ofSeconds(120));
       assertEquals(12, done.get("units_total").getAsInt(), done.toString());
       assertEquals(12, done.get("units_done").getAsInt(), done.toString());
@@ -104,8 +113,18 @@ class TlsClusterTest {
           TestCluster.tail(strangerLog));
       assertFalse(strangerLog.contains("registered with the coordinator"), TestCluster.tail(strangerLog));
       assertFalse(strangerLog.contains("coordinator found"), TestCluster.tail(strangerLog));
-      JsonObject status = CoordinatorCrashTest.awaitJson(http, url + "/api/v1/workers", s -> true, Duration.ofSeconds(10));
+      JsonObject status = CoordinatorCrashTest.awaitJson(http, url + "/api/v1/workers", token, s -> true, Duration.ofSeconds(10));
       assertEquals(1, status.getAsJsonArray("workers").size(), status.toString());
+
+      // The CLI over HTTPS: the CA from --trust-store (password from the environment), the token from --work-dir.
+      Path cliLog = dir.resolve("cli.log");
+      Process cli = ClusterTestSupport.startNode(cliLog, Map.of("GAPRUNE_TLS_TRUSTSTORE_PASSWORD", trust.password()),
+          "session", "workers", "--coordinator", url, "--trust-store", trust.path().toString(),
+          "--work-dir", dir.resolve("coordinator-work").toString());
+      assertTrue(cli.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the CLI did not end");
+      String out = Files.readString(cliLog);
+      assertEquals(0, cli.exitValue(), out);
+      assertTrue(out.contains("\"workers\"") && out.contains("\"device\": \"cpu\""), out);
     } finally {
       procs.forEach(Process::destroyForcibly);
     }
@@ -121,6 +140,19 @@ class TlsClusterTest {
           hostname-verification = on
         }
         """.formatted(keys.path(), trust.path());
+  }
+
+  /** A client's TLS context that trusts the test CA (what the trust store holds). */
+  static javax.net.ssl.SSLContext trusting(TestPki.Store trust) throws Exception {
+    var ks = java.security.KeyStore.getInstance("PKCS12");
+    try (var in = Files.newInputStream(trust.path())) {
+      ks.load(in, trust.password().toCharArray());
+    }
+    var tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(ks);
+    var ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+    ctx.init(null, tmf.getTrustManagers(), null);
+    return ctx;
   }
 
   static Map<String, String> env(TestPki.Store keys, TestPki.Store trust) {

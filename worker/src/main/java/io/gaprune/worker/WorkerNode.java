@@ -3,6 +3,7 @@ package io.gaprune.worker;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import io.gaprune.ops.ClusterTransport;
 import io.gaprune.ops.Management;
 import java.time.Duration;
 import java.util.List;
@@ -73,7 +74,9 @@ public final class WorkerNode {
   /** Runs until drained or refused; returns the process exit code. */
   public int run() {
     WorkerSettings settings = WorkerSettings.from(config, device);
-    // An unsafe management binding is a configuration error: refuse before loading the model.
+    // An unsafe management binding or a plaintext cluster port beyond loopback is a configuration error:
+    // refuse before loading the model.
+    ClusterTransport.requireSafeTransport(config);
     Management.check(workerConfig(config), System.getenv());
     AtomicReference<WorkerActor.Pending> memory = new AtomicReference<>();
     ExecutorService computeThread = Executors.newSingleThreadExecutor(r -> {
