@@ -23,7 +23,8 @@ import java.util.NoSuchElementException;
  *
  * <p>Reading is lazy: one element at a time through Gson's {@link JsonReader}, so a file of any size needs
  * memory for one triplet. Every problem throws a {@link TripletFormatException} naming the file and the
- * element (0-based, with its line) or the line: not an array or object, a missing field, a field that is not
+ * element (counted from 1 as a user counts, the first element is "element 1 (1-based, line L)"; the same way
+ * as lines are counted) or the line: not an array or object, a missing field, a field that is not
  * a string, an empty or blank text, an empty file, malformed JSON.
  */
 public final class TripletReader implements Iterator<Triplet>, Closeable {
@@ -37,7 +38,8 @@ public final class TripletReader implements Iterator<Triplet>, Closeable {
   /** The triplet read ahead by {@link #hasNext()}, null when none is pending. */
   private Triplet next;
   private boolean finished;
-  private long element;
+  /** The array element about to be read, counted from 1 as a user counts (and as lines are). */
+  private long element = 1;
   private long line;
 
   private TripletReader(Path file) throws IOException {
@@ -132,12 +134,12 @@ public final class TripletReader implements Iterator<Triplet>, Closeable {
         }
         return null;
       }
-      var where = "element " + element + " (" + location(array) + ")";
+      var where = "element " + element + " (1-based, " + location(array) + ")";
       var triplet = readObject(array, where);
       element++;
       return triplet;
     } catch (com.google.gson.stream.MalformedJsonException | java.io.EOFException | IllegalStateException e) {
-      throw new TripletFormatException(file + ": malformed JSON at element " + element + ": " + gsonProblem(e), e);
+      throw new TripletFormatException(file + ": malformed JSON at element " + element + " (1-based): " + gsonProblem(e), e);
     }
   }
 

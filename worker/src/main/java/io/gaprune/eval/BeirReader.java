@@ -17,7 +17,10 @@ import java.util.Map;
  * Reads the BEIR layout: {@code corpus.jsonl} ({@code _id, title, text}), {@code queries.jsonl}
  * ({@code _id, text}) and {@code qrels/test.tsv} ({@code query-id corpus-id score} after a header line).
  * A malformed line is an error naming the file and line; qrels naming ids that are not in the corpus or the
- * queries are dropped with one warning that counts them (BEIR sets are often filtered that way).
+ * queries are dropped with one warning that counts them (BEIR sets are often filtered that way), and counts the
+ * queries that thereby lost every judgement: the metrics are means over the judged queries, so a set read with
+ * fewer of them is a different set, and the pipeline puts the count into the report's warnings
+ * ({@link BeirDataset#droppedQueries}).
  */
 public final class BeirReader {
 
@@ -33,6 +36,7 @@ public final class BeirReader {
     var qrels = new LinkedHashMap<String, Map<String, Integer>>();
     int unknownQuery = 0;
     int unknownDoc = 0;
+    var judgedQueries = new java.util.HashSet<String>();
     try (var reader = open(qrelsFile)) {
       String line = reader.readLine();
       if (line == null) {
@@ -55,6 +59,7 @@ public final class BeirReader {
         } catch (NumberFormatException e) {
           throw new IOException(qrelsFile + ":" + lineNo + ": score '" + f[2] + "' is not an integer");
         }
+        judgedQueries.add(f[0]);
         if (!queries.containsKey(f[0])) {
           unknownQuery++;
         } else if (!corpus.containsKey(f[1])) {
@@ -64,14 +69,17 @@ public final class BeirReader {
         }
       }
     }
+    int droppedQueries = judgedQueries.size() - qrels.size();
     if (unknownQuery + unknownDoc > 0) {
-      warnings.printf("warning: %s: %d qrels name unknown queries and %d unknown documents; ignored%n", qrelsFile,
-          unknownQuery, unknownDoc);
+      warnings.printf("warning: %s: %d qrels name unknown queries and %d unknown documents; ignored, and %d of %d "
+          + "judged queries lost every judgement (not evaluated)%n", qrelsFile, unknownQuery, unknownDoc,
+          droppedQueries, judgedQueries.size());
     }
     if (qrels.isEmpty()) {
-      throw new IOException(qrelsFile + ": no usable relevance judgements");
+      throw new IOException(qrelsFile + ": no usable relevance judgements (" + unknownQuery + " name unknown queries, "
+          + unknownDoc + " unknown documents)");
     }
-    return new BeirDataset(dir, corpus, queries, qrels, unknownQuery + unknownDoc);
+    return new BeirDataset(dir, corpus, queries, qrels, unknownQuery + unknownDoc, droppedQueries);
   }
 
   private static Map<String, String> readJsonl(Path file, boolean withTitle) throws IOException {

@@ -65,7 +65,7 @@ class TripletReaderTest {
     try (var reader = TripletReader.open(file)) {
       assertEquals(new Triplet("q", "p", "n"), reader.next());
       var e = assertThrows(TripletFormatException.class, reader::next);
-      assertEquals(file + ": element 1 (line 1): not a triplet: expected an object {\"query\", "
+      assertEquals(file + ": element 2 (1-based, line 1): not a triplet: expected an object {\"query\", "
           + "\"positive\", \"negative\"}, found NUMBER", e.getMessage());
     }
   }
@@ -82,7 +82,7 @@ class TripletReaderTest {
     assertProblem(write("number.json", "42"),
         "not triplets: expected a JSON array '[' or JSON Lines of objects '{', found '4'");
     assertProblem(write("strings.json", "[\"a\", \"b\"]"),
-        "element 0 (line 1): not a triplet: expected an object {\"query\", \"positive\", \"negative\"},"
+        "element 1 (1-based, line 1): not a triplet: expected an object {\"query\", \"positive\", \"negative\"},"
             + " found STRING");
     assertProblem(write("nested.jsonl", "{\"query\":\"q\",\"positive\":\"p\",\"negative\":\"n\"}\n[1]\n"),
         "line 2: not a triplet: expected an object {\"query\", \"positive\", \"negative\"}, found BEGIN_ARRAY");
@@ -93,19 +93,19 @@ class TripletReaderTest {
   @Test
   void missingAndNonStringFields() throws IOException {
     assertProblem(write("missing.json", "[\n {\"query\":\"q\",\"positive\":\"p\",\"negative\":\"n\"},\n"
-        + " {\"query\":\"q\",\"negative\":\"n\"}\n]"), "element 1 (line 3): missing field \"positive\"");
+        + " {\"query\":\"q\",\"negative\":\"n\"}\n]"), "element 2 (1-based, line 3): missing field \"positive\"");
     assertProblem(write("missing.jsonl", "{\"query\":\"q\",\"positive\":\"p\",\"negative\":\"n\"}\n\n"
         + "{\"query\":\"q\",\"positive\":\"p\"}\n"), "line 3: missing field \"negative\"");
     assertProblem(write("number.jsonl", "{\"query\":1,\"positive\":\"p\",\"negative\":\"n\"}"),
         "line 1: field \"query\" is NUMBER, expected a string");
     assertProblem(write("null.json", "[{\"query\":\"q\",\"positive\":null,\"negative\":\"n\"}]"),
-        "element 0 (line 1): field \"positive\" is NULL, expected a string");
+        "element 1 (1-based, line 1): field \"positive\" is NULL, expected a string");
   }
 
   @Test
   void emptyTexts() throws IOException {
     assertProblem(write("empty-text.json", "[{\"query\":\"q\",\"positive\":\"p\",\"negative\":\"\"}]"),
-        "element 0 (line 1): field \"negative\" is empty");
+        "element 1 (1-based, line 1): field \"negative\" is empty");
     assertProblem(write("blank-text.jsonl", "\n{\"query\":\"  \",\"positive\":\"p\",\"negative\":\"n\"}"),
         "line 2: field \"query\" is empty");
   }
@@ -113,12 +113,12 @@ class TripletReaderTest {
   @Test
   void malformedJson() throws IOException {
     var e = assertProblem(write("broken.json", "[{\"query\":\"q\",\"positive\":\"p\",\"negative\":\"n\"},\n {\"query\": }]"),
-        "malformed JSON at element 1: ");
+        "malformed JSON at element 2 (1-based): ");
     assertTrue(e.getMessage().contains("line 2"), e.getMessage());
     assertProblem(write("trailing.json", "[{\"query\":\"q\",\"positive\":\"p\",\"negative\":\"n\"}] [1]"),
-        "malformed JSON at element 1: unexpected content at line 1 column 48");
+        "malformed JSON at element 2 (1-based): unexpected content at line 1 column 48");
     assertProblem(write("cut.json", "[{\"query\":\"q\",\"positive\":\"p\",\"negative\":\"n\"},"),
-        "malformed JSON at element 1: ");
+        "malformed JSON at element 2 (1-based): ");
   }
 
   private TripletFormatException assertProblem(Path file, String problem) {

@@ -43,6 +43,26 @@ class BeirReaderTest {
     assertEquals(Map.of("q1", Map.of("d1", 2), "q2", Map.of("d2", 1)), data.qrels());
     assertEquals(3, data.droppedQrels());
     assertTrue(warnings.toString().contains("1 qrels name unknown queries and 2 unknown documents"), warnings.toString());
+    // q9 is not in queries.jsonl: its judgements exist, its text does not, so it is one judged query fewer
+    assertEquals(1, data.droppedQueries());
+    assertTrue(warnings.toString().contains("1 of 3 judged queries lost every judgement"), warnings.toString());
+  }
+
+  /**
+   * A query whose every judged document is missing from the corpus is not evaluated: the count says so, so that
+   * a metric over fewer queries than the set judges never passes for the set's (the pipeline reports it).
+   */
+  @Test
+  void aQueryWhoseDocumentsAreAllUnknownIsCountedAsDropped() throws IOException {
+    write(CORPUS, QUERIES + "{\"_id\": \"q3\", \"text\": \"ethanol\"}\n",
+        "query-id\tcorpus-id\tscore\nq1\td1\t1\nq3\td8\t1\nq3\td9\t2\n");
+    var warnings = new ByteArrayOutputStream();
+    var data = BeirReader.read(dir, new PrintStream(warnings, true));
+    assertEquals(Map.of("q1", Map.of("d1", 1)), data.qrels());
+    assertEquals(2, data.droppedQrels());
+    assertEquals(1, data.droppedQueries());
+    assertTrue(warnings.toString().contains("0 qrels name unknown queries and 2 unknown documents; ignored, and 1 of 2 "
+        + "judged queries lost every judgement"), warnings.toString());
   }
 
   @Test
