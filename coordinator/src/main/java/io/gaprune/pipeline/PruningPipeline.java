@@ -28,6 +28,7 @@ import io.gaprune.planner.ScoringMethod;
 import io.gaprune.progress.Progress;
 import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.StatisticSet;
+import io.gaprune.report.AtomicFiles;
 import io.gaprune.report.ModelCard;
 import io.gaprune.report.ReportWriter;
 import io.gaprune.report.RunReport;
@@ -68,6 +69,9 @@ public final class PruningPipeline {
   private final List<String> warnings = new ArrayList<>();
   /** Triplets in the calibration sets the statistics were computed on (none when they were read from a file). */
   private final Map<String, Integer> calibrationSizes = new LinkedHashMap<>();
+  /** The calibration triplet files as read before the model loaded; null where the run does not need one. */
+  private List<Triplet> generalTriplets;
+  private List<Triplet> domainTriplets;
   /** The statistics session's counters (report.json's "session"); null when statistics came from a file. */
   private Map<String, Object> sessionCounters;
 
@@ -84,25 +88,30 @@ public final class PruningPipeline {
   public RunReport run() throws Exception {
     var out = Files.createDirectories(options.out());
     var spec = MethodSpec.parse(options.scoring());
+    var datasets = readInputs();
     try (var manager = NDManager.newBaseManager();
         var model = load(manager)) {
-      var datasets = readDatasets();
       var statistics = statistics(model, needsGradientSums(List.of(spec)), inputStatistics(List.of(spec)));
       var evaluations = new ArrayList<>(evaluate(model, datasets, RunReport.DENSE, RunReport.DENSE, null));
       var point = new PruningPoint(options.structure(), options.sparsity());
       var plan = prune(model, statistics, spec, point, spec.label(), spec.label(),
           out.resolve("masks.safetensors"), out.resolve("plan.json"), datasets, evaluations, manager);
+      // the model folder is written beside and renamed once complete, card included, as the files are
       var modelDir = out.resolve("model");
+      var partialModel = AtomicFiles.temporary(modelDir);
+      AtomicFiles.deleteTree(partialModel);
       timed("write model", () -> {
-        HuggingFaceWriter.write(model, modelDir);
+        HuggingFaceWriter.write(model, partialModel);
         return null;
       });
       var report = report("run", plan, spec.label(), evaluations, List.of(point));
-      ReportWriter.write(report, out);
       // the card states the evaluation, so it is written once the report is complete
       var instruction = model.config().queryInstruction();
       ModelCard.write(report, ModelCard.baseModel(options.model(), model.hfConfig()),
-          instruction != null && !instruction.isEmpty(), modelDir);
+          instruction != null && !instruction.isEmpty(), partialModel);
+      AtomicFiles.deleteTree(modelDir); // an earlier run's, when the pipeline is driven without the CLI's --out check
+      AtomicFiles.commit(partialModel, modelDir);
+      ReportWriter.write(report, out);
       return report;
     }
   }
@@ -135,7 +144,7 @@ public final class PruningPipeline {
     }
     for (double sparsity : sparsities) {
       if (!(sparsity >= 0 && sparsity <= 1)) {
-        throw new IllegalArgumentException("--sparsity must lie in [0, 1], got " + sparsity);
+        throw new IllegalArgumentException("--sparsities must lie in [0, 1], got " + sparsity);
       }
     }
     return compareAt(methods, PruningPoint.of(List.of(options.structure()), sparsities, options.sparsity()),
@@ -155,9 +164,9 @@ public final class PruningPipeline {
     }
     var out = Files.createDirectories(options.out());
     var masksDir = Files.createDirectories(out.resolve("masks"));
+    var datasets = readInputs();
     try (var manager = NDManager.newBaseManager();
         var model = load(manager)) {
-      var datasets = readDatasets();
       var statistics = statistics(model, needsGradientSums(methods), inputStatistics(methods));
       var evaluations = new ArrayList<RunReport.Evaluation>();
       if (evaluateDense) {
@@ -197,7 +206,15 @@ public final class PruningPipeline {
   private PlanResult prune(LoadedModel model, MergedStatistics statistics, MethodSpec method, PruningPoint point,
       String variant, String label, Path masksFile, Path planFile, List<Map.Entry<String, BeirDataset>> datasets,
       List<RunReport.Evaluation> evaluations, NDManager manager) throws Exception {
-    var plan = timed("plan " + variant, () -> plan(model, statistics, method, point, masksFile, planFile));
+    var plan = timed("plan " + variant, () -> {
+      // masks and plan appear whole: written beside, renamed once the planner is done with both
+      var partialMasks = AtomicFiles.temporary(masksFile);
+      var partialPlan = AtomicFiles.temporary(planFile);
+      var result = plan(model, statistics, method, point, partialMasks, partialPlan);
+      AtomicFiles.commit(partialMasks, masksFile);
+      AtomicFiles.commit(partialPlan, planFile);
+      return result;
+    });
     if (method.reconstruct()) {
       reconstruct(model, statistics, method, masksFile, variant);
     }
@@ -219,12 +236,51 @@ public final class PruningPipeline {
         options.maxLength()));
   }
 
-  private List<Map.Entry<String, BeirDataset>> readDatasets() throws IOException {
+  /**
+   * Every input file the run will read, read and checked before the model loads, so that a bad second triplet
+   * file or evaluation folder fails in a second rather than after minutes of loading and sampling. The triplet
+   * files are parsed in full, not just opened: a JSON array of triplets parses at tens of MB/s (the sample's
+   * 2 × 1,000 triplets in milliseconds), nothing beside loading a model (9 s for MiniLM, minutes for a large
+   * one), and only a full parse finds a bad element at the end. A triplet file the run does not read (the
+   * statistics come from a file and nothing is retrained) is not read.
+   *
+   * @return the evaluation sets, by name
+   */
+  private List<Map.Entry<String, BeirDataset>> readInputs() throws IOException {
+    var computeStatistics = options.statistics() == null;
+    generalTriplets = computeStatistics ? timed("read triplets", () -> TripletReader.readAll(options.general()))
+        : null;
+    domainTriplets = computeStatistics || options.retrainSteps() > 0
+        ? timed("read triplets", () -> TripletReader.readAll(options.domain())) : null;
     var datasets = new ArrayList<Map.Entry<String, BeirDataset>>();
     for (var dir : options.evals()) {
-      datasets.add(Map.entry(PipelineOptions.datasetName(dir), BeirReader.read(dir, log)));
+      var name = PipelineOptions.datasetName(dir);
+      var dataset = timed("read evaluation sets", () -> BeirReader.read(dir, log));
+      var dropped = droppedJudgements(name, dataset);
+      if (dropped != null) {
+        warnings.add(dropped);
+      }
+      datasets.add(Map.entry(name, dataset));
     }
     return datasets;
+  }
+
+  /**
+   * The report's warning for an evaluation set read with qrels lines naming a query or document it does not have
+   * (null when it has none). Those lines are ignored rather than failing the run (BEIR sets are often filtered
+   * that way), but the metrics are then means over fewer queries than the set judges, and a number in the report
+   * must not pass for the whole set's: the warning counts the lines and the queries lost.
+   */
+  static String droppedJudgements(String name, BeirDataset dataset) {
+    if (dataset.droppedQrels() == 0) {
+      return null;
+    }
+    int judged = dataset.qrels().size() + dataset.droppedQueries();
+    return String.format(Locale.ROOT, "%s: %d qrels lines name a query or document that is not in the set and were "
+        + "ignored; %s", name, dataset.droppedQrels(), dataset.droppedQueries() == 0
+            ? "every judged query kept a judgement (all " + judged + " evaluated)"
+            : dataset.droppedQueries() + " queries lost every judgement, so the metrics are means over "
+                + dataset.qrels().size() + " of " + judged + " judged queries");
   }
 
   /**
@@ -306,8 +362,8 @@ public final class PruningPipeline {
   private EmbeddedSession.SessionResult computeStatistics(LoadedModel model, boolean gradientSums,
       InputStatistics inputs) throws Exception {
     var calibration = options.out().resolve("calibration");
-    var general = calibrationSet(model, options.general(), calibration.resolve("general.json"));
-    var domain = calibrationSet(model, options.domain(), calibration.resolve("domain.json"));
+    var general = calibrationSet(model, generalTriplets, options.general(), calibration.resolve("general.json"));
+    var domain = calibrationSet(model, domainTriplets, options.domain(), calibration.resolve("domain.json"));
     calibrationSizes.put("general_triplets", general.size());
     calibrationSizes.put("domain_triplets", domain.size());
     int batches = Math.max(1, Math.min(general.size(), domain.size()) / options.batchSize());
@@ -382,8 +438,9 @@ public final class PruningPipeline {
   /** A calibration set as written for the session's workers. */
   private record Calibration(Path file, int size) {}
 
-  private Calibration calibrationSet(LoadedModel model, Path source, Path target) throws IOException {
-    List<Triplet> triplets = TripletReader.readAll(source);
+  /** @param triplets the file {@code source}, read before the model loaded ({@link #readInputs}) */
+  private Calibration calibrationSet(LoadedModel model, List<Triplet> triplets, Path source, Path target)
+      throws IOException {
     if (options.samples() == 0 || options.samples() >= triplets.size()) {
       TripletWriter.write(triplets, target);
       return new Calibration(target, triplets.size());
@@ -443,7 +500,7 @@ public final class PruningPipeline {
     var file = options.out().resolve("calibration").resolve("domain.json");
     if (!Files.isRegularFile(file)) { // statistics read from a file: no calibration set was made yet
       Files.createDirectories(file.getParent());
-      calibrationSet(model, options.domain(), file);
+      calibrationSet(model, domainTriplets, options.domain(), file);
     }
     var triplets = TripletReader.readAll(file);
     var settings = Retrainer.Settings.defaults(options.retrainSteps(), options.seed());

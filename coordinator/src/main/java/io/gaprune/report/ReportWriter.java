@@ -40,9 +40,10 @@ public final class ReportWriter {
       var json = dir.resolve("report.json");
       var markdown = dir.resolve("report.md");
       var html = dir.resolve("report.html");
-      Files.writeString(json, toJson(report), StandardCharsets.UTF_8);
-      Files.writeString(markdown, toMarkdown(report), StandardCharsets.UTF_8);
-      Files.writeString(html, toHtml(report), StandardCharsets.UTF_8);
+      // each file appears whole (AtomicFiles); report.json last, so that its presence means all three are new
+      AtomicFiles.writeString(markdown, toMarkdown(report));
+      AtomicFiles.writeString(html, toHtml(report));
+      AtomicFiles.writeString(json, toJson(report));
       return List.of(json, markdown, html);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the report into " + dir + ": " + e.getMessage(), e);
