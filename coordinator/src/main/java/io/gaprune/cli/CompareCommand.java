@@ -4,6 +4,7 @@ import io.gaprune.pipeline.PruningPipeline;
 import io.gaprune.pipeline.PruningPoint;
 import io.gaprune.planner.MethodSpec;
 import io.gaprune.planner.Structure;
+import io.gaprune.session.SessionRules;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -47,11 +48,14 @@ public final class CompareCommand extends PipelineCommand implements Callable<In
       quietLogs();
       var chosen = methods.isEmpty() ? PruningPipeline.COMPARED.stream().map(MethodSpec::of).toList()
           : methods.stream().map(MethodSpec::parse).toList();
+      // checked here, where the option's name is known: PruningPoint speaks of --sparsity, run's option
+      sparsities.forEach(s -> SessionRules.sparsity("--sparsities", s));
       var points = PruningPoint.of(
           (structures.isEmpty() ? List.of(structure) : structures).stream().map(Structure::parse).toList(),
           !sparsities.isEmpty() ? sparsities : sparsity != null ? List.of(sparsity) : List.of(), DEFAULT_SPARSITY);
-      new PruningPipeline(options(chosen.get(0).method().cliName(), points.get(0)), progress(), System.err)
-          .compareAt(chosen, points, !noDense);
+      var options = options(chosen.get(0).method().cliName(), points.get(0));
+      prepareOut(options);
+      new PruningPipeline(options, progress(), System.err).compareAt(chosen, points, !noDense);
       spec.commandLine().getOut().println(java.nio.file.Files.readString(out.resolve("report.md")));
       return 0;
     } catch (Exception e) {

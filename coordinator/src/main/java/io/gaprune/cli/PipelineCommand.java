@@ -22,8 +22,13 @@ abstract class PipelineCommand {
     return Path.of(System.getProperty("gaprune.home", "."));
   }
 
-  @Option(names = "--out", required = true, paramLabel = "DIR", description = "output folder")
+  @Option(names = "--out", required = true, paramLabel = "DIR",
+      description = "output folder, new or empty (a folder with files in it needs --force)")
   Path out;
+
+  @Option(names = "--force", description = "--out may hold an earlier run's files: they are removed first "
+      + "(named on the terminal), other files are kept")
+  boolean force;
 
   @Option(names = "--model", defaultValue = "minilm", paramLabel = "minilm|bge-small|PATH",
       description = "model to prune: a bundled short name or a Hugging Face checkpoint folder (default ${DEFAULT-VALUE})")
@@ -157,6 +162,22 @@ abstract class PipelineCommand {
             new ScoringConfig.Calibrated(fisherExponent, generalWeight, alignmentWeight,
                 ScoringConfig.Calibrated.defaults().alignmentWindow(), rank1, fisherFloor)),
         statistics, saveStatistics, point.structure(), Calibration.parse(calibration));
+  }
+
+  /**
+   * Checks {@code --out} once the options are valid and before any work: a file or a folder with files in it is
+   * an error unless {@code --force}, which removes an earlier run's files (not this run's inputs) and says so.
+   */
+  void prepareOut(PipelineOptions options) {
+    var inputs = new ArrayList<Path>(List.of(options.general(), options.domain()));
+    inputs.addAll(options.evals());
+    if (options.statistics() != null) {
+      inputs.add(options.statistics());
+    }
+    var done = OutputFolder.prepare(out, force, "--out", inputs);
+    if (!done.isEmpty()) {
+      System.err.println("gaprune: " + done);
+    }
   }
 
   /**

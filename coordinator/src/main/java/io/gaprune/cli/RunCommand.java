@@ -28,7 +28,9 @@ public final class RunCommand extends PipelineCommand implements Callable<Intege
   public Integer call() {
     try {
       quietLogs();
-      var report = new PruningPipeline(options(scoring), progress(), System.err).run();
+      var options = options(scoring);
+      prepareOut(options);
+      var report = new PruningPipeline(options, progress(), System.err).run();
       spec.commandLine().getOut().println(String.format(Locale.ROOT,
           "pruned %,d of %,d candidate weights (%.4f); model, masks and report in %s", report.pruned(),
           report.candidates(), report.sparsityActual(), out));
