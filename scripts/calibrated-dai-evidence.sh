@@ -53,14 +53,14 @@ for model in $models; do
         --domain "$out/samples/minilm-$d-512-s$seed.json" --samples 0 --seed "$seed" --eval "$data/$d/dev" --quiet)
       stats="$out/$model-$d-s$seed"
       # Statistics of all linear layers (a superset of the MLP's), saved for re-planning.
-      [ -f "$stats/statistics.safetensors" ] || "$gaprune" compare --out "$stats" "${common[@]}" \
+      [ -f "$stats/statistics.safetensors" ] || "$gaprune" compare --out "$stats" --force "${common[@]}" \
         --layers linear --sparsity 0.5 --methods "$stats_methods" --save-statistics ${stats_dense[@]+"${stats_dense[@]}"} \
         > "$stats.md"
       for target in $targets; do
         layers="${target%%:*}" sparsities="${target#*:}"
         # One folder per layer set and sparsity list, so a later TARGETS adds runs instead of skipping them.
         run="$out/compare-$model-$d-s$seed-$layers-${sparsities//,/-}$tag"
-        [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" "${common[@]}" \
+        [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" --force "${common[@]}" \
           --statistics "$stats/statistics.safetensors" --layers "$layers" --sparsities "$sparsities" \
           --methods "$methods" ${replan_dense[@]+"${replan_dense[@]}"} > "$run.md"
       done

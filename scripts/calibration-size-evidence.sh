@@ -28,7 +28,7 @@ for d in $domains; do
         --out "$f"
     done
     run="$out/size-$model-$d-$n-s$seed-mlp-$sparsity"
-    [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" --model "$model" \
+    [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" --force --model "$model" \
       --general "$out/samples/minilm-general-$n-s$seed.json" --domain "$out/samples/minilm-$d-$n-s$seed.json" \
       --samples 0 --seed "$seed" --eval "$data/$d/dev" --layers mlp --sparsities "$sparsity" \
       --methods "$methods" --save-statistics --quiet > "$run.md"

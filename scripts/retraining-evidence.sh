@@ -34,10 +34,10 @@ for d in $domains; do
       --domain "$out/samples/minilm-$d-512-s$seed.json" --samples 0 --seed "$seed" --eval "$data/$d/dev"
       --statistics "$stats" --layers mlp --retrain-steps "$steps" --quiet)
     run="$out/retrain-$model-$d-s$seed-mlp-$sparsity"
-    [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" "${common[@]}" --sparsities "$sparsity" \
+    [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" --force "${common[@]}" --sparsities "$sparsity" \
       --methods "$methods" ${no_dense[@]+"${no_dense[@]}"} > "$run.md"
     control="$out/retrain-$model-$d-s$seed-dense"
-    [ -f "$control/report.json" ] || "$gaprune" compare --out "$control" "${common[@]}" --sparsities 0 \
+    [ -f "$control/report.json" ] || "$gaprune" compare --out "$control" --force "${common[@]}" --sparsities 0 \
       --methods magnitude ${no_dense[@]+"${no_dense[@]}"} > "$control.md"
   done
 done

@@ -36,7 +36,7 @@ for d in $domains; do
     stats="$out/$model-$d-s$seed/statistics.safetensors"
     [ -f "$stats" ] || { echo "missing $stats: run scripts/calibrated-dai-evidence.sh first" >&2; exit 1; }
     run="$out/sensitivity-$model-$d-s$seed-mlp-$sparsity$suffix"
-    [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" --model "$model" \
+    [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" --force --model "$model" \
       --general "$out/samples/minilm-general-512-s$seed.json" --domain "$out/samples/minilm-$d-512-s$seed.json" \
       --samples 0 --seed "$seed" --eval "$data/$d/dev" --statistics "$stats" --layers mlp \
       --sparsities "$sparsity" --methods "$variants" ${no_dense[@]+"${no_dense[@]}"} --quiet > "$run.md"

@@ -247,6 +247,8 @@ public final class PruningPipeline {
    * @return the evaluation sets, by name
    */
   private List<Map.Entry<String, BeirDataset>> readInputs() throws IOException {
+    // where the launcher sends this JVM's crash file (-XX:ErrorFile), beside the child workers' logs
+    Files.createDirectories(options.out().resolve("work").resolve("logs"));
     var computeStatistics = options.statistics() == null;
     generalTriplets = computeStatistics ? timed("read triplets", () -> TripletReader.readAll(options.general()))
         : null;
