@@ -210,10 +210,15 @@ public final class PruningPipeline {
       // masks and plan appear whole: written beside, renamed once the planner is done with both
       var partialMasks = AtomicFiles.temporary(masksFile);
       var partialPlan = AtomicFiles.temporary(planFile);
-      var result = plan(model, statistics, method, point, partialMasks, partialPlan);
-      AtomicFiles.commit(partialMasks, masksFile);
-      AtomicFiles.commit(partialPlan, planFile);
-      return result;
+      try {
+        var result = plan(model, statistics, method, point, partialMasks, partialPlan);
+        AtomicFiles.commit(partialMasks, masksFile);
+        AtomicFiles.commit(partialPlan, planFile);
+        return result;
+      } finally { // a failed plan leaves no partial file behind
+        Files.deleteIfExists(partialMasks);
+        Files.deleteIfExists(partialPlan);
+      }
     });
     if (method.reconstruct()) {
       reconstruct(model, statistics, method, masksFile, variant);
