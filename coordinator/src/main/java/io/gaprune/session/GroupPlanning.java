@@ -71,7 +71,8 @@ final class GroupPlanning {
         ShardCodec.statistics(c.getTarget().getStatistics(), c.getTarget().getInputStatistics()), g -> dir);
     var source = new AccumulatorPlanner.AccumulatorTensorSource(List.of(TensorGroups.asPartition(group)), store,
         model, config.scoring().method() == ScoringMethod.DAI_REFERENCE);
-    this.masksFile = dir.resolve("masks-" + planId.replaceAll("[^A-Za-z0-9_-]", "_") + ".u8");
+    // one plan at a time per group: each plan's mask step truncates it
+    this.masksFile = dir.resolve("plan-masks.u8");
     this.share = new Planner(config).share(layout, source, tensors, (t, mask) -> writeMask(mask));
   }
 
@@ -132,14 +133,19 @@ final class GroupPlanning {
     return out;
   }
 
-  /** The masks file read back tensor by tensor, in chunks that never cross a tensor. */
+  /**
+   * The masks file read back tensor by tensor, in chunks that never cross a tensor; deleted once read to the end
+   * (a plan that fails before leaves it for the next plan of the group, which truncates it).
+   */
   private static final class ChunkIterator implements Iterator<MaskChunk> {
+    private final Path file;
     private final FileChannel in;
     private final List<TensorMeta> tensors;
     private int tensor;
     private long offset;
 
     ChunkIterator(Path file, List<TensorMeta> tensors) throws IOException {
+      this.file = file;
       this.in = FileChannel.open(file, StandardOpenOption.READ);
       this.tensors = tensors;
       skipEmpty();
@@ -152,6 +158,7 @@ final class GroupPlanning {
       }
       if (tensor == tensors.size()) {
         in.close();
+        Files.deleteIfExists(file);
       }
     }
 

@@ -97,6 +97,10 @@ class MergerNodesTest {
           && !groupsOn(coordinatorWork, "spread-plan", planned.getGroupsList()).isEmpty(),
           "the planning session's groups should be on both nodes");
       assertTrue(planned.getPlan().getPrunedWeights() > 0, planned.getPlan().toString());
+      for (TensorGroup g : planned.getGroupsList()) {
+        // an owner's masks file is gone once the planner has pulled it
+        assertTrue(!Files.exists(TensorGroups.dir(workerWork, "spread-plan", g).resolve("plan-masks.u8")), g.toString());
+      }
       Path refConf = ClusterTestSupport.write(dir, "reference.conf", ClusterTestSupport.settings(
           dir.resolve("reference-work"), 0, null, TENSORS + "\ngaprune.session.merger-groups = 1\n"
               + "gaprune.http.enabled = off"));
