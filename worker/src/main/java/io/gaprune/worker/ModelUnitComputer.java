@@ -136,6 +136,11 @@ public final class ModelUnitComputer implements ModelRuntime {
     UnitStatistics sum = UnitStatistics.empty();
     int done = 0;
     for (BatchIndices b : unit.getBatchesList()) {
+      if (Thread.currentThread().isInterrupted()) {
+        // the process is stopping (SIGTERM): end between batches, never inside PyTorch's forward or backward
+        throw new java.io.InterruptedIOException("worker stopping: unit " + unit.getUnitId() + " stopped after "
+            + done + " of " + unit.getBatchesCount() + " batches");
+      }
       try (NDManager batchManager = manager.newSubManager()) {
         var g = TripletBatch.tokenize(pick(general, b.getGeneralList(), session.getGeneralPath()), model.tokenizer(),
             model.config(), batchManager);

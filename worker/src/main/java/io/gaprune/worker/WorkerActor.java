@@ -271,6 +271,12 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     }
     if (error != null) {
       Throwable cause = error.getCause() != null && error instanceof java.util.concurrent.CompletionException ? error.getCause() : error;
+      if (stopped(cause)) {
+        // the process is stopping (SIGTERM): not the unit's failure, which would count towards failing the
+        // session; the lease goes back to the queue when this node leaves the cluster
+        getContext().getLog().info("unit {} stopped: the worker is stopping", unitId);
+        return this;
+      }
       getContext().getLog().error("unit {} failed: {}", unitId, cause.toString(), cause);
       if (coordinator != null) {
         coordinator.tell(UnitRejected.newBuilder().setUnitId(unitId)
@@ -286,6 +292,16 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     getContext().getLog().info("unit {} computed: {} chunks, {} bytes", unitId, pending.chunks(), pending.bytes());
     offer(pending);
     return this;
+  }
+
+  /** Whether a compute ended because its thread was interrupted (the worker process is stopping). */
+  static boolean stopped(Throwable error) {
+    for (Throwable t = error; t != null; t = t.getCause()) {
+      if (t instanceof InterruptedException || t instanceof java.io.InterruptedIOException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

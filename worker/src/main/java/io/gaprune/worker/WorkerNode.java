@@ -33,6 +33,12 @@ public final class WorkerNode {
   /** Exit code of a worker refused by the coordinator (wrong model, code or protocol version). */
   public static final int EXIT_REFUSED = 3;
 
+  /**
+   * How long a stopping worker waits for its compute thread to reach a batch boundary: below the 30 s an
+   * orchestrator usually grants between SIGTERM and SIGKILL.
+   */
+  static final Duration STOP_TIMEOUT = Duration.ofSeconds(25);
+
   private final Config config;
   private final String device;
   private final java.util.function.BiConsumer<ActorSystem<Void>, ModelRuntime> mergerHost;
@@ -84,6 +90,22 @@ public final class WorkerNode {
       t.setDaemon(true);
       return t;
     });
+    // SIGTERM: the compute thread stops at its next batch boundary before the JVM exits, so that PyTorch's native
+    // teardown, which runs after the shutdown hooks, never meets a forward or backward pass in flight.
+    Thread stopCompute = new Thread(() -> {
+      stopping = true;
+      computeThread.shutdownNow();
+      try {
+        if (computeThread.awaitTermination(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+          log.info("worker {}: compute stopped; exiting", device);
+        } else {
+          log.warn("worker {}: compute still running after {} s; exiting anyway", device, STOP_TIMEOUT.toSeconds());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "gaprune-stop-compute");
+    Runtime.getRuntime().addShutdownHook(stopCompute);
     try (ModelRuntime runtime = ModelRuntime.create(config)) {
       while (!stopping) {
         CompletableFuture<WorkerActor.Outcome> outcome = new CompletableFuture<>();
@@ -119,6 +141,11 @@ public final class WorkerNode {
       return 0;
     } finally {
       computeThread.shutdownNow();
+      try {
+        Runtime.getRuntime().removeShutdownHook(stopCompute);
+      } catch (IllegalStateException exiting) {
+        // the hook is running: it waits for the compute thread itself
+      }
     }
   }
 
