@@ -71,7 +71,7 @@ public final class AccumulatorPlanner implements MaskPlanner {
     }
     PlannerConfig config = remote ? PlanWire.forOwners(sessionConfig) : sessionConfig;
     var planner = new Planner(config);
-    var layout = PlanLayout.of(config, GroupPlanning.metas(partitions));
+    var layout = PlanLayout.of(config, metas(partitions));
     boolean reference = config.scoring().method() == ScoringMethod.DAI_REFERENCE;
     String planId = s.getSessionId() + "/plan-" + Long.toHexString(System.nanoTime());
     var context = PlanContext.newBuilder().setSession(s).addAllPartitions(partitions);
@@ -82,7 +82,7 @@ public final class AccumulatorPlanner implements MaskPlanner {
       int index = 0;
       for (TensorGroup g : store.groups()) {
         var part = TensorGroups.asPartition(g);
-        var tensors = GroupPlanning.metas(List.of(part));
+        var tensors = metas(List.of(part));
         if (store.isLocal(g)) {
           var source = new AccumulatorTensorSource(List.of(part), store.only(g), model, reference);
           participants.add(planner.share(layout, source, tensors, (t, mask) -> writer.writeBytes(t.name(), mask)));
@@ -106,6 +106,17 @@ public final class AccumulatorPlanner implements MaskPlanner {
         writer.abort();
       }
     }
+  }
+
+  /** The partitions' tensors as the planner lists them, in the fixed (partition, then fold) order. */
+  static List<TensorMeta> metas(List<LayerPartition> partitions) {
+    var out = new ArrayList<TensorMeta>();
+    for (var p : partitions) {
+      for (var t : p.getTensorsList()) {
+        out.add(new TensorMeta(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray()));
+      }
+    }
+    return out;
   }
 
   /** The planner's configuration of a session: the same on the coordinator and on every group's owner. */
@@ -142,7 +153,7 @@ public final class AccumulatorPlanner implements MaskPlanner {
     private final MergedStatistics statistics;
     private final ModelRuntime model;
     private final boolean referenceFisher;
-    private final List<TensorMeta> tensors = new ArrayList<>();
+    private final List<TensorMeta> tensors;
     private final Map<String, Integer> partitionOf = new HashMap<>();
 
     AccumulatorTensorSource(List<LayerPartition> partitions, SessionAccumulators store, ModelRuntime model,
@@ -150,9 +161,9 @@ public final class AccumulatorPlanner implements MaskPlanner {
       this.statistics = store.merged(); // every accumulator's checksum checked here, once
       this.model = model;
       this.referenceFisher = referenceFisher;
+      this.tensors = metas(partitions);
       for (LayerPartition p : partitions) {
         for (TensorSpec t : p.getTensorsList()) {
-          tensors.add(new TensorMeta(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray()));
           partitionOf.put(t.getName(), p.getIndex());
         }
       }

@@ -7,7 +7,6 @@ import io.gaprune.planner.Planner;
 import io.gaprune.planner.PlannerConfig;
 import io.gaprune.planner.ScoringMethod;
 import io.gaprune.planner.TensorMeta;
-import io.gaprune.protocol.LayerPartition;
 import io.gaprune.protocol.MaskChunk;
 import io.gaprune.protocol.PlanContext;
 import io.gaprune.protocol.PlanStep;
@@ -22,7 +21,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -64,8 +62,8 @@ final class GroupPlanning {
     TensorGroup group = c.getTarget().getGroup();
     String sessionId = c.getTarget().getSessionId();
     PlannerConfig config = AccumulatorPlanner.config(c.getSession());
-    PlanLayout layout = PlanLayout.of(config, metas(c.getPartitionsList()));
-    this.tensors = metas(List.of(TensorGroups.asPartition(group)));
+    PlanLayout layout = PlanLayout.of(config, AccumulatorPlanner.metas(c.getPartitionsList()));
+    this.tensors = AccumulatorPlanner.metas(List.of(TensorGroups.asPartition(group)));
     Path dir = TensorGroups.dir(workDir, sessionId, group);
     var store = new SessionAccumulators(TensorGroups.sessionDir(workDir, sessionId), sessionId, List.of(group),
         ShardCodec.statistics(c.getTarget().getStatistics(), c.getTarget().getInputStatistics()), g -> dir);
@@ -121,16 +119,6 @@ final class GroupPlanning {
     }
     crc.update(mask, 0, mask.length);
     maskBytes += mask.length;
-  }
-
-  static List<TensorMeta> metas(List<LayerPartition> partitions) {
-    var out = new ArrayList<TensorMeta>();
-    for (var p : partitions) {
-      for (var t : p.getTensorsList()) {
-        out.add(new TensorMeta(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray()));
-      }
-    }
-    return out;
   }
 
   /**
