@@ -51,6 +51,7 @@ import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.stream.SourceRef;
+import io.gaprune.transfer.ShardClient;
 import org.apache.pekko.stream.StreamRefAttributes;
 import org.apache.pekko.stream.StreamRefResolver;
 import org.apache.pekko.stream.javadsl.Sink;
@@ -64,8 +65,9 @@ import org.apache.pekko.stream.javadsl.Sink;
  *   <li>an embedded session with 1 worker over the same number of batches (the in-process worker on the same loaded
  *       model, statistics only, float32 shards streamed, staged and folded: everything a session does);</li>
  *   <li>the same session with 2 one-thread workers (the in-process one and one child JVM);</li>
- *   <li>shard bytes through a StreamRef of {@link ShardChunk}s from a child JVM to this one (the product's codec,
- *       chunk size and stream-ref buffer; CRC32C checked at the end) against a raw loopback socket copy.</li>
+ *   <li>shard bytes from a child JVM to this one over the configured transport (the worker's shard port, or a
+ *       StreamRef of {@link ShardChunk}s; the product's codec and chunk size; CRC32C checked at the end) against a
+ *       raw loopback socket copy.</li>
  * </ol>
  * Triplets/s count both halves (a batch of 8 + 8 is 16 triplets). Medians over {@code rounds}; the parts of one
  * round are interleaved so that a noisy neighbour hurts them alike.
@@ -73,14 +75,20 @@ import org.apache.pekko.stream.javadsl.Sink;
 public final class ClusterBench {
   private ClusterBench() {}
 
-  /** A shard-streaming setting to measure; null fields take the configuration's value. */
-  public record Variant(String name, Integer chunkBytes, Integer bufferCapacity, Boolean largeLane) {
+  /**
+   * A shard-streaming setting to measure; null fields take the configuration's value.
+   *
+   * @param transport {@code tcp} (the worker's shard port) or {@code stream-ref} ({@code gaprune.stream.transport})
+   * @param chunkBytes value bytes per chunk on that transport ({@code tcp-chunk-bytes} or {@code chunk-bytes})
+   */
+  public record Variant(String name, String transport, Integer chunkBytes, Integer bufferCapacity, Boolean largeLane) {
     /**
-     * Parses {@code chunk-bytes=128KiB,buffer-capacity=128,large-lane=on} (any key may be left out): the chunk size,
-     * the stream-ref buffer, and whether the stream-ref stage actors talk over Artery's large-message lane
-     * ({@code gaprune.stream.large-message-lane}).
+     * Parses {@code transport=stream-ref,chunk-bytes=128KiB,buffer-capacity=128,large-lane=on} (any key may be left
+     * out): the transport, the chunk size, the stream-ref buffer, and whether the stream-ref stage actors talk over
+     * Artery's large-message lane ({@code gaprune.stream.large-message-lane}).
      */
     public static Variant parse(String text) {
+      String transport = null;
       Integer chunk = null;
       Integer buffer = null;
       Boolean lane = null;
@@ -92,6 +100,10 @@ public final class ClusterBench {
         String key = kv[0].trim();
         String value = kv[1].trim();
         switch (key) {
+          case "transport" -> transport = switch (value) {
+            case "tcp", "stream-ref" -> value;
+            default -> throw new IllegalArgumentException("shard variant \"" + text + "\": transport is tcp or stream-ref");
+          };
           case "chunk-bytes" -> chunk = (int) ConfigFactory.parseString("b = " + value).getBytes("b").longValue();
           case "buffer-capacity" -> buffer = Integer.parseInt(value);
           case "large-lane" -> lane = switch (value) {
@@ -100,10 +112,10 @@ public final class ClusterBench {
             default -> throw new IllegalArgumentException("shard variant \"" + text + "\": large-lane is on or off");
           };
           default -> throw new IllegalArgumentException("shard variant \"" + text + "\": unknown key \"" + key
-              + "\" (chunk-bytes, buffer-capacity, large-lane)");
+              + "\" (transport, chunk-bytes, buffer-capacity, large-lane)");
         }
       }
-      return new Variant(text, chunk, buffer, lane);
+      return new Variant(text, transport, chunk, buffer, lane);
     }
   }
 
@@ -131,8 +143,8 @@ public final class ClusterBench {
   }
 
   /** One measured shard setting: medians of MB/s, and the setting as it ran. */
-  public record ShardFigure(String name, int chunkBytes, int bufferCapacity, boolean largeLane, double mbPerS,
-      List<Double> samples) {}
+  public record ShardFigure(String name, String transport, int chunkBytes, int bufferCapacity, boolean largeLane,
+      double mbPerS, List<Double> samples) {}
 
   /** Everything a run measured; ratios are of medians. */
   public record Result(Options options, int candidateTensors, long candidateWeights, double bare, double session1,
@@ -168,6 +180,7 @@ public final class ClusterBench {
       o.addProperty("shard_rounds", options.shardRounds());
       o.addProperty("shard_mb_per_s", shards.get(0).mbPerS());
       o.addProperty("socket_mb_per_s", socket);
+      o.addProperty("transport", shards.get(0).transport());
       o.addProperty("chunk_bytes", shards.get(0).chunkBytes());
       o.addProperty("buffer_capacity", shards.get(0).bufferCapacity());
       o.addProperty("large_message_lane", shards.get(0).largeLane());
@@ -178,6 +191,7 @@ public final class ClusterBench {
       for (ShardFigure f : shards) {
         JsonObject v = new JsonObject();
         v.addProperty("name", f.name());
+        v.addProperty("transport", f.transport());
         v.addProperty("chunk_bytes", f.chunkBytes());
         v.addProperty("buffer_capacity", f.bufferCapacity());
         v.addProperty("large_message_lane", f.largeLane());
@@ -208,9 +222,12 @@ public final class ClusterBench {
       sb.append(String.format(Locale.ROOT, "  raw loopback socket          %8.1f MB/s%n", socket));
       for (int i = 0; i < shards.size(); i++) {
         ShardFigure f = shards.get(i);
-        sb.append(String.format(Locale.ROOT, "  StreamRef %-18s %8.1f MB/s  %s %.2f  (chunk %d B, buffer %d, %s lane)%n",
+        String setting = f.transport().equals("tcp") ? String.format(Locale.ROOT, "shard port, chunk %d B", f.chunkBytes())
+            : String.format(Locale.ROOT, "StreamRef, chunk %d B, buffer %d, %s lane", f.chunkBytes(), f.bufferCapacity(),
+                f.largeLane() ? "large-message" : "ordinary");
+        sb.append(String.format(Locale.ROOT, "  %-28s %8.1f MB/s  %s %.2f  (%s)%n",
             i == 0 ? "(configured)" : f.name(), f.mbPerS(), i == 0 ? "shard_vs_socket   " : "vs socket         ",
-            f.mbPerS() / socket, f.chunkBytes(), f.bufferCapacity(), f.largeLane() ? "large-message" : "ordinary"));
+            f.mbPerS() / socket, setting));
       }
       return sb.toString();
     }
@@ -222,10 +239,8 @@ public final class ClusterBench {
     Config base = config(o.workDir().resolve("node"), o.overrides());
     WorkerSettings.from(base, "cpu"); // a chunk size a worker would refuse fails the run before anything runs
     for (Variant v : o.variants()) {
-      if (v.chunkBytes() != null) { // refused here, as a worker would refuse it, not by a sender process later
-        WorkerSettings.from(base.withValue("gaprune.stream.chunk-bytes", ConfigValueFactory.fromAnyRef(v.chunkBytes())),
-            "cpu");
-      }
+      // refused here, as a worker would refuse it, not by a sender process later
+      WorkerSettings.from(senderSettings(base, v), "cpu");
     }
     // model part
     List<Triplet> general = TripletReader.readAll(o.general());
@@ -272,15 +287,10 @@ public final class ClusterBench {
       }
     }
     // shard part
-    int defaultChunk = WorkerSettings.from(base, "cpu").chunkBytes();
-    int defaultBuffer = base.getInt("gaprune.stream.buffer-capacity");
-    boolean defaultLane = base.getBoolean("gaprune.stream.large-message-lane");
     List<Variant> variants = new ArrayList<>();
-    variants.add(new Variant("configured", defaultChunk, defaultBuffer, defaultLane));
+    variants.add(resolved(base, new Variant("configured", null, null, null, null)));
     for (Variant v : o.variants()) {
-      variants.add(new Variant(v.name(), v.chunkBytes() != null ? v.chunkBytes() : defaultChunk,
-          v.bufferCapacity() != null ? v.bufferCapacity() : defaultBuffer,
-          v.largeLane() != null ? v.largeLane() : defaultLane));
+      variants.add(resolved(base, v));
     }
     List<Double> socket = new ArrayList<>();
     List<List<Double>> perVariant = new ArrayList<>();
@@ -308,10 +318,7 @@ public final class ClusterBench {
             .withValue("gaprune.cluster.seed-nodes", ConfigValueFactory.fromIterable(List.of(address)))
             .withValue("gaprune.cluster.port", ConfigValueFactory.fromAnyRef(0))
             .withValue("gaprune.work-dir", ConfigValueFactory.fromAnyRef(o.workDir().resolve("sender-" + i).toString()))
-            .withValue("gaprune.stream.chunk-bytes", ConfigValueFactory.fromAnyRef(v.chunkBytes()))
-            .withValue("gaprune.stream.buffer-capacity", ConfigValueFactory.fromAnyRef(v.bufferCapacity()))
-            .withValue("gaprune.stream.large-message-lane", ConfigValueFactory.fromAnyRef(v.largeLane()))
-            .withFallback(io.gaprune.config.GapruneConfig.settings(base));
+            .withFallback(io.gaprune.config.GapruneConfig.settings(senderSettings(base, v)));
         Path file = o.workDir().resolve("sender-" + i + ".conf");
         Files.writeString(file, child.root().render(ConfigRenderOptions.concise().setJson(false)));
         senders.add(java(List.of("pekko", file.toString(), Long.toString(o.shardBytes())),
@@ -332,7 +339,7 @@ public final class ClusterBench {
           shardBytes = r[0];
           perVariant.get(i).add(r[0] / 1e6 / (r[1] / 1e9));
         }
-        log.printf(Locale.ROOT, "bench: shard round %d: socket %.1f MB/s, StreamRef %s MB/s%n", round + 1,
+        log.printf(Locale.ROOT, "bench: shard round %d: socket %.1f MB/s, shards %s MB/s%n", round + 1,
             socket.get(round), perVariant.stream().map(l -> String.format(Locale.ROOT, "%.1f", l.get(l.size() - 1))).toList());
       }
     } finally {
@@ -350,11 +357,38 @@ public final class ClusterBench {
     List<ShardFigure> figures = new ArrayList<>();
     for (int i = 0; i < variants.size(); i++) {
       Variant v = variants.get(i);
-      figures.add(new ShardFigure(v.name(), v.chunkBytes(), v.bufferCapacity(), v.largeLane(), median(perVariant.get(i)),
-          List.copyOf(perVariant.get(i))));
+      figures.add(new ShardFigure(v.name(), v.transport(), v.chunkBytes(), v.bufferCapacity(), v.largeLane(),
+          median(perVariant.get(i)), List.copyOf(perVariant.get(i))));
     }
     return new Result(o, tensors, weights, median(bare), median(s1), median(s2), bare, s1, s2, median(socket), socket,
         figures, shardBytes);
+  }
+
+  /** {@code base} with the variant's stream settings (those it names; the others stay as configured). */
+  private static Config senderSettings(Config base, Variant v) {
+    Config c = base;
+    if (v.transport() != null) {
+      c = c.withValue("gaprune.stream.transport", ConfigValueFactory.fromAnyRef(v.transport()));
+    }
+    if (v.chunkBytes() != null) {
+      String key = c.getString("gaprune.stream.transport").equals("tcp") ? "gaprune.stream.tcp-chunk-bytes"
+          : "gaprune.stream.chunk-bytes";
+      c = c.withValue(key, ConfigValueFactory.fromAnyRef(v.chunkBytes()));
+    }
+    if (v.bufferCapacity() != null) {
+      c = c.withValue("gaprune.stream.buffer-capacity", ConfigValueFactory.fromAnyRef(v.bufferCapacity()));
+    }
+    if (v.largeLane() != null) {
+      c = c.withValue("gaprune.stream.large-message-lane", ConfigValueFactory.fromAnyRef(v.largeLane()));
+    }
+    return c;
+  }
+
+  /** The variant with every setting filled in as the sender will run it. */
+  private static Variant resolved(Config base, Variant v) {
+    Config c = senderSettings(base, v);
+    return new Variant(v.name(), c.getString("gaprune.stream.transport"), WorkerSettings.from(c, "cpu").chunkBytes(),
+        c.getInt("gaprune.stream.buffer-capacity"), c.getBoolean("gaprune.stream.large-message-lane"));
   }
 
   /** Seconds for {@code batches} batches of the first triplets of each set through the step (Fisher-only). */
@@ -444,12 +478,19 @@ public final class ClusterBench {
     UnitResult offer = (UnitResult) AskPattern.<GeneratedMessage, GeneratedMessage>ask(sender,
         r -> RequestWork.newBuilder().setWorkerRef(resolver.toSerializationFormat(r)).build(), Duration.ofSeconds(60),
         system.scheduler()).toCompletableFuture().get(61, TimeUnit.SECONDS);
-    SourceRef<ShardChunk> ref = StreamRefResolver.get(system).resolveSourceRef(offer.getSourceRef());
     long t0 = System.nanoTime();
-    Tally tally = ref.getSource()
-        .addAttributes(StreamRefAttributes.bufferCapacity(bufferCapacity))
-        .runWith(Sink.fold(new Tally(), Tally::add), system)
-        .toCompletableFuture().get(30, TimeUnit.MINUTES);
+    Tally tally;
+    if (offer.hasTicket()) {
+      Tally t = new Tally();
+      ShardClient.from(system.settings().config()).pull(offer.getTicket(), t::add);
+      tally = t;
+    } else {
+      SourceRef<ShardChunk> ref = StreamRefResolver.get(system).resolveSourceRef(offer.getSourceRef());
+      tally = ref.getSource()
+          .addAttributes(StreamRefAttributes.bufferCapacity(bufferCapacity))
+          .runWith(Sink.fold(new Tally(), Tally::add), system)
+          .toCompletableFuture().get(30, TimeUnit.MINUTES);
+    }
     long nanos = System.nanoTime() - t0;
     int crc = (int) tally.crc.getValue();
     if (tally.chunks != offer.getChunkCount() || tally.bytes != offer.getTotalBytes() || crc != offer.getCrc32C()) {

@@ -9,6 +9,7 @@ import io.gaprune.protocol.TensorSpec;
 import io.gaprune.protocol.UnitResult;
 import io.gaprune.stats.TensorStats;
 import io.gaprune.stats.UnitStatistics;
+import io.gaprune.transfer.ShardServer;
 import io.gaprune.worker.ShardCodec;
 import io.gaprune.worker.WorkerSettings;
 import java.io.OutputStream;
@@ -36,9 +37,10 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
  *   <li>{@code socket PORT BYTES}: writes BYTES over a plain TCP socket to 127.0.0.1:PORT (the wire's speed);</li>
  *   <li>{@code pekko CONFIG BYTES}: joins the cluster that CONFIG's seed node names and, for every
  *       {@link RequestWork} that reaches it through the Receptionist ({@link #KEY}), offers BYTES of shard values as
- *       a fresh {@code StreamRefs.sourceRef()} of {@link ShardChunk}s cut by the product's {@link ShardCodec} with
- *       the configured {@code gaprune.stream.chunk-bytes}, exactly as a worker offers a unit. The reply is a
- *       {@link UnitResult} carrying the ref, the chunk count, the byte count and the CRC32C of the values.</li>
+ *       {@link ShardChunk}s cut by the product's {@link ShardCodec} over the configured transport (a ticket for
+ *       its shard port, or a fresh {@code StreamRefs.sourceRef()}) with the transport's chunk size, exactly as a
+ *       worker offers a unit. The reply is a {@link UnitResult} carrying the ticket or the ref, the chunk count,
+ *       the byte count and the CRC32C of the values.</li>
  * </ul>
  */
 public final class ShardSender {
@@ -68,7 +70,9 @@ public final class ShardSender {
       return;
     }
     var config = GapruneConfig.load(Path.of(args[1]), com.typesafe.config.ConfigFactory.empty());
-    int chunkBytes = WorkerSettings.from(config, "cpu").chunkBytes();
+    WorkerSettings settings = WorkerSettings.from(config, "cpu");
+    int chunkBytes = settings.chunkBytes();
+    ShardServer shardPort = settings.shardPort() ? ShardServer.start(config) : null;
     Shards shards = Shards.of(bytes);
     // the digest the receiver checks, computed once before any offer (not part of the timing)
     CRC32C crc = new CRC32C();
@@ -89,12 +93,15 @@ public final class ShardSender {
       ctx.getSystem().receptionist().tell(Receptionist.register(KEY, ctx.spawn(Behaviors.<GeneratedMessage>receive(
           (c, msg) -> {
             if (msg instanceof RequestWork r) {
-              var ref = Source.fromIterator(() -> shards.chunks(chunkBytes))
-                  .runWith(StreamRefs.sourceRef(), c.getSystem());
-              ActorRefResolver.get(c.getSystem()).<GeneratedMessage>resolveActorRef(r.getWorkerRef())
-                  .tell(UnitResult.newBuilder().setUnitId("bench").setWorkerRef(r.getWorkerRef())
-                      .setSourceRef(StreamRefResolver.get(c.getSystem()).toSerializationFormat(ref))
-                      .setChunkCount(chunkCount).setTotalBytes(totalBytes).setCrc32C(crc32c).build());
+              var offer = UnitResult.newBuilder().setUnitId("bench").setWorkerRef(r.getWorkerRef())
+                  .setChunkCount(chunkCount).setTotalBytes(totalBytes).setCrc32C(crc32c);
+              if (shardPort != null) {
+                offer.setTicket(shardPort.offer(() -> shards.chunks(chunkBytes)));
+              } else {
+                var ref = Source.fromIterator(() -> shards.chunks(chunkBytes)).runWith(StreamRefs.sourceRef(), c.getSystem());
+                offer.setSourceRef(StreamRefResolver.get(c.getSystem()).toSerializationFormat(ref));
+              }
+              ActorRefResolver.get(c.getSystem()).<GeneratedMessage>resolveActorRef(r.getWorkerRef()).tell(offer.build());
             }
             return Behaviors.same();
           }), "sender")));

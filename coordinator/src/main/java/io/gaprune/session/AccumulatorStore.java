@@ -193,7 +193,7 @@ public final class AccumulatorStore {
             meta.getCrc32C(), bytes, meta.getTotalBytes(), chunks, meta.getChunkCount()));
       }
       checkMetas(meta.getTensorsList(), partition, unitId);
-      UnitResult trailer = meta.toBuilder().clearSourceRef().clearWorkerRef().build();
+      UnitResult trailer = meta.toBuilder().clearSourceRef().clearTicket().clearWorkerRef().build();
       writeTrailer(ch, base, trailer.toByteArray());
       ch.force(true);
       ch.close();

@@ -14,6 +14,7 @@ import io.gaprune.protocol.StartSession;
 import io.gaprune.stats.MergedStatistics;
 import io.gaprune.stats.UnitStatistics;
 import io.gaprune.worker.ModelRuntime;
+import io.gaprune.transfer.ShardServer;
 import io.gaprune.worker.WorkerActor;
 import io.gaprune.worker.WorkerSettings;
 import java.io.IOException;
@@ -107,12 +108,15 @@ public final class EmbeddedSession {
     List<Process> children = new ArrayList<>();
     ExecutorService computeThread = Executors.newSingleThreadExecutor();
     ModelRuntime model = loaded != null ? loaded : ModelRuntime.create(config);
+    WorkerSettings localWorker = WorkerSettings.from(config, "cpu");
     try (CoordinatorNode coordinator = CoordinatorNode.start(resolvedNode, model, List.of("coordinator", "worker"),
-        new AccumulatorPlanner())) {
+        new AccumulatorPlanner());
+        // the same path as a remote worker's: the merger groups pull the local worker's shards over loopback
+        ShardServer shardPort = localWorker.shardPort() ? ShardServer.start(resolvedNode) : null) {
       ActorSystem<Void> system = coordinator.system();
       // The local worker shares the JVM (and the model) with the coordinator.
-      system.systemActorOf(WorkerActor.create(WorkerSettings.from(config, "cpu"), model, computeThread,
-          new CompletableFuture<>(), new AtomicReference<>()), "local-worker", Props.empty());
+      system.systemActorOf(WorkerActor.create(localWorker, model, computeThread,
+          new CompletableFuture<>(), new AtomicReference<>(), shardPort), "local-worker", Props.empty());
       if (workers > 1) {
         Path childConf = Files.createTempFile("gaprune-worker", ".conf");
         Config forChildren = ConfigFactory.empty()

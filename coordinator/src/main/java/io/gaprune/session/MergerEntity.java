@@ -14,7 +14,10 @@ import io.gaprune.protocol.PlanStepReply;
 import io.gaprune.protocol.ShardChunk;
 import io.gaprune.protocol.UnitResult;
 import io.gaprune.worker.ModelRuntime;
+import io.gaprune.transfer.ShardClient;
 import io.gaprune.worker.ShardCodec;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,8 +26,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
-import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -75,6 +78,7 @@ public final class MergerEntity extends AbstractBehavior<GeneratedMessage> {
   private volatile GroupPlanning planning;
   private final ActorSystem<?> system;
   private AccumulatorStore store;
+  private volatile ShardClient shardClient;
   private MergerTarget target;
 
   /**
@@ -173,16 +177,27 @@ public final class MergerEntity extends AbstractBehavior<GeneratedMessage> {
         inFlight.waiting().add(m.getReplyTo());
         return this;
       }
-      SourceRef<ShardChunk> ref = StreamRefResolver.get(getContext().getSystem()).resolveSourceRef(result.getSourceRef());
       AccumulatorStore.Staging staging = s.openStaging(unitId, partition);
       pulls.put(unitId, new Pull(staging, result, new ArrayList<>(List.of(m.getReplyTo()))));
-      var done = ref.getSource()
-          .idleTimeout(idleTimeout)
-          .runWith(Sink.<ShardChunk>foreach(staging::write)
-              .withAttributes(ActorAttributes.dispatcher("pekko.stream.materializer.blocking-io-dispatcher")),
-              getContext().getSystem());
-      getContext().pipeToSelf(done, (Done ok, Throwable err) -> MergerStreamEnded.newBuilder().setUnitId(unitId)
-          .setError(err == null ? "" : "shard stream of unit " + unitId + " failed: " + err).build());
+      CompletionStage<Void> done;
+      if (result.hasTicket()) {
+        done = CompletableFuture.runAsync(() -> {
+          try {
+            shardClient().pull(result.getTicket(), staging::write);
+          } catch (IOException e) {
+            throw new UncheckedIOException(e.getMessage(), e);
+          }
+        }, blocking);
+      } else {
+        SourceRef<ShardChunk> ref = StreamRefResolver.get(getContext().getSystem()).resolveSourceRef(result.getSourceRef());
+        done = ref.getSource()
+            .idleTimeout(idleTimeout)
+            .runWith(Sink.<ShardChunk>foreach(staging::write)
+                .withAttributes(ActorAttributes.dispatcher("pekko.stream.materializer.blocking-io-dispatcher")),
+                getContext().getSystem()).thenApply(ok -> (Void) null);
+      }
+      getContext().pipeToSelf(done, (Void ok, Throwable err) -> MergerStreamEnded.newBuilder().setUnitId(unitId)
+          .setError(err == null ? "" : "shard stream of unit " + unitId + " failed: " + message(unwrap(err))).build());
     } catch (RuntimeException e) {
       reply(m.getReplyTo(), staged(m.getTarget(), unitId).setError("cannot stage: " + message(e)).build());
     }
@@ -286,7 +301,24 @@ public final class MergerEntity extends AbstractBehavior<GeneratedMessage> {
     }
   }
 
+  /** The shard port's client, made on first use (it reads the cluster's TLS stores). */
+  private ShardClient shardClient() throws IOException {
+    ShardClient c = shardClient;
+    if (c == null) {
+      c = ShardClient.from(system.settings().config());
+      shardClient = c;
+    }
+    return c;
+  }
+
+  private static Throwable unwrap(Throwable e) {
+    return e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+  }
+
   private void cancel(String sourceRef) {
+    if (sourceRef.isEmpty()) {
+      return; // a shard-port offer: its ticket expires unused, or the worker withdraws it on the acknowledgement
+    }
     try {
       SourceRef<ShardChunk> ref = StreamRefResolver.get(getContext().getSystem()).resolveSourceRef(sourceRef);
       ref.getSource().runWith(Sink.cancelled(), getContext().getSystem());

@@ -397,10 +397,13 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       TensorGroup g = groups.get(i);
       var shards = r.getGroups(i);
       // the group's part of the result: its stream, its digest, its tensors' scalars, the unit's counters
-      UnitResult part = r.toBuilder().clearGroups().clearTensors()
+      UnitResult.Builder part = r.toBuilder().clearGroups().clearTensors()
           .addAllTensors(r.getTensorsList().subList(first, first + g.getTensorsCount()))
           .setSourceRef(shards.getSourceRef()).setChunkCount(shards.getChunkCount())
-          .setTotalBytes(shards.getTotalBytes()).setCrc32C(shards.getCrc32C()).build();
+          .setTotalBytes(shards.getTotalBytes()).setCrc32C(shards.getCrc32C());
+      if (shards.hasTicket()) {
+        part.setTicket(shards.getTicket());
+      }
       first += g.getTensorsCount();
       toMerger(s, g, MergerStage.newBuilder().setTarget(target(s, g)).setResult(part).setReplyTo(endpointRef).build());
     }

@@ -38,6 +38,8 @@ class BenchClusterCommandTest {
     assertEquals(131072, v.chunkBytes());
     assertEquals(256, v.bufferCapacity());
     assertEquals(true, v.largeLane());
+    assertEquals(null, v.transport());
+    assertEquals("stream-ref", ClusterBench.Variant.parse("transport=stream-ref").transport());
     var only = ClusterBench.Variant.parse("buffer-capacity=64");
     assertEquals(null, only.chunkBytes());
     assertEquals(null, only.largeLane());
@@ -45,6 +47,8 @@ class BenchClusterCommandTest {
     assertTrue(e.getMessage().contains("unknown key \"window\""), e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> ClusterBench.Variant.parse("large-lane=maybe"));
     assertTrue(e.getMessage().contains("on or off"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> ClusterBench.Variant.parse("transport=udp"));
+    assertTrue(e.getMessage().contains("tcp or stream-ref"), e.getMessage());
     assertEquals(2.5, ClusterBench.median(List.of(4.0, 1.0, 2.0, 3.0)));
     assertEquals(3.0, ClusterBench.median(List.of(9.0, 3.0, 1.0)));
   }
@@ -60,10 +64,14 @@ class BenchClusterCommandTest {
         dir.toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("unknown key \"frames\""), r.err());
-    r = run("bench", "cluster", "--shard-variant", "chunk-bytes=200KiB", "--general", g, "--domain", d, "--work-dir",
-        dir.toString());
+    r = run("bench", "cluster", "--shard-variant", "transport=stream-ref,chunk-bytes=200KiB", "--general", g, "--domain", d,
+        "--work-dir", dir.toString());
     assertEquals(1, r.code());
     assertTrue(r.err().contains("at most half of gaprune.cluster.maximum-frame-size"), r.err());
+    r = run("bench", "cluster", "--shard-variant", "chunk-bytes=32MiB", "--general", g, "--domain", d, "--work-dir",
+        dir.toString());
+    assertEquals(1, r.code());
+    assertTrue(r.err().contains("gaprune.stream.tcp-chunk-bytes = 33554432 must be between"), r.err());
     r = run("bench", "cluster", "--general", dir.resolve("missing.json").toString(), "--work-dir", dir.toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("triplet file not found"), r.err());
@@ -74,7 +82,7 @@ class BenchClusterCommandTest {
   @Test
   void jsonLastLineHoldsTheRatiosAndPositiveFigures(@TempDir Path dir) {
     var r = run("bench", "cluster", "--json", "--batches", "2", "--batch-size", "2", "--batches-per-unit", "1",
-        "--shard-mb", "4", "--shard-rounds", "1", "--shard-variant", "buffer-capacity=16,large-lane=on",
+        "--shard-mb", "4", "--shard-rounds", "1", "--shard-variant", "transport=stream-ref,buffer-capacity=16,large-lane=on",
         "--general", SAMPLE.resolve("general-train.json").toString(),
         "--domain", SAMPLE.resolve("chem-train.json").toString(), "--work-dir", dir.toString());
     assertEquals(0, r.code(), r.err());
@@ -93,6 +101,8 @@ class BenchClusterCommandTest {
     assertTrue(json.get("shard_bytes").getAsLong() >= 4 << 20, json.toString());
     var variants = json.getAsJsonArray("shard_variants");
     assertEquals(2, variants.size());
+    assertEquals("tcp", variants.get(0).getAsJsonObject().get("transport").getAsString());
+    assertEquals("stream-ref", variants.get(1).getAsJsonObject().get("transport").getAsString());
     assertEquals(true, variants.get(1).getAsJsonObject().get("large_message_lane").getAsBoolean());
     assertTrue(variants.get(1).getAsJsonObject().get("mb_per_s").getAsDouble() > 0);
     assertTrue(r.out().contains("session_vs_bare"), r.out());

@@ -62,6 +62,7 @@ class OperatorApiTest {
 
   Path dir;
   CoordinatorNode node;
+  io.gaprune.transfer.ShardServer shardPort;
   String url;
   final HttpClient http = HttpClient.newHttpClient();
   final List<ExecutorService> computeThreads = new ArrayList<>();
@@ -82,12 +83,13 @@ class OperatorApiTest {
     var model = new SyntheticRuntime(config);
     node = CoordinatorNode.start(config, model, List.of("coordinator", "worker"), new AccumulatorPlanner());
     url = "http://127.0.0.1:" + node.httpPort();
-    // Two workers in this JVM (labels "test-a", "test-b"), each with its own compute thread, as the embedded mode does.
+    // Two workers in this JVM (labels "test-a", "test-b"), each with its own compute thread, one shard port for both.
+    shardPort = io.gaprune.transfer.ShardServer.start(config);
     for (String device : List.of("test-a", "test-b")) {
       ExecutorService t = Executors.newSingleThreadExecutor();
       computeThreads.add(t);
       node.system().systemActorOf(WorkerActor.create(WorkerSettings.from(config, device), model, t,
-          new CompletableFuture<>(), new AtomicReference<>()), "worker-" + device, Props.empty());
+          new CompletableFuture<>(), new AtomicReference<>(), shardPort), "worker-" + device, Props.empty());
     }
     awaitJson("/api/v1/workers", o -> o.getAsJsonArray("workers").size() == 2, Duration.ofSeconds(60));
   }
@@ -98,6 +100,9 @@ class OperatorApiTest {
       node.close();
     }
     computeThreads.forEach(ExecutorService::shutdownNow);
+    if (shardPort != null) {
+      shardPort.close();
+    }
   }
 
   @Test

@@ -100,6 +100,8 @@ class TlsClusterTest {
       assertTrue(coordLog.contains("tls-tcp"), "Artery did not start on TLS:\n" + TestCluster.tail(coordLog));
       String workerLog = Files.readString(dir.resolve("worker.log"));
       assertTrue(workerLog.contains("registered with the coordinator"), TestCluster.tail(workerLog));
+      // its shards went over its shard port, which runs TLS with the cluster's stores (ShardTransferTest attacks it)
+      assertTrue(workerLog.contains("shard port"), TestCluster.tail(workerLog));
 
       // The stranger has been knocking since before the session started: it never got in.
       TestCluster.waitForLog(dir.resolve("stranger.log"), "coordinator unreachable (seed nodes [" + seed + "])",

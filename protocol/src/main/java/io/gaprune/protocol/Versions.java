@@ -3,7 +3,8 @@ package io.gaprune.protocol;
 /** Versions a node announces: the wire protocol's, and the code's (a worker must run the coordinator's build). */
 public final class Versions {
   /** Bump the major version on any change that an older peer would misread. */
-  public static final int PROTOCOL_MAJOR = 3; // 2: float32 shard values, optional gradient sums; 3: a shard stream per merger group
+  public static final int PROTOCOL_MAJOR = 4; // 2: float32 shard values, optional gradient sums; 3: a shard stream per merger group;
+  // 4: shards over the worker's shard port (ShardTicket)
 
   public static final int PROTOCOL_MINOR = 0;
 

@@ -11,7 +11,9 @@ import io.gaprune.protocol.RegisterAck;
 import io.gaprune.protocol.RegisterRefused;
 import io.gaprune.protocol.RequestWork;
 import io.gaprune.protocol.ShardChunk;
+import io.gaprune.protocol.ShardTicket;
 import io.gaprune.protocol.UnitAck;
+import io.gaprune.transfer.ShardServer;
 import io.gaprune.protocol.UnitRejected;
 import io.gaprune.protocol.UnitResult;
 import io.gaprune.protocol.Versions;
@@ -19,7 +21,9 @@ import io.gaprune.stats.UnitStatistics;
 import io.gaprune.protocol.GroupShards;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
+import java.util.function.Supplier;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicReference;
@@ -40,7 +44,7 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
 /**
  * One worker per device. It finds the coordinator through the Receptionist, registers (protocol, code and
  * model versions), leases one unit at a time, computes it on a dedicated thread, offers the unit's shards as
- * a {@link SourceRef} and forgets them only when the coordinator acknowledges that they are durable.
+ * one stream per merger group (the shard port's tickets, or {@link SourceRef}s) and forgets them only when the coordinator acknowledges that they are durable.
  *
  * <p>Pull-based on purpose: a worker asks for work only when it is free, so a slow device never holds a
  * queue, a new worker starts taking units as soon as it registers, and a draining worker simply stops
@@ -55,7 +59,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
 
   private record CoordinatorListing(Receptionist.Listing listing) implements Command {}
 
-  private record Computed(Lease lease, UnitStatistics stats, Throwable error) implements Command {}
+  private record Computed(Lease lease, Pending pending, Throwable error) implements Command {}
 
   private record BatchesDone(String unitId, int done) implements Command {}
 
@@ -94,6 +98,10 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private final Executor computeThread;
   private final CompletableFuture<Outcome> outcome;
   private final AtomicReference<Pending> memory;
+  /** The worker's shard port; null when shards travel as StreamRefs ({@code gaprune.stream.transport}). */
+  private final ShardServer shardPort;
+  /** Tickets of the current offer, withdrawn when the unit is acknowledged or offered again. */
+  private final List<ShardTicket> offered = new ArrayList<>();
   private final ActorRef<GeneratedMessage> self;
   private final String selfRef;
 
@@ -108,17 +116,23 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private final long startedAt = System.currentTimeMillis();
 
   public static Behavior<Command> create(WorkerSettings settings, ModelRuntime runtime, Executor computeThread,
-      CompletableFuture<Outcome> outcome, AtomicReference<Pending> memory) {
+      CompletableFuture<Outcome> outcome, AtomicReference<Pending> memory, ShardServer shardPort) {
+    if (settings.shardPort() != (shardPort != null)) {
+      throw new IllegalArgumentException("gaprune.stream.transport = " + (settings.shardPort() ? "tcp" : "stream-ref")
+          + " but the worker was " + (shardPort != null ? "given" : "not given") + " a shard port");
+    }
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       timers.startTimerWithFixedDelay(Tick.INSTANCE, java.time.Duration.ofMillis(
           Math.min(250, Math.min(settings.progressInterval().toMillis(), settings.retryInterval().toMillis()))));
-      return new WorkerActor(ctx, settings, runtime, computeThread, outcome, memory);
+      return new WorkerActor(ctx, settings, runtime, computeThread, outcome, memory, shardPort);
     }));
   }
 
   private WorkerActor(ActorContext<Command> ctx, WorkerSettings settings, ModelRuntime runtime,
-      Executor computeThread, CompletableFuture<Outcome> outcome, AtomicReference<Pending> memory) {
+      Executor computeThread, CompletableFuture<Outcome> outcome, AtomicReference<Pending> memory,
+      ShardServer shardPort) {
     super(ctx);
+    this.shardPort = shardPort;
     this.settings = settings;
     this.runtime = runtime;
     this.computeThread = computeThread;
@@ -200,6 +214,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       if (p != null && p.lease().getUnit().getUnitId().equals(ack.getUnitId())) {
         getContext().getLog().info("unit {} acknowledged{}", ack.getUnitId(), ack.getDuplicate() ? " (already held)" : "");
         memory.set(null);
+        withdrawOffer();
         if (draining) {
           return leave();
         }
@@ -233,13 +248,31 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     ActorRef<Command> me = getContext().getSelf();
     CompletableFuture.supplyAsync(() -> {
       try {
-        return runtime.compute(lease.getUnit(), lease.getSession(), done -> me.tell(new BatchesDone(unitId, done)));
+        UnitStatistics stats = runtime.compute(lease.getUnit(), lease.getSession(),
+            done -> me.tell(new BatchesDone(unitId, done)));
+        return checked(lease, stats);
       } catch (RuntimeException e) {
         throw e;
       } catch (Exception e) {
         throw new IllegalStateException(e.getMessage(), e);
       }
-    }, computeThread).whenComplete((stats, error) -> me.tell(new Computed(lease, stats, error)));
+    }, computeThread).whenComplete((pending, error) -> me.tell(new Computed(lease, pending, error)));
+  }
+
+  /**
+   * A computed unit checked (every tensor and statistic there, all finite) and digested per merger group: a pass
+   * over every value, so it runs on the compute thread, not in a message handler.
+   */
+  private Pending checked(Lease lease, UnitStatistics stats) {
+    var tensors = lease.getUnit().getTensorsList();
+    var statistics = ShardCodec.statistics(lease.getSession());
+    ShardCodec.checkCovers(stats, tensors, statistics);
+    ShardCodec.checkFinite(stats, tensors, statistics);
+    List<ShardCodec.Digest> digests = new ArrayList<>();
+    for (var group : ShardCodec.groups(lease.getUnit())) {
+      digests.add(ShardCodec.digest(stats, group, statistics, settings.chunkBytes()));
+    }
+    return new Pending(lease, stats, digests);
   }
 
   private Behavior<Command> onBatchesDone(BatchesDone m) {
@@ -253,22 +286,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     current = null;
     String unitId = m.lease().getUnit().getUnitId();
     Throwable error = m.error();
-    Pending pending = null;
-    if (error == null) {
-      try {
-        var tensors = m.lease().getUnit().getTensorsList();
-        var statistics = ShardCodec.statistics(m.lease().getSession());
-        ShardCodec.checkCovers(m.stats(), tensors, statistics);
-        ShardCodec.checkFinite(m.stats(), tensors, statistics);
-        List<ShardCodec.Digest> digests = new ArrayList<>();
-        for (var group : ShardCodec.groups(m.lease().getUnit())) {
-          digests.add(ShardCodec.digest(m.stats(), group, statistics, settings.chunkBytes()));
-        }
-        pending = new Pending(m.lease(), m.stats(), digests);
-      } catch (RuntimeException e) {
-        error = e;
-      }
-    }
+    Pending pending = m.pending();
     if (error != null) {
       Throwable cause = error.getCause() != null && error instanceof java.util.concurrent.CompletionException ? error.getCause() : error;
       if (stopped(cause)) {
@@ -305,27 +323,35 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   }
 
   /**
-   * Offers the shards of a computed unit: one SourceRef per merger group, each pulled by that group's owner
-   * straight from here; fresh refs each time (a ref is good for one pull).
+   * Offers the shards of a computed unit, one stream per merger group, each pulled by that group's owner straight
+   * from here: a single-use ticket for the shard port, or a StreamRef; fresh ones each time (each is good for one
+   * pull), the previous offer's withdrawn.
    */
   private void offer(Pending p) {
     offeredAt = System.currentTimeMillis();
     if (coordinator == null || !registered) {
       return; // offered again once registered
     }
+    withdrawOffer();
     var unit = p.lease().getUnit();
     var statistics = ShardCodec.statistics(p.lease().getSession());
     var groups = ShardCodec.groups(unit);
     UnitResult.Builder result = UnitResult.newBuilder();
     for (int i = 0; i < groups.size(); i++) {
       var tensors = groups.get(i);
-      SourceRef<ShardChunk> ref = Source.fromIterator(
-              () -> ShardCodec.chunks(p.stats(), tensors, statistics, settings.chunkBytes()))
-          .runWith(StreamRefs.sourceRef(), getContext().getSystem());
+      Supplier<Iterator<ShardChunk>> chunks = () -> ShardCodec.chunks(p.stats(), tensors, statistics, settings.chunkBytes());
       ShardCodec.Digest digest = p.digests().get(i);
-      result.addGroups(GroupShards.newBuilder().setGroup(i)
-          .setSourceRef(StreamRefResolver.get(getContext().getSystem()).toSerializationFormat(ref))
-          .setChunkCount(digest.chunks()).setTotalBytes(digest.bytes()).setCrc32C(digest.crc32c()));
+      var shards = GroupShards.newBuilder().setGroup(i)
+          .setChunkCount(digest.chunks()).setTotalBytes(digest.bytes()).setCrc32C(digest.crc32c());
+      if (shardPort != null) {
+        ShardTicket ticket = shardPort.offer(chunks);
+        offered.add(ticket);
+        shards.setTicket(ticket);
+      } else {
+        SourceRef<ShardChunk> ref = Source.fromIterator(chunks::get).runWith(StreamRefs.sourceRef(), getContext().getSystem());
+        shards.setSourceRef(StreamRefResolver.get(getContext().getSystem()).toSerializationFormat(ref));
+      }
+      result.addGroups(shards);
     }
     UnitStatistics s = p.stats();
     coordinator.tell(result
@@ -341,6 +367,13 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
         .setChunkCount(p.chunks())
         .setTotalBytes(p.bytes())
         .build());
+  }
+
+  private void withdrawOffer() {
+    if (shardPort != null) {
+      offered.forEach(shardPort::withdraw);
+    }
+    offered.clear();
   }
 
   private Behavior<Command> onTick() {

@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import io.gaprune.ops.ClusterTransport;
+import io.gaprune.transfer.ShardServer;
 import io.gaprune.ops.Management;
 import java.time.Duration;
 import java.util.List;
@@ -106,12 +107,15 @@ public final class WorkerNode {
       }
     }, "gaprune-stop-compute");
     Runtime.getRuntime().addShutdownHook(stopCompute);
-    try (ModelRuntime runtime = ModelRuntime.create(config)) {
+    // the shard port lives as long as the process, across rejoins: a unit computed before a rejoin is offered
+    // again from the same port
+    try (ShardServer shardPort = settings.shardPort() ? openShardPort() : null;
+        ModelRuntime runtime = ModelRuntime.create(config)) {
       while (!stopping) {
         CompletableFuture<WorkerActor.Outcome> outcome = new CompletableFuture<>();
         String name = config.getString("gaprune.cluster.system-name");
         system = ActorSystem.create(Behaviors.setup(ctx -> {
-          worker = ctx.spawn(WorkerActor.create(settings, runtime, computeThread, outcome, memory),
+          worker = ctx.spawn(WorkerActor.create(settings, runtime, computeThread, outcome, memory, shardPort),
               "worker-" + device.replaceAll("[^A-Za-z0-9_-]", "-"));
           return Behaviors.empty();
         }), name, workerConfig(config));
@@ -146,6 +150,16 @@ public final class WorkerNode {
       } catch (IllegalStateException exiting) {
         // the hook is running: it waits for the compute thread itself
       }
+    }
+  }
+
+  private ShardServer openShardPort() {
+    try {
+      ShardServer port = ShardServer.start(config);
+      log.info("worker {}: shard port {}", device, port.port());
+      return port;
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException(e.getMessage(), e);
     }
   }
 

@@ -2,10 +2,17 @@ package io.gaprune.worker;
 
 import com.typesafe.config.Config;
 import io.gaprune.protocol.Versions;
+import io.gaprune.transfer.ShardWire;
 import java.time.Duration;
 import java.util.List;
 
-/** A worker's settings, read once from {@code gaprune.*}. */
+/**
+ * A worker's settings, read once from {@code gaprune.*}.
+ *
+ * @param chunkBytes value bytes per shard chunk on the configured transport
+ * @param shardPort whether shards travel over the worker's shard port ({@code gaprune.stream.transport = tcp})
+ *     rather than as StreamRefs through Artery
+ */
 public record WorkerSettings(
     String device,
     String codeVersion,
@@ -13,14 +20,25 @@ public record WorkerSettings(
     Duration retryInterval,
     Duration ackTimeout,
     int chunkBytes,
+    boolean shardPort,
     List<String> seedNodes) {
 
   public static WorkerSettings from(Config c, String device) {
+    String transport = c.getString("gaprune.stream.transport");
+    if (!transport.equals("tcp") && !transport.equals("stream-ref")) {
+      throw new IllegalArgumentException("gaprune.stream.transport = \"" + transport + "\": use \"tcp\" or \"stream-ref\"");
+    }
+    boolean tcp = transport.equals("tcp");
     int chunk = (int) c.getBytes("gaprune.stream.chunk-bytes").longValue();
     long frame = c.getBytes("gaprune.cluster.maximum-frame-size");
     if (chunk <= 0 || chunk > frame / 2) {
       throw new IllegalArgumentException("gaprune.stream.chunk-bytes = " + chunk
           + " must be positive and at most half of gaprune.cluster.maximum-frame-size (" + frame + ")");
+    }
+    long tcpChunk = c.getBytes("gaprune.stream.tcp-chunk-bytes");
+    if (tcpChunk < ShardCodec.VALUE_BYTES || tcpChunk > ShardWire.MAX_CHUNK_BYTES) {
+      throw new IllegalArgumentException("gaprune.stream.tcp-chunk-bytes = " + tcpChunk + " must be between "
+          + ShardCodec.VALUE_BYTES + " and " + ShardWire.MAX_CHUNK_BYTES);
     }
     return new WorkerSettings(
         device,
@@ -28,7 +46,8 @@ public record WorkerSettings(
         c.getDuration("gaprune.worker.progress-interval"),
         c.getDuration("gaprune.worker.retry-interval"),
         c.getDuration("gaprune.worker.ack-timeout"),
-        chunk,
+        tcp ? (int) tcpChunk : chunk,
+        tcp,
         c.getStringList("gaprune.cluster.seed-nodes"));
   }
 }
