@@ -6,7 +6,6 @@ import io.gaprune.protocol.CommandReply;
 import io.gaprune.protocol.Drain;
 import io.gaprune.protocol.DrainWorker;
 import io.gaprune.protocol.Lease;
-import io.gaprune.protocol.LeaseReleased;
 import io.gaprune.protocol.Leaving;
 import io.gaprune.protocol.MaskPlan;
 import io.gaprune.protocol.MergerFold;
@@ -16,7 +15,6 @@ import io.gaprune.protocol.MergerScan;
 import io.gaprune.protocol.MergerStage;
 import io.gaprune.protocol.MergerStaged;
 import io.gaprune.protocol.MergerTarget;
-import io.gaprune.protocol.NodeBytes;
 import io.gaprune.protocol.NoWorkNow;
 import io.gaprune.protocol.OperatorCounters;
 import io.gaprune.protocol.PlanCommitted;
@@ -27,20 +25,16 @@ import io.gaprune.protocol.RequestWork;
 import io.gaprune.protocol.SessionCancelled;
 import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.SessionEvent;
-import io.gaprune.protocol.SessionFailed;
 import io.gaprune.protocol.SessionStarted;
 import io.gaprune.protocol.SessionStatus;
 import io.gaprune.protocol.SessionStatusRequest;
 import io.gaprune.protocol.StartSession;
 import io.gaprune.protocol.TensorGroup;
 import io.gaprune.protocol.UnitAck;
-import io.gaprune.protocol.UnitCompleted;
 import io.gaprune.protocol.UnitLeased;
 import io.gaprune.protocol.UnitProgress;
 import io.gaprune.protocol.UnitRejected;
 import io.gaprune.protocol.UnitResult;
-import io.gaprune.protocol.UnitsFolded;
-import io.gaprune.protocol.UnitsReopened;
 import io.gaprune.protocol.WorkUnit;
 import io.gaprune.protocol.WorkerRegistered;
 import io.gaprune.worker.ClusterKeys;
@@ -48,11 +42,8 @@ import io.gaprune.worker.ModelRuntime;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -86,6 +77,11 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  * became durable everywhere just before the crash, and reopens done units a group no longer holds (lineage);
  * leases restart their clocks so live workers can report in. Lease clocks, live workers, units being merged are
  * deliberately not persisted: they are about processes that may be gone.
+ *
+ * <p>This class persists, dispatches and tells; the decisions are in plain classes a test reaches without a
+ * cluster: {@link Leases} (which leases go out and come back), {@link MergeRounds} (when a unit is durable in
+ * every group), {@link Lineage} (what the groups hold against what the journal counts done), {@link SessionStart}
+ * (a request's configuration and layout), {@link SessionEvents} (the events as written).
  */
 public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordinator.Command, SessionEvent, SessionState> {
 
@@ -129,26 +125,10 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   private final ActorRef<PlannerActor.Reply> plannerReplies;
 
   // Volatile knowledge, rebuilt after a restart (see class comment).
-  private final Map<String, Long> lastHeard = new HashMap<>();
-  /** Units whose shards the merger groups are pulling: the workers waiting for the answer. */
-  private final Map<String, List<String>> merging = new HashMap<>();
-  /** Of those, the groups that hold the unit durably already (group index → their answer), and since when. */
-  private final Map<String, Map<Integer, MergerStaged>> stagedGroups = new HashMap<>();
-  private final Map<String, Long> mergingSince = new HashMap<>();
-  /** What each group's accumulator holds, from its last fold answer ("partition/group" → unit ids). */
-  private final Map<String, Set<String>> appliedByGroup = new HashMap<>();
-  /** Answers to the last scan of every group (after a restart or a node loss); null when none is running. */
-  private Map<String, MergerHeld> scan;
-  private long scanSentAt;
-  /**
-   * The units counted done when the scan was sent: every group held them then (they were staged everywhere
-   * before), so an answer without one means the group lost it. A unit done later may be staged after its
-   * group answered, and proves nothing.
-   */
-  private Set<String> doneAtScan = Set.of();
+  private final Leases leases = new Leases();
+  private final MergeRounds rounds = new MergeRounds();
+  private final Lineage lineage = new Lineage();
   private final LiveWorkers live = new LiveWorkers();
-  private final Map<String, Integer> failures = new HashMap<>();
-  private final Map<String, Long> stagingBytes = new HashMap<>();
   // For the operator (API and metrics): counted since this incarnation started, like the rest above.
   private long shardBytes;
   private long unitFailures;
@@ -198,8 +178,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
 
   private void onRecovered(SessionState state) {
     recovered = true;
-    long now = System.currentTimeMillis();
-    state.leased.keySet().forEach(u -> lastHeard.put(u, now));
+    leases.heardAll(state.leased.keySet(), System.currentTimeMillis());
     ctx.getSystem().receptionist().tell(Receptionist.register(ClusterKeys.COORDINATOR, endpoint));
     ctx.getLog().info("session coordinator up: {} (session {}, {} units: {} done, {} leased, {} pending)",
         state.status, state.config == null ? "-" : state.config.getSessionId(), state.units.size(), state.done.size(),
@@ -232,7 +211,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       var lease = s.leased.get(p.getUnitId());
       if (lease != null && lease.leaseId().equals(p.getLeaseId())) {
         long now = System.currentTimeMillis();
-        lastHeard.put(p.getUnitId(), now);
+        leases.heard(p.getUnitId(), now);
         // A batch is batch_size general plus batch_size domain triplets.
         live.progress(p.getWorkerRef(), p.getUnitId(), 2L * s.config.getBatchSize() * p.getBatchesDone(), now);
       }
@@ -263,26 +242,28 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
     } else if (msg instanceof DrainWorker d) {
       return onDrain(s, d);
     } else if (msg instanceof CancelSession c) {
-      if (s.status != SessionState.Status.RUNNING) {
-        reply(c.getReplyTo(), CommandReply.newBuilder().setOk(false).setRefusal(CommandReply.Refusal.CONFLICT)
-            .setMessage("no running session" + (s.config == null ? "" : "; session " + s.config.getSessionId()
-                + " is " + s.status)).setStatus(status(s)).build());
-        return Effect().none();
-      }
-      if (!c.getSessionId().isEmpty() && !c.getSessionId().equals(s.config.getSessionId())) {
-        // Checked here, not in the HTTP front, so a session started in between is never cancelled by mistake.
-        reply(c.getReplyTo(), CommandReply.newBuilder().setOk(false).setRefusal(CommandReply.Refusal.CONFLICT)
-            .setMessage("session " + c.getSessionId() + " is not the running session (" + s.config.getSessionId() + ")")
-            .setStatus(status(s)).build());
-        return Effect().none();
-      }
-      return Effect().persist(event(SessionEvent.newBuilder().setCancelled(
-              SessionCancelled.newBuilder().setReason("cancelled by the operator"))))
-          .thenRun(ns -> reply(c.getReplyTo(), CommandReply.newBuilder().setOk(true).setMessage("cancelled")
-              .setStatus(status(ns)).build()));
+      return onCancel(s, c);
     }
     ctx.getLog().warn("ignoring unexpected message {}", msg.getClass().getName());
     return Effect().none();
+  }
+
+  private Effect<SessionEvent, SessionState> onCancel(SessionState s, CancelSession c) {
+    if (s.status != SessionState.Status.RUNNING) {
+      reply(c.getReplyTo(), refused(CommandReply.Refusal.CONFLICT, "no running session" + (s.config == null ? ""
+          : "; session " + s.config.getSessionId() + " is " + s.status), s));
+      return Effect().none();
+    }
+    if (!c.getSessionId().isEmpty() && !c.getSessionId().equals(s.config.getSessionId())) {
+      // Checked here, not in the HTTP front, so a session started in between is never cancelled by mistake.
+      reply(c.getReplyTo(), refused(CommandReply.Refusal.CONFLICT, "session " + c.getSessionId()
+          + " is not the running session (" + s.config.getSessionId() + ")", s));
+      return Effect().none();
+    }
+    return Effect().persist(SessionEvents.of(SessionEvent.newBuilder().setCancelled(
+            SessionCancelled.newBuilder().setReason("cancelled by the operator"))))
+        .thenRun(ns -> reply(c.getReplyTo(), CommandReply.newBuilder().setOk(true).setMessage("cancelled")
+            .setStatus(status(ns)).build()));
   }
 
   private Effect<SessionEvent, SessionState> onRegister(SessionState s, Register r) {
@@ -302,46 +283,33 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       return Effect().none();
     }
     ctx.getLog().info("worker registered: {} on {} pid {} ({})", r.getDevice(), r.getHost(), r.getPid(), r.getWorkerRef());
-    return Effect().persist(event(SessionEvent.newBuilder().setWorkerRegistered(WorkerRegistered.newBuilder()
+    return Effect().persist(SessionEvents.of(SessionEvent.newBuilder().setWorkerRegistered(WorkerRegistered.newBuilder()
             .setWorkerRef(r.getWorkerRef()).setDevice(r.getDevice()).setHost(r.getHost()).setPid(r.getPid()))))
         .thenRun(ns -> tell(r.getWorkerRef(), ack));
   }
 
   private Effect<SessionEvent, SessionState> onRequestWork(SessionState s, String worker) {
-    if (!s.workers.containsKey(worker) || !live.contains(worker)) {
-      tell(worker, NoWorkNow.newBuilder().setRetryAfterMs(settings.retryAfter().toMillis())
-          .setReason("register first").build());
+    boolean known = s.workers.containsKey(worker) && live.contains(worker);
+    if (known) {
+      live.seen(worker, System.currentTimeMillis());
+    }
+    Leases.Offer offer = Leases.offer(s, worker, known, live.draining(worker), rounds.units());
+    if (offer instanceof Leases.NoUnit no) {
+      tell(worker, no.drain() ? Drain.newBuilder().setReason(no.reason()).build()
+          : NoWorkNow.newBuilder().setRetryAfterMs(settings.retryAfter().toMillis()).setReason(no.reason()).build());
       return Effect().none();
     }
-    live.seen(worker, System.currentTimeMillis());
-    if (live.draining(worker)) {
-      tell(worker, Drain.newBuilder().setReason("drain requested").build());
+    if (offer instanceof Leases.Again again) {
+      leases.heard(again.unitId(), System.currentTimeMillis());
+      tell(worker, lease(s, s.units.get(again.unitId()), again.lease().leaseId()));
       return Effect().none();
     }
-    if (s.status != SessionState.Status.RUNNING) {
-      tell(worker, NoWorkNow.newBuilder().setRetryAfterMs(settings.retryAfter().toMillis())
-          .setReason("no running session").build());
-      return Effect().none();
-    }
-    // A lost Lease message must not strand a unit: a worker asking again gets its current lease back.
-    for (var e : s.leased.entrySet()) {
-      if (e.getValue().workerRef().equals(worker) && !merging.containsKey(e.getKey())) {
-        lastHeard.put(e.getKey(), System.currentTimeMillis());
-        tell(worker, lease(s, s.units.get(e.getKey()), e.getValue().leaseId()));
-        return Effect().none();
-      }
-    }
-    if (s.pending.isEmpty()) {
-      tell(worker, NoWorkNow.newBuilder().setRetryAfterMs(settings.retryAfter().toMillis())
-          .setReason("all units leased or done").build());
-      return Effect().none();
-    }
-    String unitId = s.pending.first();
+    String unitId = ((Leases.Next) offer).unitId();
     String leaseId = UUID.randomUUID().toString();
-    return Effect().persist(event(SessionEvent.newBuilder().setUnitLeased(
+    return Effect().persist(SessionEvents.of(SessionEvent.newBuilder().setUnitLeased(
             UnitLeased.newBuilder().setUnitId(unitId).setLeaseId(leaseId).setWorkerRef(worker))))
         .thenRun(ns -> {
-          lastHeard.put(unitId, System.currentTimeMillis());
+          leases.heard(unitId, System.currentTimeMillis());
           ctx.getLog().info("unit {} leased to {}", unitId, live.device(worker));
           tell(worker, lease(ns, ns.units.get(unitId), leaseId));
         });
@@ -356,26 +324,17 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
     live.seen(r.getWorkerRef(), System.currentTimeMillis());
     String unitId = r.getUnitId();
     WorkUnit unit = s.units.get(unitId);
-    if (s.status != SessionState.Status.RUNNING || unit == null) {
-      if (s.done.contains(unitId)) {
-        tell(r.getWorkerRef(), UnitAck.newBuilder().setUnitId(unitId).setDuplicate(true).build());
-      } else {
-        tell(r.getWorkerRef(), UnitAck.newBuilder().setUnitId(unitId).setDuplicate(true).build());
+    boolean running = s.status == SessionState.Status.RUNNING && unit != null;
+    if (!running || s.done.contains(unitId)) {
+      // A retried unit that already counted, or one of no running session: acknowledge, never fold twice.
+      tell(r.getWorkerRef(), UnitAck.newBuilder().setUnitId(unitId).setDuplicate(true).build());
+      if (!running && !s.done.contains(unitId)) {
         ctx.getLog().info("dropping result of unit {}: not part of a running session", unitId);
       }
       return Effect().none();
     }
-    if (s.done.contains(unitId)) {
-      // A retried unit that already counted: acknowledge, never fold twice.
-      tell(r.getWorkerRef(), UnitAck.newBuilder().setUnitId(unitId).setDuplicate(true).build());
-      return Effect().none();
-    }
-    lastHeard.put(unitId, System.currentTimeMillis());
-    List<String> waiting = merging.get(unitId);
-    if (waiting != null) {
-      if (!waiting.contains(r.getWorkerRef())) {
-        waiting.add(r.getWorkerRef());
-      }
+    leases.heard(unitId, System.currentTimeMillis());
+    if (rounds.join(unitId, r.getWorkerRef())) {
       return Effect().none();
     }
     List<TensorGroup> groups = TensorGroups.of(s.groups, unit.getPartition());
@@ -387,10 +346,8 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
           + unit.getPartition() + " has " + groups.size() + " merger groups and " + tensors + " tensors").build());
       return Effect().none();
     }
-    merging.put(unitId, new ArrayList<>(List.of(r.getWorkerRef())));
-    stagedGroups.put(unitId, new HashMap<>());
-    mergingSince.put(unitId, System.currentTimeMillis());
-    stagingBytes.put(unitId, r.getGroupsList().stream().mapToLong(g -> g.getTotalBytes()).sum());
+    rounds.open(unitId, r.getWorkerRef(), r.getGroupsList().stream().mapToLong(g -> g.getTotalBytes()).sum(),
+        System.currentTimeMillis());
     live.completed(r.getWorkerRef(), unitId, r.getGeneralSamples() + r.getDomainSamples(), System.currentTimeMillis());
     int first = 0;
     for (int i = 0; i < groups.size(); i++) {
@@ -411,68 +368,42 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   }
 
   private Effect<SessionEvent, SessionState> onWorkerFailure(SessionState s, UnitRejected r) {
-    var lease = s.leased.get(r.getUnitId());
-    if (lease == null || s.status != SessionState.Status.RUNNING) {
+    var failure = leases.failed(s, r.getUnitId());
+    if (failure.isEmpty()) {
       return Effect().none();
     }
-    int n = failures.merge(r.getUnitId(), 1, Integer::sum);
+    int n = failure.get().times();
     unitFailures++;
     ctx.getLog().warn("unit {} failed on a worker ({} time(s)): {}", r.getUnitId(), n, r.getReason());
     List<SessionEvent> events = new ArrayList<>();
-    events.add(event(SessionEvent.newBuilder().setLeaseReleased(LeaseReleased.newBuilder()
-        .setUnitId(r.getUnitId()).setLeaseId(lease.leaseId()).setReason("failed: " + r.getReason()))));
-    if (n >= 3) {
-      events.add(event(SessionEvent.newBuilder().setFailed(SessionFailed.newBuilder()
-          .setReason("unit " + r.getUnitId() + " failed " + n + " times; last error: " + r.getReason()))));
+    events.add(SessionEvents.released(r.getUnitId(), failure.get().lease(), "failed: " + r.getReason()));
+    if (failure.get().fatal()) {
+      events.add(SessionEvents.failed("unit " + r.getUnitId() + " failed " + n + " times; last error: " + r.getReason()));
     }
     return Effect().persist(events);
   }
 
   private Effect<SessionEvent, SessionState> onStart(SessionState s, StartSession st) {
     if (s.status == SessionState.Status.RUNNING || preparing) {
-      reply(st.getReplyTo(), CommandReply.newBuilder().setOk(false).setRefusal(CommandReply.Refusal.CONFLICT)
-          .setMessage(preparing ? "another session is starting" : "session " + s.config.getSessionId()
-              + " is still running").setStatus(status(s)).build());
+      reply(st.getReplyTo(), refused(CommandReply.Refusal.CONFLICT, preparing ? "another session is starting"
+          : "session " + s.config.getSessionId() + " is still running", s));
       return Effect().none();
     }
     SessionConfig cfg;
     try {
-      cfg = st.getConfig().toBuilder()
-          .setModelHash(settings.model().modelHash())
-          .setCodeVersion(settings.codeVersion())
-          .setSessionId(st.getConfig().getSessionId().isEmpty()
-              ? "s-" + Long.toString(System.currentTimeMillis(), 36) : st.getConfig().getSessionId())
-          .build();
-      if (!cfg.getSessionId().matches("[A-Za-z0-9._-]{1,64}")) {
-        throw new IllegalArgumentException("session id must be 1-64 characters of A-Z a-z 0-9 . _ -");
-      }
-      // The rules the API and the CLI apply too (SessionRules): refused here, before any file is read.
-      SessionRules.check(cfg, SessionRules.API);
-      cfg = Partitioner.resolve(cfg, settings.accumulatorMemory());
+      cfg = SessionStart.resolve(st.getConfig(), settings.model().modelHash(), settings.codeVersion(),
+          settings.accumulatorMemory(), System.currentTimeMillis());
     } catch (RuntimeException e) {
-      reply(st.getReplyTo(), CommandReply.newBuilder().setOk(false).setRefusal(CommandReply.Refusal.INVALID)
-          .setMessage("cannot start the session: " + e.getMessage()).setStatus(status(s)).build());
+      reply(st.getReplyTo(), refused(CommandReply.Refusal.INVALID, "cannot start the session: " + e.getMessage(), s));
       return Effect().none();
     }
     // Reading the calibration files blocks (a slow disk, a FIFO): never on this handler's thread.
     preparing = true;
-    SessionConfig resolved = cfg;
     var blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking());
-    var layout = CompletableFuture.supplyAsync(() -> {
-      int general = Partitioner.countTriplets(Path.of(resolved.getGeneralPath()));
-      int domain = Partitioner.countTriplets(Path.of(resolved.getDomainPath()));
-      var plan = Partitioner.plan(resolved, settings.model().candidateTensors(resolved.getCandidates()), general,
-          domain);
-      var groups = TensorGroups.pack(plan.partitions(), settings.mergerGroups());
-      return SessionStarted.newBuilder().setConfig(resolved).addAllPartitions(plan.partitions())
-          .addAllUnits(plan.units().stream().map(u -> TensorGroups.withGroups(u, groups)).toList())
-          .addAllGroups(groups).build();
-    }, blocking).orTimeout(settings.startTimeout().toMillis(), TimeUnit.MILLISECONDS);
-    ctx.pipeToSelf(layout, (started, error) -> new Prepared(st, started, error == null ? null
-        : error instanceof java.util.concurrent.TimeoutException
-            ? "its calibration files could not be read within " + settings.startTimeout().toSeconds() + " s"
-            : String.valueOf((error instanceof java.util.concurrent.CompletionException && error.getCause() != null
-                ? error.getCause() : error).getMessage())));
+    var layout = CompletableFuture.supplyAsync(() -> SessionStart.layout(cfg, settings.model(), settings.mergerGroups()),
+        blocking).orTimeout(settings.startTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    ctx.pipeToSelf(layout, (started, error) -> new Prepared(st, started,
+        error == null ? null : SessionStart.refusal(error, settings.startTimeout())));
     return Effect().none();
   }
 
@@ -480,21 +411,13 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
     preparing = false;
     StartSession st = p.request();
     if (p.error() != null) {
-      reply(st.getReplyTo(), CommandReply.newBuilder().setOk(false).setRefusal(CommandReply.Refusal.INVALID)
-          .setMessage("cannot start the session: " + p.error()).setStatus(status(s)).build());
+      reply(st.getReplyTo(), refused(CommandReply.Refusal.INVALID, "cannot start the session: " + p.error(), s));
       return Effect().none();
     }
-    SessionStarted started = p.started();
-    return Effect().persist(event(SessionEvent.newBuilder().setStarted(started))).thenRun(ns -> {
-      merging.clear();
-      stagedGroups.clear();
-      mergingSince.clear();
-      appliedByGroup.clear();
-      scan = null;
-      scanSentAt = 0;
-      stagingBytes.clear();
-      lastHeard.clear();
-      failures.clear();
+    return Effect().persist(SessionEvents.of(SessionEvent.newBuilder().setStarted(p.started()))).thenRun(ns -> {
+      rounds.clear();
+      lineage.clear();
+      leases.clear();
       planning = false;
       ctx.getLog().info("session {} started: {} units ({} partitions × {} batch ranges), {} merger groups, "
           + "statistics {}", ns.config.getSessionId(), ns.units.size(), ns.partitions.size(),
@@ -522,50 +445,33 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   /** One group's answer to a stage: when every group of the unit's partition holds it, the unit is done. */
   private Effect<SessionEvent, SessionState> onStaged(SessionState s, MergerStaged st) {
     String unitId = st.getUnitId();
-    Map<Integer, MergerStaged> got = stagedGroups.get(unitId);
-    List<String> waiting = merging.get(unitId);
-    if (s.status != SessionState.Status.RUNNING || !st.getSessionId().equals(s.config.getSessionId()) || got == null
-        || waiting == null) {
-      return Effect().none(); // an answer to an earlier round (given up, or the session changed)
+    WorkUnit unit = s.units.get(unitId);
+    if (s.status != SessionState.Status.RUNNING || !st.getSessionId().equals(s.config.getSessionId()) || unit == null) {
+      return Effect().none(); // an answer to an earlier session
     }
-    if (!st.getError().isEmpty()) {
+    int partition = unit.getPartition();
+    MergeRounds.Answer answer = rounds.staged(st, TensorGroups.of(s.groups, partition).size());
+    if (answer instanceof MergeRounds.Failed f) {
       // The worker offers the unit again; the groups that staged it answer that round as duplicates.
-      forgetMerging(unitId);
       unitFailures++;
-      waiting.forEach(w -> tell(w, UnitRejected.newBuilder().setUnitId(unitId).setReason("merger group "
+      f.waiting().forEach(w -> tell(w, UnitRejected.newBuilder().setUnitId(unitId).setReason("merger group "
           + st.getGroup() + " of partition " + st.getPartition() + " on " + st.getNode() + ": " + st.getError()).build()));
       return Effect().none();
     }
-    got.put(st.getGroup(), st);
-    int partition = s.units.get(unitId).getPartition();
-    if (got.size() < TensorGroups.of(s.groups, partition).size()) {
-      return Effect().none();
+    if (!(answer instanceof MergeRounds.Everywhere everywhere)) {
+      return Effect().none(); // other groups still pull, or an answer to a round given up
     }
-    long bytes = stagingBytes.getOrDefault(unitId, 0L);
-    forgetMerging(unitId);
     if (s.done.contains(unitId)) {
-      waiting.forEach(w -> tell(w, UnitAck.newBuilder().setUnitId(unitId).setDuplicate(true).build()));
+      everywhere.waiting().forEach(w -> tell(w, UnitAck.newBuilder().setUnitId(unitId).setDuplicate(true).build()));
       return Effect().none();
     }
-    Map<String, Long> received = new java.util.TreeMap<>();
-    got.values().forEach(g -> received.merge(g.getNode(), g.getBytes(), Long::sum));
-    UnitCompleted.Builder completed = UnitCompleted.newBuilder().setUnitId(unitId).setWorkerRef(waiting.get(0))
-        .setBytes(bytes);
-    received.forEach((node, n) -> completed.addNodeBytes(NodeBytes.newBuilder().setNode(node).setBytes(n)));
-    return Effect().persist(event(SessionEvent.newBuilder().setUnitCompleted(completed)))
+    return Effect().persist(SessionEvents.of(SessionEvent.newBuilder().setUnitCompleted(everywhere.completed())))
         .thenRun(ns -> {
-          shardBytes += bytes;
-          waiting.forEach(w -> tell(w, UnitAck.newBuilder().setUnitId(unitId).build()));
+          shardBytes += everywhere.bytes();
+          everywhere.waiting().forEach(w -> tell(w, UnitAck.newBuilder().setUnitId(unitId).build()));
           ctx.getLog().info("unit {} done ({}/{})", unitId, ns.done.size(), ns.units.size());
           fold(ns, partition);
         });
-  }
-
-  private void forgetMerging(String unitId) {
-    merging.remove(unitId);
-    stagedGroups.remove(unitId);
-    mergingSince.remove(unitId);
-    stagingBytes.remove(unitId);
   }
 
   /**
@@ -577,47 +483,15 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       return Effect().none();
     }
     if (!f.getError().isEmpty()) {
-      return Effect().persist(event(SessionEvent.newBuilder().setFailed(SessionFailed.newBuilder()
-          .setReason("accumulator of merger group " + f.getGroup() + " of partition " + f.getPartition() + ": "
-              + f.getError()))));
+      return Effect().persist(SessionEvents.failed("accumulator of merger group " + f.getGroup() + " of partition "
+          + f.getPartition() + ": " + f.getError()));
     }
-    appliedByGroup.put(f.getPartition() + "/" + f.getGroup(), new HashSet<>(f.getAppliedList()));
-    List<SessionEvent> events = new ArrayList<>();
-    List<String> lost = f.getMissingList().stream().filter(s.done::contains).toList();
-    if (!lost.isEmpty()) {
+    Lineage.FoldFindings found = lineage.folded(s, f);
+    if (!found.lost().isEmpty()) {
       ctx.getLog().warn("merger group {} of partition {} does not hold {} unit(s) counted done ({} ...): reopening them",
-          f.getGroup(), f.getPartition(), lost.size(), lost.get(0));
-      events.add(reopened(lost, "merger group " + f.getGroup() + " of partition " + f.getPartition()
-          + " does not hold them"));
+          f.getGroup(), f.getPartition(), found.lost().size(), found.lost().get(0));
     }
-    // The accumulator files are the truth: record whatever every group holds that the journal does not know yet
-    // (a crash between a fold's rename and this event leaves such units behind).
-    List<String> folded = foldedEverywhere(s, f.getPartition()).stream()
-        .filter(u -> !s.folded.contains(u) && !lost.contains(u)).toList();
-    if (!folded.isEmpty()) {
-      events.add(event(SessionEvent.newBuilder().setUnitsFolded(UnitsFolded.newBuilder()
-          .setPartition(f.getPartition()).addAllUnitIds(folded))));
-    }
-    return persistAll(events).thenRun(this::maybePlan);
-  }
-
-  /** The units of a partition that every one of its groups has folded, by their last answers. */
-  private List<String> foldedEverywhere(SessionState s, int partition) {
-    List<Set<String>> sets = new ArrayList<>();
-    for (TensorGroup g : TensorGroups.of(s.groups, partition)) {
-      Set<String> applied = appliedByGroup.get(partition + "/" + g.getIndex());
-      if (applied == null) {
-        return List.of();
-      }
-      sets.add(applied);
-    }
-    return s.unitsByPartition().getOrDefault(partition, List.of()).stream()
-        .filter(u -> sets.stream().allMatch(a -> a.contains(u))).toList();
-  }
-
-  private static SessionEvent reopened(List<String> units, String reason) {
-    return event(SessionEvent.newBuilder().setUnitsReopened(UnitsReopened.newBuilder().addAllUnitIds(units)
-        .setReason(reason)));
+    return persistAll(found.events()).thenRun(this::maybePlan);
   }
 
   /**
@@ -627,66 +501,32 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
    * partition folds.
    */
   private Effect<SessionEvent, SessionState> onHeld(SessionState s, MergerHeld h) {
-    if (scan == null || s.status != SessionState.Status.RUNNING || !h.getSessionId().equals(s.config.getSessionId())) {
+    if (!lineage.scanning() || s.status != SessionState.Status.RUNNING
+        || !h.getSessionId().equals(s.config.getSessionId())) {
       return Effect().none();
     }
     if (!h.getError().isEmpty()) {
-      return Effect().persist(event(SessionEvent.newBuilder().setFailed(SessionFailed.newBuilder()
-          .setReason("cannot read merger group " + h.getGroup() + " of partition " + h.getPartition() + " on "
-              + h.getNode() + ": " + h.getError()))));
+      return Effect().persist(SessionEvents.failed("cannot read merger group " + h.getGroup() + " of partition "
+          + h.getPartition() + " on " + h.getNode() + ": " + h.getError()));
     }
-    scan.put(h.getPartition() + "/" + h.getGroup(), h);
-    if (scan.size() < s.groups.size()) {
-      return Effect().none();
+    Lineage.ScanFindings found = lineage.held(s, h).orElse(null);
+    if (found == null) {
+      return Effect().none(); // other groups have not answered yet
     }
-    Map<String, MergerHeld> answers = scan;
-    scan = null;
-    scanSentAt = 0;
-    List<SessionEvent> events = new ArrayList<>();
-    List<String> lost = new ArrayList<>();
-    for (var e : new java.util.TreeMap<>(s.unitsByPartition()).entrySet()) {
-      List<TensorGroup> groups = TensorGroups.of(s.groups, e.getKey());
-      for (String unit : e.getValue()) {
-        boolean everywhere = groups.stream().map(g -> answers.get(e.getKey() + "/" + g.getIndex()))
-            .allMatch(a -> a.getAppliedList().contains(unit) || a.getStagedList().contains(unit));
-        if (everywhere && !s.done.contains(unit)) {
-          events.add(event(SessionEvent.newBuilder().setUnitCompleted(UnitCompleted.newBuilder()
-              .setUnitId(unit).setWorkerRef(SessionState.RECOVERED).setBytes(unitBytes(s, e.getKey())))));
-        } else if (!everywhere && s.done.contains(unit) && doneAtScan.contains(unit)) {
-          lost.add(unit);
-        }
-      }
-    }
-    if (!events.isEmpty()) {
+    if (!found.durable().isEmpty()) {
       ctx.getLog().info("recovery: {} unit(s) were durable in every merger group but not yet marked done",
-          events.size());
+          found.durable().size());
     }
-    if (!lost.isEmpty()) {
+    if (!found.lost().isEmpty()) {
       ctx.getLog().warn("{} unit(s) counted done are missing from a merger group ({} ...): reopening them",
-          lost.size(), lost.get(0));
-      events.add(reopened(lost, "missing from a merger group after a restart or a node loss"));
+          found.lost().size(), found.lost().get(0));
     }
-    return persistAll(events).thenRun(ns -> ns.unitsByPartition().keySet().forEach(p -> fold(ns, p)));
-  }
-
-  /** Value bytes of one unit of a partition, as its groups' staged files hold them (their digests matched). */
-  private static long unitBytes(SessionState s, int partition) {
-    long values = 0;
-    for (TensorGroup g : TensorGroups.of(s.groups, partition)) {
-      for (var t : g.getTensorsList()) {
-        for (var statistic : io.gaprune.worker.ShardCodec.statistics(s.config)) {
-          values += io.gaprune.worker.ShardCodec.length(t, statistic);
-        }
-      }
-    }
-    return values * io.gaprune.worker.ShardCodec.VALUE_BYTES;
+    return persistAll(found.events()).thenRun(ns -> ns.unitsByPartition().keySet().forEach(p -> fold(ns, p)));
   }
 
   /** Asks every group which units it holds (answers: {@link #onHeld}). */
   private void scanGroups(SessionState s) {
-    scan = new HashMap<>();
-    scanSentAt = System.currentTimeMillis();
-    doneAtScan = Set.copyOf(s.done);
+    lineage.scanSent(s, System.currentTimeMillis());
     var byPartition = s.unitsByPartition();
     for (TensorGroup g : s.groups) {
       toMerger(s, g, MergerScan.newBuilder().setTarget(target(s, g))
@@ -696,13 +536,7 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
 
   /** Asks the partition's groups to fold its units counted done, in unit order, up to the first not done. */
   private void fold(SessionState s, int partition) {
-    List<String> order = new ArrayList<>();
-    for (String unit : s.unitsByPartition().getOrDefault(partition, List.of())) {
-      if (!s.done.contains(unit)) {
-        break; // fold order: later units wait for this one in every group
-      }
-      order.add(unit);
-    }
+    List<String> order = Lineage.foldOrder(s, partition);
     for (TensorGroup g : TensorGroups.of(s.groups, partition)) {
       toMerger(s, g, MergerFold.newBuilder().setTarget(target(s, g)).addAllOrder(order).setReplyTo(endpointRef)
           .build());
@@ -737,10 +571,10 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       return Effect().none();
     }
     if (reply instanceof PlannerActor.Planned p && p.sessionId().equals(s.config.getSessionId())) {
-      return Effect().persist(event(SessionEvent.newBuilder().setPlanCommitted(PlanCommitted.newBuilder()
+      return Effect().persist(SessionEvents.of(SessionEvent.newBuilder().setPlanCommitted(PlanCommitted.newBuilder()
           .setPlan(p.plan())))).thenRun(ns -> ctx.getLog().info("session {} done: {}", ns.config.getSessionId(), ns.message));
     } else if (reply instanceof PlannerActor.PlanFailed f && f.sessionId().equals(s.config.getSessionId())) {
-      return Effect().persist(event(SessionEvent.newBuilder().setFailed(SessionFailed.newBuilder().setReason(f.reason()))));
+      return Effect().persist(SessionEvents.failed(f.reason()));
     }
     return Effect().none();
   }
@@ -755,44 +589,30 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
     // A group that never answers (its node died mid-pull): give the round up; the worker offers the unit again
     // and the groups that staged it answer as duplicates. A live owner answers within the stream's idle timeout.
     long patience = 3 * settings.leaseTimeout().toMillis();
-    for (String unit : List.copyOf(mergingSince.keySet())) {
-      if (now - mergingSince.get(unit) > patience) {
-        giveUpMerging(unit, "its merger groups did not all answer within " + patience / 1000 + " s");
-      }
-    }
-    // a scan sent while the sharding still routed to a removed node's region is lost: ask again
-    if (scan != null && now - scanSentAt > settings.leaseTimeout().toMillis()) {
-      ctx.getLog().warn("merger groups did not all answer the scan ({} of {}); asking again", scan.size(),
+    rejectAll(rounds.giveUpOlderThan(now, patience), "its merger groups did not all answer within " + patience / 1000
+        + " s");
+    if (lineage.scanOverdue(now, settings.leaseTimeout().toMillis())) {
+      ctx.getLog().warn("merger groups did not all answer the scan ({} of {}); asking again", lineage.scanAnswers(),
           s.groups.size());
       scanGroups(s);
     }
     List<SessionEvent> expired = new ArrayList<>();
-    for (var e : s.leased.entrySet()) {
-      if (merging.containsKey(e.getKey())) {
-        continue; // its shards are streaming in right now
-      }
-      long heard = lastHeard.getOrDefault(e.getKey(), now);
-      lastHeard.putIfAbsent(e.getKey(), now);
-      if (now - heard > settings.leaseTimeout().toMillis()) {
-        ctx.getLog().warn("lease of unit {} expired: no word from {} for {} ms; back to the queue", e.getKey(),
-            e.getValue().workerRef(), now - heard);
-        expired.add(event(SessionEvent.newBuilder().setLeaseReleased(LeaseReleased.newBuilder()
-            .setUnitId(e.getKey()).setLeaseId(e.getValue().leaseId()).setReason("timeout"))));
-        lastHeard.remove(e.getKey());
-      }
+    for (Leases.Silent silent : leases.expired(s, rounds.units(), now, settings.leaseTimeout().toMillis())) {
+      ctx.getLog().warn("lease of unit {} expired: no word from {} for {} ms; back to the queue", silent.unitId(),
+          silent.lease().workerRef(), silent.silentMs());
+      expired.add(SessionEvents.released(silent.unitId(), silent.lease(), "timeout"));
     }
     live.forgetSilent(now, 3 * settings.leaseTimeout().toMillis());
     leaseExpirations += expired.size();
     return persistAll(expired);
   }
 
-  private void giveUpMerging(String unit, String reason) {
-    List<String> waiting = merging.get(unit);
-    forgetMerging(unit);
-    ctx.getLog().warn("unit {}: {}; its worker offers it again", unit, reason);
-    if (waiting != null) {
+  /** Tells the workers of rounds given up that their unit was not taken: they offer it again. */
+  private void rejectAll(Map<String, List<String>> givenUp, String reason) {
+    givenUp.forEach((unit, waiting) -> {
+      ctx.getLog().warn("unit {}: {}; its worker offers it again", unit, reason);
       waiting.forEach(w -> tell(w, UnitRejected.newBuilder().setUnitId(unit).setReason(reason).build()));
-    }
+    });
   }
 
   private Effect<SessionEvent, SessionState> onMemberGone(SessionState s, org.apache.pekko.actor.Address address) {
@@ -802,19 +622,14 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
       // The node may have owned merger groups: pulls to it never answer, and what it held is gone. Rounds in
       // flight start over (groups that staged answer as duplicates), and a scan reopens what the groups lost,
       // their entities now started on the remaining merger nodes.
-      for (String unit : List.copyOf(merging.keySet())) {
-        giveUpMerging(unit, "cluster node " + address + " was removed while the unit's shards were merging");
-      }
+      rejectAll(rounds.giveUpAll(), "cluster node " + address + " was removed while the unit's shards were merging");
       scanGroups(s);
     }
     List<SessionEvent> events = new ArrayList<>();
-    for (var e : s.leased.entrySet()) {
-      if (e.getValue().workerRef().startsWith(prefix) && !merging.containsKey(e.getKey())) {
-        ctx.getLog().warn("worker node {} left the cluster; unit {} goes back to the queue", address, e.getKey());
-        events.add(event(SessionEvent.newBuilder().setLeaseReleased(LeaseReleased.newBuilder()
-            .setUnitId(e.getKey()).setLeaseId(e.getValue().leaseId()).setReason("worker node left the cluster"))));
-      }
-    }
+    Leases.heldBy(s, w -> w.startsWith(prefix), rounds.units()).forEach((unit, lease) -> {
+      ctx.getLog().warn("worker node {} left the cluster; unit {} goes back to the queue", address, unit);
+      events.add(SessionEvents.released(unit, lease, "worker node left the cluster"));
+    });
     if (s.status != SessionState.Status.RUNNING) {
       return Effect().none();
     }
@@ -824,12 +639,8 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
 
   private List<SessionEvent> releaseAll(SessionState s, String worker, String reason) {
     List<SessionEvent> out = new ArrayList<>();
-    for (var e : s.leased.entrySet()) {
-      if (e.getValue().workerRef().equals(worker) && !merging.containsKey(e.getKey())) {
-        out.add(event(SessionEvent.newBuilder().setLeaseReleased(LeaseReleased.newBuilder()
-            .setUnitId(e.getKey()).setLeaseId(e.getValue().leaseId()).setReason(reason))));
-      }
-    }
+    Leases.heldBy(s, worker::equals, rounds.units()).forEach((unit, lease) ->
+        out.add(SessionEvents.released(unit, lease, reason)));
     return out;
   }
 
@@ -844,24 +655,14 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   }
 
   private SessionStatus status(SessionState s) {
-    SessionStatus.Builder b = SessionStatus.newBuilder()
-        .setState(s.status == SessionState.Status.RUNNING && planning ? "PLANNING" : s.status.name())
-        .setUnitsTotal(s.units.size()).setUnitsPending(s.pending.size()).setUnitsLeased(s.leased.size())
-        .setUnitsDone(s.done.size()).setUnitsFolded(s.folded.size()).setMessage(s.message);
-    if (s.config != null) {
-      b.setSessionId(s.config.getSessionId());
-    }
-    if (s.plan != null) {
-      b.setPlan(s.plan);
-    }
-    b.addAllPartitions(s.partitions);
-    b.addAllGroups(s.groups);
-    b.setSession(s.counters());
-    b.setStartedAtMs(s.startedAtMs).setEndedAtMs(s.endedAtMs);
-    b.setCounters(OperatorCounters.newBuilder().setSessionsStarted(s.sessionsStarted).setShardBytes(shardBytes)
-        .setUnitFailures(unitFailures).setLeaseExpirations(leaseExpirations));
-    b.addAllWorkers(live.infos(s, merging.keySet(), System.currentTimeMillis()));
-    return b.build();
+    return s.status(planning)
+        .setCounters(OperatorCounters.newBuilder().setSessionsStarted(s.sessionsStarted).setShardBytes(shardBytes)
+            .setUnitFailures(unitFailures).setLeaseExpirations(leaseExpirations))
+        .addAllWorkers(live.infos(s, rounds.units(), System.currentTimeMillis())).build();
+  }
+
+  private CommandReply refused(CommandReply.Refusal refusal, String message, SessionState s) {
+    return CommandReply.newBuilder().setOk(false).setRefusal(refusal).setMessage(message).setStatus(status(s)).build();
   }
 
   private static String describe(SessionState s, String worker) {
@@ -873,10 +674,6 @@ public final class SessionCoordinator extends EventSourcedBehavior<SessionCoordi
   private org.apache.pekko.persistence.typed.javadsl.EffectBuilder<SessionEvent, SessionState> persistAll(
       List<SessionEvent> events) {
     return events.isEmpty() ? Effect().none() : Effect().persist(events);
-  }
-
-  private static SessionEvent event(SessionEvent.Builder b) {
-    return b.setAtMs(System.currentTimeMillis()).build();
   }
 
   private void tell(String ref, GeneratedMessage msg) {

@@ -6,6 +6,7 @@ import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.SessionCounters;
 import io.gaprune.protocol.StatisticSet;
 import io.gaprune.protocol.SessionEvent;
+import io.gaprune.protocol.SessionStatus;
 import io.gaprune.protocol.SessionSummary;
 import io.gaprune.protocol.TensorGroup;
 import io.gaprune.protocol.WorkUnit;
@@ -177,6 +178,27 @@ public final class SessionState {
       b.setPlan(plan.toBuilder().clearTensors());
     }
     return b.build();
+  }
+
+  /**
+   * The current session as the operator sees it, without what only the coordinator incarnation knows (its
+   * counters, the live workers).
+   *
+   * @param planning the planner is at work: shown as the state PLANNING
+   */
+  SessionStatus.Builder status(boolean planning) {
+    SessionStatus.Builder b = SessionStatus.newBuilder()
+        .setState(status == Status.RUNNING && planning ? "PLANNING" : status.name())
+        .setUnitsTotal(units.size()).setUnitsPending(pending.size()).setUnitsLeased(leased.size())
+        .setUnitsDone(done.size()).setUnitsFolded(folded.size()).setMessage(message);
+    if (config != null) {
+      b.setSessionId(config.getSessionId());
+    }
+    if (plan != null) {
+      b.setPlan(plan);
+    }
+    return b.addAllPartitions(partitions).addAllGroups(groups).setSession(counters())
+        .setStartedAtMs(startedAtMs).setEndedAtMs(endedAtMs);
   }
 
   /**
