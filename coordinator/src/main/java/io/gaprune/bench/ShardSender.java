@@ -79,7 +79,7 @@ public final class ShardSender {
     long t0 = System.nanoTime();
     long chunks = 0;
     long total = 0;
-    for (Iterator<ShardChunk> it = shards.chunks(chunkBytes); it.hasNext(); ) {
+    for (Iterator<ShardChunk> it = shards.chunks(chunkBytes, true); it.hasNext(); ) {
       ShardChunk c = it.next();
       crc.update(c.getValues().asReadOnlyByteBuffer());
       chunks++;
@@ -96,9 +96,9 @@ public final class ShardSender {
               var offer = UnitResult.newBuilder().setUnitId("bench").setWorkerRef(r.getWorkerRef())
                   .setChunkCount(chunkCount).setTotalBytes(totalBytes).setCrc32C(crc32c);
               if (shardPort != null) {
-                offer.setTicket(shardPort.offer(() -> shards.chunks(chunkBytes)));
+                offer.setTicket(shardPort.offer(() -> shards.chunks(chunkBytes, true)));
               } else {
-                var ref = Source.fromIterator(() -> shards.chunks(chunkBytes)).runWith(StreamRefs.sourceRef(), c.getSystem());
+                var ref = Source.fromIterator(() -> shards.chunks(chunkBytes, false)).runWith(StreamRefs.sourceRef(), c.getSystem());
                 offer.setSourceRef(StreamRefResolver.get(c.getSystem()).toSerializationFormat(ref));
               }
               ActorRefResolver.get(c.getSystem()).<GeneratedMessage>resolveActorRef(r.getWorkerRef()).tell(offer.build());
@@ -135,19 +135,24 @@ public final class ShardSender {
       return new Shards(new UnitStatistics(map, 8, 8, 1, 0, 0), order, repeats);
     }
 
-    /** The unit's chunks {@link #repeats} times over, lazily. */
-    Iterator<ShardChunk> chunks(int chunkBytes) {
+    /** The unit's chunks {@link #repeats} times over, lazily; over one buffer with {@code reuse} (as a worker's port). */
+    Iterator<ShardChunk> chunks(int chunkBytes, boolean reuse) {
       List<Statistic> statistics = List.of(Statistic.SUM_SQ_GENERAL, Statistic.SUM_SQ_DOMAIN);
       return new Iterator<>() {
         int round = 0;
-        Iterator<ShardChunk> current = ShardCodec.chunks(unit, order, statistics, chunkBytes);
+        Iterator<ShardChunk> current = pass();
 
         @Override
         public boolean hasNext() {
           while (!current.hasNext() && ++round < repeats) {
-            current = ShardCodec.chunks(unit, order, statistics, chunkBytes);
+            current = pass();
           }
           return current.hasNext();
+        }
+
+        private Iterator<ShardChunk> pass() {
+          return reuse ? ShardCodec.transientChunks(unit, order, statistics, chunkBytes)
+              : ShardCodec.chunks(unit, order, statistics, chunkBytes);
         }
 
         @Override

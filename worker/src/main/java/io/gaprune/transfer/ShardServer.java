@@ -119,7 +119,8 @@ public final class ShardServer implements AutoCloseable {
 
   /**
    * Registers one group's chunks and returns the ticket to pull them with. {@code chunks} is called once, on the
-   * connection's thread, when the ticket is presented; it must read state that no longer changes.
+   * connection's thread, when the ticket is presented; it must read state that no longer changes. Each chunk is
+   * written out before the next is asked for, so the iterator may reuse one buffer for all of them.
    */
   public ShardTicket offer(Supplier<Iterator<ShardChunk>> chunks) {
     long now = System.nanoTime();

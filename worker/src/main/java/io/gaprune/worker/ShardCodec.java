@@ -207,11 +207,26 @@ public final class ShardCodec {
     return out;
   }
 
-  /** The chunks, produced lazily (a unit's chunks never all sit in memory as protobuf at once). */
+  /** The chunks, produced lazily (a unit's chunks never all sit in memory as protobuf at once); each owns its bytes. */
   public static Iterator<ShardChunk> chunks(UnitStatistics stats, List<TensorSpec> order, List<Statistic> statistics,
       int chunkBytes) {
+    return chunks(stats, order, statistics, chunkBytes, false);
+  }
+
+  /**
+   * The same chunks, all over one buffer: a chunk's values are valid only until the next {@code next()}. For a
+   * consumer that writes each chunk out before asking for the next (the shard port): no array per chunk.
+   */
+  public static Iterator<ShardChunk> transientChunks(UnitStatistics stats, List<TensorSpec> order,
+      List<Statistic> statistics, int chunkBytes) {
+    return chunks(stats, order, statistics, chunkBytes, true);
+  }
+
+  private static Iterator<ShardChunk> chunks(UnitStatistics stats, List<TensorSpec> order, List<Statistic> statistics,
+      int chunkBytes, boolean reuse) {
     int perChunk = Math.max(1, chunkBytes / VALUE_BYTES);
     return new Iterator<>() {
+      final byte[] shared = reuse ? new byte[perChunk * VALUE_BYTES] : null;
       int tensor = 0;
       int stat = 0;
       int offset = 0;
@@ -229,11 +244,12 @@ public final class ShardCodec {
         String name = order.get(tensor).getName();
         double[] values = array(stats.tensors().get(name), statistics.get(stat));
         int n = Math.min(perChunk, values.length - offset);
-        byte[] bytes = new byte[n * VALUE_BYTES];
+        byte[] bytes = reuse ? shared : new byte[n * VALUE_BYTES];
         fill(values, offset, n, bytes);
-        // the array is fresh and never written again: the chunk may own it (one copy less than copyFrom)
+        // a fresh array is never written again: the chunk may own it (one copy less than copyFrom); the shared one
+        // is the caller's promise (transientChunks)
         ShardChunk chunk = ShardChunk.newBuilder().setTensor(name).setStatistic(statistics.get(stat))
-            .setOffset(offset).setValues(UnsafeByteOperations.unsafeWrap(bytes)).build();
+            .setOffset(offset).setValues(UnsafeByteOperations.unsafeWrap(bytes, 0, n * VALUE_BYTES)).build();
         offset += n;
         if (offset >= values.length) {
           offset = 0;

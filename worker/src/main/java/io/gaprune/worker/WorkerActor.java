@@ -21,9 +21,7 @@ import io.gaprune.stats.UnitStatistics;
 import io.gaprune.protocol.GroupShards;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
-import java.util.function.Supplier;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicReference;
@@ -339,16 +337,19 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     UnitResult.Builder result = UnitResult.newBuilder();
     for (int i = 0; i < groups.size(); i++) {
       var tensors = groups.get(i);
-      Supplier<Iterator<ShardChunk>> chunks = () -> ShardCodec.chunks(p.stats(), tensors, statistics, settings.chunkBytes());
       ShardCodec.Digest digest = p.digests().get(i);
       var shards = GroupShards.newBuilder().setGroup(i)
           .setChunkCount(digest.chunks()).setTotalBytes(digest.bytes()).setCrc32C(digest.crc32c());
       if (shardPort != null) {
-        ShardTicket ticket = shardPort.offer(chunks);
+        // the port writes each chunk out before it asks for the next: one buffer serves them all
+        ShardTicket ticket = shardPort.offer(
+            () -> ShardCodec.transientChunks(p.stats(), tensors, statistics, settings.chunkBytes()));
         offered.add(ticket);
         shards.setTicket(ticket);
       } else {
-        SourceRef<ShardChunk> ref = Source.fromIterator(chunks::get).runWith(StreamRefs.sourceRef(), getContext().getSystem());
+        SourceRef<ShardChunk> ref = Source.fromIterator(
+                () -> ShardCodec.chunks(p.stats(), tensors, statistics, settings.chunkBytes()))
+            .runWith(StreamRefs.sourceRef(), getContext().getSystem());
         shards.setSourceRef(StreamRefResolver.get(getContext().getSystem()).toSerializationFormat(ref));
       }
       result.addGroups(shards);

@@ -70,6 +70,14 @@ class ShardCodecTest {
           }
         }
         assertTrue(!it.hasNext());
+        // the shard port's chunks over one buffer: the same chunks, each as long as it is read before the next
+        Iterator<ShardChunk> fresh = ShardCodec.chunks(unit, order, statistics, chunkBytes);
+        Iterator<ShardChunk> shared = ShardCodec.transientChunks(unit, order, statistics, chunkBytes);
+        while (fresh.hasNext()) {
+          assertTrue(shared.hasNext());
+          assertEquals(fresh.next(), shared.next());
+        }
+        assertTrue(!shared.hasNext());
         var digest = ShardCodec.digest(unit, order, statistics, chunkBytes);
         assertEquals(new ShardCodec.Digest(chunks, bytes, (int) crc.getValue()), digest,
             "chunk bytes " + chunkBytes + ", gradients " + gradients);
