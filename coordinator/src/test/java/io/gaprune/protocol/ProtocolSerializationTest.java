@@ -1,6 +1,7 @@
 package io.gaprune.protocol;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -56,11 +57,24 @@ class ProtocolSerializationTest {
   @Test
   void chunksLargerThanHalfTheFrameAreRefused() throws Exception {
     Path conf = Files.writeString(tmp.resolve("big.conf"), "gaprune.work-dir = \"" + tmp + "\"\n");
-    var ok = io.gaprune.worker.WorkerSettings.from(GapruneConfig.load(conf, ConfigFactory.empty()), "cpu");
+    // the default transport is the worker's shard port, with 1 MiB chunks (never Artery messages)
+    var tcp = io.gaprune.worker.WorkerSettings.from(GapruneConfig.load(conf, ConfigFactory.empty()), "cpu");
+    assertTrue(tcp.shardPort());
+    assertEquals(1 << 20, tcp.chunkBytes());
+    var ok = io.gaprune.worker.WorkerSettings.from(
+        GapruneConfig.load(conf, ConfigFactory.parseString("gaprune.stream.transport = stream-ref")), "cpu");
+    assertFalse(ok.shardPort());
     assertEquals(64 * 1024, ok.chunkBytes());
     var big = GapruneConfig.load(conf, ConfigFactory.parseString("gaprune.stream.chunk-bytes = 200KiB"));
     var e = assertThrows(IllegalArgumentException.class, () -> io.gaprune.worker.WorkerSettings.from(big, "cpu"));
     assertTrue(e.getMessage().contains("at most half of gaprune.cluster.maximum-frame-size (262144)"), e.getMessage());
+    var huge = GapruneConfig.load(conf, ConfigFactory.parseString("gaprune.stream.tcp-chunk-bytes = 17MiB"));
+    e = assertThrows(IllegalArgumentException.class, () -> io.gaprune.worker.WorkerSettings.from(huge, "cpu"));
+    assertTrue(e.getMessage().contains("tcp-chunk-bytes = 17825792 must be between 4 and 16777216"), e.getMessage());
+    var udp = GapruneConfig.load(conf, ConfigFactory.parseString("gaprune.stream.transport = udp"));
+    e = assertThrows(IllegalArgumentException.class, () -> io.gaprune.worker.WorkerSettings.from(udp, "cpu"));
+    assertTrue(e.getMessage().contains("gaprune.stream.transport = \"udp\": use \"tcp\" or \"stream-ref\""),
+        e.getMessage());
   }
 
   /**
