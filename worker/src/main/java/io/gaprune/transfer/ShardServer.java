@@ -45,9 +45,12 @@ import org.slf4j.LoggerFactory;
 public final class ShardServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ShardServer.class);
 
-  /** @param host the address this port binds and advertises (the node's cluster hostname) */
+  /**
+   * @param host the address this port binds and advertises (the node's cluster hostname)
+   * @param closeWait how long a served connection waits for the puller to close after the end frame
+   */
   public record Settings(String host, int port, int maxConnections, Duration offerTimeout, Duration handshakeTimeout,
-      Duration writeTimeout) {
+      Duration closeWait) {
     public static Settings from(Config c) {
       String bind = c.hasPath("pekko.remote.artery.bind.hostname") ? c.getString("pekko.remote.artery.bind.hostname") : "";
       return new Settings(bind.isBlank() ? c.getString("pekko.remote.artery.canonical.hostname") : bind,
@@ -151,6 +154,7 @@ public final class ShardServer implements AutoCloseable {
       } catch (IOException e) {
         if (!closed) {
           LOG.warn("shard port: accept failed: {}", e.getMessage());
+          pause(); // e.g. out of file descriptors: do not spin
         }
         continue;
       }
@@ -183,9 +187,9 @@ public final class ShardServer implements AutoCloseable {
         status(out, ShardWire.UNKNOWN_TICKET);
         return;
       }
-      // a reader that stops reading stalls our writes; the socket's read timeout does not cover writes, so the
-      // puller's own idle timeout (the lease timeout) closes such a connection from its side
-      s.setSoTimeout((int) settings.writeTimeout().toMillis());
+      // a reader that stops reading stalls our writes (no timeout covers a blocking write): the puller's own idle
+      // timeout, the lease timeout, closes such a connection from its side
+      s.setSoTimeout((int) settings.closeWait().toMillis());
       status(out, ShardWire.OK);
       CodedOutputStream coded = CodedOutputStream.newInstance(out, 64 * 1024);
       for (Iterator<ShardChunk> it = offer.chunks().get(); it.hasNext(); ) {
@@ -208,6 +212,14 @@ public final class ShardServer implements AutoCloseable {
       if (!closed) {
         LOG.warn("shard port: serving a connection failed: {}", e.toString());
       }
+    }
+  }
+
+  private static void pause() {
+    try {
+      Thread.sleep(100);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

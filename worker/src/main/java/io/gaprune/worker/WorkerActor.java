@@ -13,11 +13,11 @@ import io.gaprune.protocol.RequestWork;
 import io.gaprune.protocol.ShardChunk;
 import io.gaprune.protocol.ShardTicket;
 import io.gaprune.protocol.UnitAck;
-import io.gaprune.transfer.ShardServer;
 import io.gaprune.protocol.UnitRejected;
 import io.gaprune.protocol.UnitResult;
 import io.gaprune.protocol.Versions;
 import io.gaprune.stats.UnitStatistics;
+import io.gaprune.transfer.ShardServer;
 import io.gaprune.protocol.GroupShards;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
@@ -42,7 +42,8 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
 /**
  * One worker per device. It finds the coordinator through the Receptionist, registers (protocol, code and
  * model versions), leases one unit at a time, computes it on a dedicated thread, offers the unit's shards as
- * one stream per merger group (the shard port's tickets, or {@link SourceRef}s) and forgets them only when the coordinator acknowledges that they are durable.
+ * one stream per merger group (tickets for its shard port, or {@link SourceRef}s) and forgets them only when
+ * the coordinator acknowledges that they are durable.
  *
  * <p>Pull-based on purpose: a worker asks for work only when it is free, so a slow device never holds a
  * queue, a new worker starts taking units as soon as it registers, and a draining worker simply stops
