@@ -19,11 +19,13 @@ import org.junit.jupiter.api.Test;
  * MiniLM's MLP size (7.1 M weights, 57 MB of float32 Fisher shards per unit), so that the coordinator, the
  * leases, the shard streams, the merger groups' staging and folds are what can stop the speed-up, not this
  * machine's two cores. Workers are child JVMs, registered before the clock starts; the clock runs from the
- * session's start to DONE (statistics only). Prints, per worker count, the median seconds and the speed-up
- * against one worker. Run alone:
+ * session's start to DONE (statistics only). By default every worker's node carries the merger role too, so the
+ * merger groups (8) spread over as many processes as there are workers, plus the coordinator's. Prints, per
+ * worker count, the median seconds, the speed-up against the first count, the share of the ideal (one worker's
+ * compute ÷ workers) and the bytes through the busiest merger process. Run alone:
  * {@code mvn -B -ntp -Pbench -pl coordinator -am verify -Dtest=WorkerScaleBenchmark -Dsurefire.failIfNoSpecifiedTests=false}
- * ({@code -Dgaprune.bench.workers=1,2,4,8 -Dgaprune.bench.rounds=3 -Dgaprune.bench.batch-millis=500
- * -Dgaprune.bench.merger-workers=on} to change it).
+ * ({@code -Dgaprune.bench.workers=1,2,4 -Dgaprune.bench.rounds=3 -Dgaprune.bench.batch-millis=500
+ * -Dgaprune.bench.merger-workers=off -Dgaprune.bench.merger-groups=4} to change it).
  */
 @Tag("bench")
 class WorkerScaleBenchmark {
@@ -39,15 +41,17 @@ class WorkerScaleBenchmark {
 
   @Test
   void sessionsGetFasterAsWorkersAreAdded() throws Exception {
-    int[] counts = Arrays.stream(System.getProperty("gaprune.bench.workers", "1,2,4").split(","))
+    int[] counts = Arrays.stream(System.getProperty("gaprune.bench.workers", "1,2,4,8").split(","))
         .mapToInt(s -> Integer.parseInt(s.trim())).toArray();
     int rounds = Integer.getInteger("gaprune.bench.rounds", 2);
     long batchMillis = Long.getLong("gaprune.bench.batch-millis", 400);
-    boolean mergerWorkers = System.getProperty("gaprune.bench.merger-workers", "off").equals("on");
+    boolean mergerWorkers = System.getProperty("gaprune.bench.merger-workers", "on").equals("on");
+    int groups = Integer.getInteger("gaprune.bench.merger-groups", 8);
     int units = 16;
     String extra = tensors() + "\ngaprune.test.batch-millis = " + batchMillis + "\ngaprune.test.cheap-values = on"
-        + "\ngaprune.session.merger-groups = 4";
+        + "\ngaprune.session.merger-groups = " + groups;
     var medians = new double[counts.length];
+    var busiest = new long[counts.length];
     var lines = new ArrayList<String>();
     for (int c = 0; c < counts.length; c++) {
       var seconds = new double[rounds];
@@ -76,20 +80,23 @@ class WorkerScaleBenchmark {
           lines.add(String.format(Locale.ROOT, "  workers %d round %d: %.1f s, %d MB of shards, busiest merger node %d MB",
               workers, r + 1, seconds[r], done.getSession().getShardBytes() >> 20,
               done.getSession().getShardBytesMaxNode() >> 20));
+          busiest[c] = Math.max(busiest[c], done.getSession().getShardBytesMaxNode());
         }
       }
       Arrays.sort(seconds);
       medians[c] = rounds % 2 == 1 ? seconds[rounds / 2] : (seconds[rounds / 2 - 1] + seconds[rounds / 2]) / 2;
     }
+    double compute = units * 2 * batchMillis / 1000.0;
     var out = new StringBuilder(String.format(Locale.ROOT,
-        "worker scale: %d units of 2 batches at %d ms each (compute %.1f s for one worker), merger groups 4%s%n",
-        units, batchMillis, units * 2 * batchMillis / 1000.0, mergerWorkers ? " (workers carry the merger role)" : ""));
+        "worker scale: %d units of 2 batches at %d ms each (compute %.1f s for one worker), merger groups %d%s%n",
+        units, batchMillis, compute, groups, mergerWorkers ? " (workers carry the merger role)" : ""));
     lines.forEach(l -> out.append(l).append('\n'));
-    out.append("| workers | median s | speed-up vs " + counts[0] + " | efficiency |\n|---|---|---|---|\n");
+    out.append("| workers | median s | speed-up vs " + counts[0] + " | efficiency | of ideal | busiest merger process MB |\n"
+        + "|---|---|---|---|---|---|\n");
     for (int c = 0; c < counts.length; c++) {
       double speedup = medians[0] / medians[c];
-      out.append(String.format(Locale.ROOT, "| %d | %.1f | %.2f | %.0f%% |%n", counts[c], medians[c], speedup,
-          100 * speedup * counts[0] / counts[c]));
+      out.append(String.format(Locale.ROOT, "| %d | %.1f | %.2f | %.0f%% | %.2f | %d |%n", counts[c], medians[c], speedup,
+          100 * speedup * counts[0] / counts[c], compute / counts[c] / medians[c], busiest[c] >> 20));
     }
     System.out.print(out);
     System.err.print(out);
