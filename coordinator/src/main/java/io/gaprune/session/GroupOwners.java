@@ -113,12 +113,19 @@ public final class GroupOwners {
         offset = 0;
       }
       if (tensor == tensors.size() || !c.getTensor().equals(tensors.get(tensor).name()) || c.getOffset() != offset
-          || offset + c.getValues().size() > tensors.get(tensor).size()) {
+          || c.getWeights() <= 0 || c.getWeights() > GroupPlanning.CHUNK_BYTES * 8L
+          || offset + c.getWeights() > tensors.get(tensor).size()) {
         throw new IOException("masks of " + describe(group) + ": chunk of " + c.getTensor() + " at " + c.getOffset()
-            + " (" + c.getValues().size() + " bytes) where " + (tensor == tensors.size() ? "the group has ended"
+            + " (" + c.getWeights() + " weights) where " + (tensor == tensors.size() ? "the group has ended"
             : tensors.get(tensor).name() + " at " + offset + " was expected"));
       }
-      byte[] values = c.getValues().toByteArray();
+      byte[] values;
+      try {
+        values = MaskBits.unpack(c.getValues().toByteArray(), (int) c.getWeights());
+      } catch (IllegalArgumentException e) {
+        throw new IOException("masks of " + describe(group) + ": chunk of " + c.getTensor() + " at " + c.getOffset()
+            + ": " + e.getMessage());
+      }
       crc.update(values, 0, values.length);
       writer.write(tensors.get(tensor), values);
       offset += values.length;

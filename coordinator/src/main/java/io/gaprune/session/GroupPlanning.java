@@ -1,6 +1,6 @@
 package io.gaprune.session;
 
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import io.gaprune.planner.PlanLayout;
 import io.gaprune.planner.PlanShare;
 import io.gaprune.planner.Planner;
@@ -35,7 +35,8 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
  * A merger group's side of planning by histograms: it scores the group's tensors from the group's own
  * accumulators and the node's model weights, exactly as a single planner would (the same configuration and
  * layout, built from the step's {@link PlanContext}), and answers the planner's steps ({@link PlanWire}). Its masks
- * go to a file in the group's directory and then, as a stream of {@link MaskChunk}s, to the planner, which writes
+ * go to a file in the group's directory and then, as a stream of {@link MaskChunk}s (eight weights per byte,
+ * {@link MaskBits}), to the planner, which writes
  * masks.safetensors in the fixed order. One per plan; the steps of a plan come one at a time.
  */
 final class GroupPlanning {
@@ -161,7 +162,8 @@ final class GroupPlanning {
         throw new NoSuchElementException();
       }
       var t = tensors.get(tensor);
-      int n = (int) Math.min(CHUNK_BYTES, t.size() - offset);
+      // CHUNK_BYTES on the wire: eight weights per byte
+      int n = (int) Math.min(8L * CHUNK_BYTES, t.size() - offset);
       var buf = ByteBuffer.allocate(n);
       try {
         while (buf.hasRemaining()) {
@@ -169,8 +171,8 @@ final class GroupPlanning {
             throw new IOException("masks file ends inside tensor " + t.name());
           }
         }
-        var chunk = MaskChunk.newBuilder().setTensor(t.name()).setOffset(offset)
-            .setValues(ByteString.copyFrom(buf.flip())).build();
+        var chunk = MaskChunk.newBuilder().setTensor(t.name()).setOffset(offset).setWeights(n)
+            .setValues(UnsafeByteOperations.unsafeWrap(MaskBits.pack(buf.array(), 0, n))).build();
         offset += n;
         skipEmpty();
         return chunk;

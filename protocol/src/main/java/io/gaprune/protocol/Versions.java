@@ -4,7 +4,7 @@ package io.gaprune.protocol;
 public final class Versions {
   /** Bump the major version on any change that an older peer would misread. */
   public static final int PROTOCOL_MAJOR = 4; // 2: float32 shard values, optional gradient sums; 3: a shard stream per merger group;
-  // 4: shards over the worker's shard port (ShardTicket)
+  // 4: shards over the worker's shard port (ShardTicket), mask chunks eight weights per byte
 
   public static final int PROTOCOL_MINOR = 0;
 
