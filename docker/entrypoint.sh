@@ -19,6 +19,8 @@
 #   GAPRUNE_HOSTNAME         canonical (advertised) host of this node [$HOSTNAME, else `hostname`]
 #   GAPRUNE_PORT             Artery port [25520 for a coordinator, 0 (any free port) for a worker]
 #   GAPRUNE_BIND_HOSTNAME    address Artery binds when it differs from the canonical one (NAT) []
+#   GAPRUNE_SHARD_PORT       a worker's shard port, over which the merger groups pull its shards
+#                            (gaprune.stream.tcp-port; bound like Artery) [0: any free port]
 #   GAPRUNE_SEED_NODES       comma-separated host:port or pekko:// addresses of the coordinator nodes
 #                            [a coordinator: itself; a worker: required]
 #   GAPRUNE_HTTP_BIND        coordinator's HTTP front address [127.0.0.1]; any other needs GAPRUNE_HTTP_TOKEN
@@ -184,6 +186,8 @@ fi
 
 management_port=${GAPRUNE_MANAGEMENT_PORT:-}
 if [ -n "$management_port" ]; then number GAPRUNE_MANAGEMENT_PORT "$management_port"; fi
+shard_port=${GAPRUNE_SHARD_PORT:-}
+if [ -n "$shard_port" ]; then number GAPRUNE_SHARD_PORT "$shard_port"; fi
 threads=${GAPRUNE_THREADS:-}
 if [ -n "$threads" ]; then number GAPRUNE_THREADS "$threads"; fi
 
@@ -254,6 +258,7 @@ umask 077
   if [ -n "${GAPRUNE_WORK_DIR:-}" ]; then setting gaprune.work-dir "$GAPRUNE_WORK_DIR"; fi
   if [ -n "${GAPRUNE_MODEL:-}" ]; then setting gaprune.model "$GAPRUNE_MODEL"; fi
   if [ -n "${GAPRUNE_MANAGEMENT_BIND:-}" ]; then setting gaprune.management.hostname "$GAPRUNE_MANAGEMENT_BIND"; fi
+  if [ -n "$shard_port" ]; then printf 'gaprune.stream.tcp-port = %s\n' "$shard_port"; fi
   # Workers bind Pekko Management on gaprune.management.worker-port (WorkerNode.workerConfig), the coordinator on
   # gaprune.management.port: one container, one node, so both take the port the health check calls.
   if [ -n "$management_port" ]; then

@@ -99,7 +99,8 @@ class EntrypointTest {
     Node n = dryRun("worker", env("ROLE", "worker", "HOSTNAME", "a1b2c3d4e5f6",
         "GAPRUNE_SEED_NODES", "coordinator:25520, pekko://gaprune@coordinator-b:25521,coordinator-c",
         "DEVICE", "gpu:1", "GAPRUNE_THREADS", "4", "GAPRUNE_MODEL", "bge-small",
-        "GAPRUNE_MANAGEMENT_BIND", "127.0.0.1", "GAPRUNE_MANAGEMENT_PORT", "7626"), "--help");
+        "GAPRUNE_MANAGEMENT_BIND", "127.0.0.1", "GAPRUNE_MANAGEMENT_PORT", "7626", "GAPRUNE_SHARD_PORT", "25600"),
+        "--help");
     assertEquals(List.of("worker", "--config", dir.resolve("worker.conf").toString(), "--device", "gpu:1", "--help"),
         n.command().subList(1, n.command().size()));
     Config c = n.config();
@@ -108,6 +109,7 @@ class EntrypointTest {
     assertEquals(List.of("pekko://gaprune@coordinator:25520", "pekko://gaprune@coordinator-b:25521",
         "pekko://gaprune@coordinator-c:25520"), c.getStringList("pekko.cluster.seed-nodes"));
     assertEquals(4, c.getInt("gaprune.worker.threads"));
+    assertEquals(25600, c.getInt("gaprune.stream.tcp-port"));
     assertEquals("bge-small", c.getString("gaprune.model"));
     assertEquals(7626, io.gaprune.worker.WorkerNode.workerConfig(c).getInt("pekko.management.http.port"));
     assertEquals("127.0.0.1", c.getString("pekko.management.http.hostname"));
