@@ -17,6 +17,7 @@ import io.gaprune.model.LoadedModel;
 import io.gaprune.model.ModelLoader;
 import io.gaprune.planner.BudgetMode;
 import io.gaprune.planner.LayerwisePruner;
+import io.gaprune.planner.OwlBudgets;
 import io.gaprune.planner.SparseGpt;
 import io.gaprune.protocol.InputStatistics;
 import io.gaprune.planner.Planner;
@@ -74,6 +75,8 @@ public final class PruningPipeline {
   private List<Triplet> domainTriplets;
   /** The statistics session's counters (report.json's "session"); null when statistics came from a file. */
   private Map<String, Object> sessionCounters;
+  /** What the OWL budget measured on the dense model; null under the other budgets. */
+  private OwlBudgets.Outliers outliers;
 
   /**
    * @param log where the longer messages of the steps go (encoding progress, dataset warnings)
@@ -86,14 +89,16 @@ public final class PruningPipeline {
 
   /** {@code gaprune run}: prunes with the configured scoring and writes model, masks and report into out. */
   public RunReport run() throws Exception {
-    var out = Files.createDirectories(options.out());
     var spec = MethodSpec.parse(options.scoring());
+    var point = new PruningPoint(options.structure(), options.sparsity());
+    checkOwl(List.of(spec), List.of(point));
+    var out = Files.createDirectories(options.out());
     var datasets = readInputs();
     try (var manager = NDManager.newBaseManager();
         var model = load(manager)) {
       var statistics = statistics(model, needsGradientSums(List.of(spec)), inputStatistics(List.of(spec)));
+      measureOutliers(model, statistics);
       var evaluations = new ArrayList<>(evaluate(model, datasets, RunReport.DENSE, RunReport.DENSE, null));
-      var point = new PruningPoint(options.structure(), options.sparsity());
       var plan = prune(model, statistics, spec, point, spec.label(), spec.label(),
           out.resolve("masks.safetensors"), out.resolve("plan.json"), datasets, evaluations, manager);
       // the model folder is written beside and renamed once complete, card included, as the files are
@@ -162,12 +167,14 @@ public final class PruningPipeline {
     if (methods.isEmpty() || points.isEmpty()) {
       throw new IllegalArgumentException("compare needs at least one method and one sparsity");
     }
+    checkOwl(methods, points);
     var out = Files.createDirectories(options.out());
     var masksDir = Files.createDirectories(out.resolve("masks"));
     var datasets = readInputs();
     try (var manager = NDManager.newBaseManager();
         var model = load(manager)) {
       var statistics = statistics(model, needsGradientSums(methods), inputStatistics(methods));
+      measureOutliers(model, statistics);
       var evaluations = new ArrayList<RunReport.Evaluation>();
       if (evaluateDense) {
         evaluations.addAll(evaluate(model, datasets, RunReport.DENSE, RunReport.DENSE, null));
@@ -324,15 +331,60 @@ public final class PruningPipeline {
         && m.apply(options.scoringParameters().config(m.method(), options.seed())).needsGradientSums());
   }
 
-  /** The input statistics the methods read: the Gram matrices when one needs them, else Σx² when one does. */
-  private static InputStatistics inputStatistics(List<MethodSpec> methods) {
-    var wanted = InputStatistics.INPUT_STATISTICS_NONE;
+  /**
+   * The input statistics the methods read: the Gram matrices when one needs them, else Σx² when one does or
+   * when the OWL budget measures its outliers.
+   */
+  private InputStatistics inputStatistics(List<MethodSpec> methods) {
+    var wanted = owl() ? InputStatistics.INPUT_NORMS : InputStatistics.INPUT_STATISTICS_NONE;
     for (var m : methods) {
       if (m.inputStatistics().getNumber() > wanted.getNumber()) {
         wanted = m.inputStatistics();
       }
     }
     return wanted;
+  }
+
+  private boolean owl() {
+    return BudgetMode.parse(options.budget()) == BudgetMode.OWL;
+  }
+
+  /** OWL sets a sparsity per layer; N:M has none to set: refused before anything is read. */
+  private void checkOwl(List<MethodSpec> methods, List<PruningPoint> points) {
+    if (!owl()) {
+      return;
+    }
+    for (var point : points) {
+      if (!point.structure().unstructured()) {
+        throw OwlBudgets.structureRefused(point.structure());
+      }
+    }
+    for (var m : methods) {
+      if (!m.structure().unstructured()) {
+        throw OwlBudgets.structureRefused(m.structure());
+      }
+    }
+  }
+
+  /** Under the OWL budget, each layer's outlier ratio on the dense weights, once for every method and point. */
+  private void measureOutliers(LoadedModel model, MergedStatistics statistics) throws IOException {
+    if (!owl()) {
+      return;
+    }
+    outliers = timed("owl outlier ratios", () -> OwlBudgets.measure(new EncoderLayers(model.encoder(), statistics),
+        LayerType.parse(options.layers()), options.calibration(), OwlBudgets.DEFAULT_OUTLIER_MULTIPLE));
+    var ratios = new StringBuilder();
+    for (int l = 0; l < outliers.layers().size(); l++) {
+      ratios.append(String.format(Locale.ROOT, "%s%s %.4f", l == 0 ? "" : ", ", outliers.layers().get(l),
+          outliers.ratios()[l]));
+    }
+    progress.note("owl: outlier ratios (|W|·‖X‖ above " + OwlBudgets.DEFAULT_OUTLIER_MULTIPLE + "× the layer's mean) "
+        + ratios);
+  }
+
+  /** The OWL budget's weights to prune per layer at a sparsity (λ = OWL's default). */
+  private Map<String, Long> owlBudgets(double sparsity) {
+    return outliers.layerBudgets(sparsity, OwlBudgets.DEFAULT_LAMBDA);
   }
 
   /**
@@ -473,6 +525,9 @@ public final class PruningPipeline {
       var settings = LayerwisePruner.Settings.of(LayerType.parse(options.layers()),
           structure.unstructured() ? point.sparsity() : structure.sparsity())
           .withStructure(structure).withCalibration(options.calibration());
+      if (outliers != null) {
+        settings = settings.withLayerBudgets(owlBudgets(point.sparsity()));
+      }
       var layers = new EncoderLayers(model.encoder(), statistics);
       return method == ScoringMethod.WANDA ? LayerwisePruner.wanda(layers, settings, masks, stats)
           : LayerwisePruner.sparseGpt(layers, settings, masks, stats);
@@ -482,6 +537,9 @@ public final class PruningPipeline {
         .withLayerTypes(LayerType.parse(options.layers()))
         .withBudget(BudgetMode.parse(options.budget()))
         .withStructure(point.structure());
+    if (outliers != null) {
+      config = config.withOwlBudgets(owlBudgets(point.sparsity()));
+    }
     return new Planner(config).plan(new EncoderTensorSource(model.encoder(), statistics,
         method == ScoringMethod.DAI_REFERENCE), masks, stats);
   }
@@ -539,6 +597,17 @@ public final class PruningPipeline {
       configuration.put("budget", "none (" + plan.structure() + ")");
     }
     configuration.putAll(calibrationSizes);
+    if (outliers != null) {
+      var owl = new LinkedHashMap<String, Object>();
+      owl.put("lambda", OwlBudgets.DEFAULT_LAMBDA);
+      owl.put("outlier_multiple", OwlBudgets.DEFAULT_OUTLIER_MULTIPLE);
+      var ratios = new LinkedHashMap<String, Double>();
+      for (int l = 0; l < outliers.layers().size(); l++) {
+        ratios.put(outliers.layers().get(l), outliers.ratios()[l]);
+      }
+      owl.put("outlier_ratios", ratios);
+      configuration.put("owl", owl);
+    }
     var tensors = plan.tensors().stream()
         .map(t -> new RunReport.TensorSparsity(t.name(), t.size(), t.pruned()))
         .toList();

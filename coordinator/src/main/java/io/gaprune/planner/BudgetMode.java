@@ -7,14 +7,21 @@ public enum BudgetMode {
   /** One selection of the k lowest scores over all candidates. */
   GLOBAL,
   /** One selection per layer group, each pruning its share of the budget exactly. */
-  UNIFORM;
+  UNIFORM,
+  /**
+   * One selection per layer group, each at the layer's OWL sparsity ({@link OwlBudgets}): layers with more
+   * outliers of {@code |W|·‖X‖} pruned less. The budgets depend on the weights and the input norms, so whoever
+   * plans measures them first ({@link OwlBudgets#layerBudgets}).
+   */
+  OWL;
 
   /** @throws IllegalArgumentException naming the valid values */
   public static BudgetMode parse(String s) {
     return switch (s.trim().toLowerCase(Locale.ROOT)) {
       case "global" -> GLOBAL;
       case "uniform" -> UNIFORM;
-      default -> throw new IllegalArgumentException("unknown budget \"" + s + "\" (valid: global, uniform)");
+      case "owl" -> OWL;
+      default -> throw new IllegalArgumentException("unknown budget \"" + s + "\" (valid: global, uniform, owl)");
     };
   }
 

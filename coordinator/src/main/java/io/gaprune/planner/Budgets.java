@@ -1,6 +1,7 @@
 package io.gaprune.planner;
 
 import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.math.RoundingMode;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -76,6 +77,45 @@ public final class Budgets {
       }
     }
     return k;
+  }
+
+  /**
+   * {@code k} split over groups in proportion to their sizes: {@code floor(k·n_i/Σn)} each, the rounding
+   * deficit (fewer than one weight per group) one by one to the largest groups, ties to the earlier, as
+   * {@link #uniform} does. The parts sum to {@code k}.
+   */
+  public static long[] apportion(long k, long[] sizes) {
+    long total = 0;
+    for (long n : sizes) {
+      total += n;
+    }
+    if (k < 0 || k > total) {
+      throw new IllegalArgumentException("cannot prune " + k + " of " + total + " weights");
+    }
+    var parts = new long[sizes.length];
+    if (total == 0) {
+      return parts;
+    }
+    long deficit = k;
+    for (int i = 0; i < sizes.length; i++) {
+      // k·n_i can pass 2^63 on a large model: exact in BigInteger
+      parts[i] = BigInteger.valueOf(k).multiply(BigInteger.valueOf(sizes[i])).divide(BigInteger.valueOf(total))
+          .longValueExact();
+      deficit -= parts[i];
+    }
+    List<Integer> order = new ArrayList<>();
+    for (int i = 0; i < sizes.length; i++) {
+      order.add(i);
+    }
+    order.sort(Comparator.<Integer>comparingLong(i -> -sizes[i]).thenComparingInt(i -> i));
+    for (int i = 0; deficit > 0; i = (i + 1) % sizes.length) {
+      int g = order.get(i);
+      if (parts[g] < sizes[g]) {
+        parts[g]++;
+        deficit--;
+      }
+    }
+    return parts;
   }
 
   /** The ratio {@link #uniform} uses for a sparsity. */

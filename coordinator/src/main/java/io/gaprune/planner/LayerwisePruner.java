@@ -20,7 +20,8 @@ import java.util.Set;
  * The methods that decide layer by layer from the layers' input statistics, not by one selection over scores:
  * Wanda (per output row), SparseGPT (its own mask and weight updates), and the OBS reconstruction of any mask
  * (the reconstructing DAI). Every candidate tensor gets the requested sparsity exactly (the budget is per layer,
- * as both papers prune); the masks file and the plan's counts have the {@link Planner}'s format, so the pipeline
+ * as both papers prune), or under the OWL budget its layer's OWL budget split over the layer's tensors by size;
+ * the masks file and the plan's counts have the {@link Planner}'s format, so the pipeline
  * applies, reports and retrains them the same way.
  */
 public final class LayerwisePruner {
@@ -44,45 +45,56 @@ public final class LayerwisePruner {
   /**
    * @param calibration which half's statistics Wanda and SparseGPT read
    * @param structure unstructured (the sparsity decides) or N:M (the sparsity is 1 − N/M)
+   * @param layerBudgets the OWL budget's weights to prune per layer group ({@link OwlBudgets#measure}); empty:
+   *     every tensor at the sparsity
    */
   public record Settings(Set<LayerType> layerTypes, double sparsity, Structure structure, Calibration calibration,
-      int block, double dampening) {
+      int block, double dampening, Map<String, Long> layerBudgets) {
     public Settings {
       Budgets.checkSparsity(sparsity);
+      layerBudgets = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(layerBudgets));
+      if (!layerBudgets.isEmpty() && !structure.unstructured()) {
+        throw OwlBudgets.structureRefused(structure);
+      }
     }
 
     public static Settings of(Set<LayerType> layerTypes, double sparsity) {
       return new Settings(layerTypes, sparsity, Structure.UNSTRUCTURED, Calibration.DOMAIN, SparseGpt.DEFAULT_BLOCK,
-          SparseGpt.DEFAULT_DAMPENING);
+          SparseGpt.DEFAULT_DAMPENING, Map.of());
     }
 
     public Settings withStructure(Structure s) {
-      return new Settings(layerTypes, sparsity, s, calibration, block, dampening);
+      return new Settings(layerTypes, sparsity, s, calibration, block, dampening, layerBudgets);
     }
 
     public Settings withCalibration(Calibration c) {
-      return new Settings(layerTypes, sparsity, structure, c, block, dampening);
+      return new Settings(layerTypes, sparsity, structure, c, block, dampening, layerBudgets);
+    }
+
+    /** The OWL budget: these weights to prune per layer group, in place of the sparsity per tensor. */
+    public Settings withLayerBudgets(Map<String, Long> budgets) {
+      return new Settings(layerTypes, sparsity, structure, calibration, block, dampening, budgets);
     }
   }
 
   /** Wanda's masks: {@code |W|·sqrt(Σx²)} compared within each output row. */
   public static PlanResult wanda(Model model, Settings settings, Path masks, Path stats) throws IOException {
-    return run("wanda", model, settings, masks, stats, (t, rows, cols, w, inputs) -> {
+    return run("wanda", model, settings, masks, stats, (t, rows, cols, w, inputs, k) -> {
       var scores = Wanda.scores(t.name(), w, rows, cols, settings.calibration().squares(inputs));
-      return new SparseGpt.Result(null, Wanda.mask(scores, rows, cols, settings.sparsity(), settings.structure()), 0);
+      return new SparseGpt.Result(null, Wanda.mask(scores, rows, cols, k, settings.structure()), 0);
     });
   }
 
   /** SparseGPT's masks and updated weights (written into the model through {@link Model#update}). */
   public static PlanResult sparseGpt(Model model, Settings settings, Path masks, Path stats) throws IOException {
-    return run("sparsegpt", model, settings, masks, stats, (t, rows, cols, w, inputs) -> {
+    return run("sparsegpt", model, settings, masks, stats, (t, rows, cols, w, inputs, k) -> {
       if (!inputs.hasGrams()) {
         throw new IllegalArgumentException("tensor " + t.name() + " has no input Gram matrix Σx·xᵀ, which SparseGPT "
             + "needs: collect the statistics with sparsegpt among the methods");
       }
       var h = PackedSymmetric.unpack(settings.calibration().gram(inputs), cols);
-      return SparseGpt.prune(t.name(), widen(w), rows, cols, h, settings.sparsity(), settings.structure(),
-          settings.block(), settings.dampening());
+      return SparseGpt.prune(t.name(), widen(w), rows, cols, h, k, settings.structure(), settings.block(),
+          settings.dampening());
     });
   }
 
@@ -188,7 +200,34 @@ public final class LayerwisePruner {
 
   @FunctionalInterface
   private interface LayerMethod {
-    SparseGpt.Result prune(TensorMeta t, int rows, int cols, float[] weights, InputSums inputs) throws IOException;
+    /** @param k the weights to prune in this tensor when unstructured */
+    SparseGpt.Result prune(TensorMeta t, int rows, int cols, float[] weights, InputSums inputs, long k)
+        throws IOException;
+  }
+
+  /**
+   * Each candidate's unstructured budget: {@code floor(sparsity × size)}, or under the OWL budget its layer's
+   * budget apportioned over the layer's tensors by size ({@link Budgets#apportion}).
+   */
+  static Map<String, Long> tensorBudgets(List<TensorMeta> candidates, Settings settings) {
+    var out = new LinkedHashMap<String, Long>();
+    if (settings.layerBudgets().isEmpty()) {
+      candidates.forEach(t -> out.put(t.name(), Budgets.global(settings.sparsity(), t.size())));
+      return out;
+    }
+    var layers = new LinkedHashMap<String, List<TensorMeta>>();
+    candidates.forEach(t -> layers.computeIfAbsent(LayerType.group(t.name()), g -> new ArrayList<>()).add(t));
+    var sizes = new LinkedHashMap<String, Long>();
+    layers.forEach((g, ts) -> sizes.put(g, ts.stream().mapToLong(TensorMeta::size).sum()));
+    var k = OwlBudgets.checkLayerBudgets(settings.layerBudgets(), sizes, settings.sparsity());
+    int l = 0;
+    for (var ts : layers.values()) {
+      var parts = Budgets.apportion(k[l++], ts.stream().mapToLong(TensorMeta::size).toArray());
+      for (int i = 0; i < parts.length; i++) {
+        out.put(ts.get(i).name(), parts[i]);
+      }
+    }
+    return out;
   }
 
   private static PlanResult run(String method, Model model, Settings settings, Path masksOut, Path statsOut,
@@ -206,7 +245,8 @@ public final class LayerwisePruner {
     md.put("gaprune.kind", "masks");
     md.put("gaprune.method", method);
     md.put("gaprune.sparsity", Double.toString(settings.sparsity()));
-    md.put("gaprune.budget", "per layer");
+    String budget = settings.layerBudgets().isEmpty() ? "per layer" : "owl";
+    md.put("gaprune.budget", budget);
     md.put("gaprune.structure", settings.structure().toString());
     md.put("gaprune.calibration", settings.calibration().toString());
     md.put("gaprune.layer_types", LayerType.describe(settings.layerTypes()));
@@ -214,6 +254,7 @@ public final class LayerwisePruner {
     var groups = new LinkedHashMap<String, long[]>();
     long total = 0;
     long pruned = 0;
+    var budgets = tensorBudgets(candidates, settings);
     var writer = SafetensorsWriter.create(masksOut, specs, md);
     try {
       for (var t : candidates) {
@@ -228,7 +269,7 @@ public final class LayerwisePruner {
           throw new IllegalArgumentException("tensor " + t.name() + " has no input statistics, which " + method
               + " needs: collect the statistics with " + method + " among the methods");
         }
-        var result = layer.prune(t, rows, cols, model.weights(t), inputs);
+        var result = layer.prune(t, rows, cols, model.weights(t), inputs, budgets.get(t.name()));
         if (result.weights() != null) {
           model.update(t, result.weights());
         }
@@ -260,10 +301,10 @@ public final class LayerwisePruner {
         tensorCounts, new PlanResult.ScoreSummary(0, 0, 0, 0, List.of()), 1, List.of(), settings.structure());
     if (statsOut != null) {
       Files.writeString(statsOut, String.format(Locale.ROOT,
-          "{\n  \"method\": \"%s\",\n  \"structure\": \"%s\",\n  \"calibration\": \"%s\",\n  \"budget\": \"per layer\","
+          "{\n  \"method\": \"%s\",\n  \"structure\": \"%s\",\n  \"calibration\": \"%s\",\n  \"budget\": \"%s\","
               + "\n  \"requested_sparsity\": %s,\n  \"actual_sparsity\": %s,\n  \"candidates\": %d,\n  \"pruned\": %d\n}\n",
-          method, settings.structure(), settings.calibration(), result.requestedSparsity(), result.actualSparsity(),
-          total, pruned));
+          method, settings.structure(), settings.calibration(), budget, result.requestedSparsity(),
+          result.actualSparsity(), total, pruned));
     }
     return result;
   }

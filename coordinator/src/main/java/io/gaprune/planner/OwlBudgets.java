@@ -1,14 +1,21 @@
 package io.gaprune.planner;
 
+import io.gaprune.model.LayerType;
+import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * OWL's layer-wise sparsity (Yin et al. 2023, "Outlier Weighed Layerwise Sparsity"): layers with more outliers
  * of {@code |W|·‖X‖} are pruned less, layers with fewer more, around the target sparsity. Pure arithmetic from
  * per-layer outlier ratios; the ratios themselves need the activation norms of each layer's inputs
- * ({@link #outlierRatio} computes one from a layer's outlier scores).
+ * ({@link #outlierRatio} computes one from a layer's outlier scores, {@link #measure} all of a model's from its
+ * input statistics).
  *
  * <p>OWL's rule, as its code computes it: with outlier ratios {@code D_l}, {@code x_l = (D_l − min D) /
  * (max D − min D) · 2λ} (in [0, 2λ]) and layer sparsity {@code s_l = S − (x_l − mean x)}. Two decisions where
@@ -36,18 +43,11 @@ public final class OwlBudgets {
    * concatenates a block's sublayers) above {@code multiple} times their mean.
    */
   public static double outlierRatio(List<double[]> scores, double multiple) {
-    if (!(multiple > 0) || Double.isInfinite(multiple)) {
-      throw new IllegalArgumentException("the outlier multiple M must be a positive number, got " + multiple);
-    }
+    checkMultiple(multiple);
     double sum = 0;
     long n = 0;
     for (double[] s : scores) {
-      for (double v : s) {
-        if (!(v >= 0) || Double.isInfinite(v)) {
-          throw new IllegalArgumentException("outlier scores are |W|·‖X‖: finite and ≥ 0, got " + v);
-        }
-        sum += v;
-      }
+      sum += scoreSum(s);
       n += s.length;
     }
     if (n == 0) {
@@ -56,13 +56,147 @@ public final class OwlBudgets {
     double threshold = multiple * (sum / n);
     long above = 0;
     for (double[] s : scores) {
-      for (double v : s) {
-        if (v > threshold) {
-          above++;
-        }
-      }
+      above += countAbove(s, threshold);
     }
     return (double) above / n;
+  }
+
+  private static void checkMultiple(double multiple) {
+    if (!(multiple > 0) || Double.isInfinite(multiple)) {
+      throw new IllegalArgumentException("the outlier multiple M must be a positive number, got " + multiple);
+    }
+  }
+
+  private static double scoreSum(double[] scores) {
+    double sum = 0;
+    for (double v : scores) {
+      if (!(v >= 0) || Double.isInfinite(v)) {
+        throw new IllegalArgumentException("outlier scores are |W|·‖X‖: finite and ≥ 0, got " + v);
+      }
+      sum += v;
+    }
+    return sum;
+  }
+
+  private static long countAbove(double[] scores, double threshold) {
+    long above = 0;
+    for (double v : scores) {
+      if (v > threshold) {
+        above++;
+      }
+    }
+    return above;
+  }
+
+  /**
+   * What OWL measures of a model: per layer group (in the model's order) its outlier ratio and its candidate
+   * weights.
+   */
+  public record Outliers(List<String> layers, double[] ratios, long[] sizes) {
+
+    /** Weights to prune per layer at {@code sparsity}, in layer order ({@link #budgets}). */
+    public Map<String, Long> layerBudgets(double sparsity, double lambda) {
+      var k = budgets(sparsity, layers, ratios, sizes, lambda);
+      var out = new LinkedHashMap<String, Long>();
+      for (int l = 0; l < k.length; l++) {
+        out.put(layers.get(l), k[l]);
+      }
+      return out;
+    }
+  }
+
+  /**
+   * Each layer group's outlier ratio of {@code |W_ij|·sqrt(Σx_j²)} over its candidate linear weights, the input
+   * norms of {@code calibration}'s half as Wanda reads them. Two passes over the candidates, one tensor in hand:
+   * the layer's mean score, then the scores above {@code multiple} times it; the same ratio as
+   * {@link #outlierRatio} over the layer's scores concatenated in the model's order.
+   *
+   * @throws IllegalArgumentException when a candidate is not a linear weight [out, in] or lacks its input norms
+   */
+  public static Outliers measure(LayerwisePruner.Model model, Set<LayerType> layerTypes, Calibration calibration,
+      double multiple) throws IOException {
+    checkMultiple(multiple);
+    var candidates = model.tensors().stream()
+        .filter(t -> LayerType.isCandidate(layerTypes, t.name(), t.shape()))
+        .toList();
+    if (candidates.isEmpty()) {
+      throw new IllegalArgumentException("no candidate tensors for layer types " + LayerType.describe(layerTypes));
+    }
+    var sums = new LinkedHashMap<String, double[]>(); // layer → {Σ score, weights}
+    for (var t : candidates) {
+      var s = sums.computeIfAbsent(LayerType.group(t.name()), g -> new double[2]);
+      s[0] += scoreSum(scores(model, t, calibration));
+      s[1] += t.size();
+    }
+    var above = new LinkedHashMap<String, Long>();
+    for (var t : candidates) {
+      var s = sums.get(LayerType.group(t.name()));
+      above.merge(LayerType.group(t.name()), countAbove(scores(model, t, calibration), multiple * (s[0] / s[1])),
+          Long::sum);
+    }
+    var layers = List.copyOf(sums.keySet());
+    var ratios = new double[layers.size()];
+    var sizes = new long[layers.size()];
+    for (int l = 0; l < ratios.length; l++) {
+      sizes[l] = (long) sums.get(layers.get(l))[1];
+      if (sizes[l] == 0) {
+        throw new IllegalArgumentException("layer " + layers.get(l) + " has no weights, so no outlier ratio");
+      }
+      ratios[l] = (double) above.get(layers.get(l)) / sizes[l];
+    }
+    return new Outliers(layers, ratios, sizes);
+  }
+
+  private static double[] scores(LayerwisePruner.Model model, TensorMeta t, Calibration calibration)
+      throws IOException {
+    if (t.shape().length != 2) {
+      throw new IllegalArgumentException("budget owl measures outliers of linear weights [out, in]; " + t.name()
+          + " has shape " + Arrays.toString(t.shape()));
+    }
+    var inputs = model.inputs(t);
+    if (!inputs.hasSquares()) {
+      throw new IllegalArgumentException("tensor " + t.name() + " has no input statistics Σx², which budget owl "
+          + "needs for its outlier ratios: collect them in the session (statistics read from a file hold none)");
+    }
+    int rows = (int) t.shape()[0];
+    int cols = (int) t.shape()[1];
+    return Wanda.scores(t.name(), model.weights(t), rows, cols, calibration.squares(inputs));
+  }
+
+  /** OWL decides sparsities, N:M has none to decide: the two do not combine. */
+  public static IllegalArgumentException structureRefused(Structure structure) {
+    return new IllegalArgumentException("budget owl sets a sparsity per layer, but structure " + structure
+        + " prunes M − N of every group of M and uses no budget: use owl unstructured, or " + structure
+        + " with the default budget");
+  }
+
+  /**
+   * The layer budgets a plan received, in the order of {@code layerSizes}, checked against the layout: one per
+   * layer group, each within its layer, summing to the global budget {@code floor(sparsity × Σ n)}.
+   */
+  static long[] checkLayerBudgets(Map<String, Long> budgets, Map<String, Long> layerSizes, double sparsity) {
+    if (!budgets.keySet().equals(layerSizes.keySet())) {
+      throw new IllegalArgumentException("budget owl needs one budget per layer group, measured from the outlier "
+          + "ratios (OwlBudgets.measure): layers " + layerSizes.keySet() + ", budgets for " + budgets.keySet());
+    }
+    var k = new long[layerSizes.size()];
+    long sum = 0;
+    long total = 0;
+    int l = 0;
+    for (var e : layerSizes.entrySet()) {
+      k[l] = budgets.get(e.getKey());
+      if (k[l] < 0 || k[l] > e.getValue()) {
+        throw new IllegalArgumentException("layer " + e.getKey() + ": budget " + k[l] + " outside [0, "
+            + e.getValue() + "]");
+      }
+      sum += k[l++];
+      total += e.getValue();
+    }
+    if (sum != Budgets.global(sparsity, total)) {
+      throw new IllegalArgumentException("the layer budgets sum to " + sum + ", sparsity " + sparsity + " of "
+          + total + " candidates is " + Budgets.global(sparsity, total));
+    }
+    return k;
   }
 
   /**

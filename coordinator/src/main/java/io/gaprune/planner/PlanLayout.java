@@ -9,7 +9,7 @@ import java.util.Map;
 /**
  * What a plan decides before reading any data, from the tensor list and the configuration alone: the candidate
  * tensors in the fixed order, their layer groups, the selections (one for a global budget, one per group for a
- * uniform one) with their sizes and budgets, and the selection's digit width and collection cap. Every
+ * uniform or OWL one) with their sizes and budgets, and the selection's digit width and collection cap. Every
  * participant of a distributed plan computes the same layout from the same checkpoint header and configuration,
  * so they agree on which selection each tensor feeds.
  */
@@ -93,6 +93,13 @@ public final class PlanLayout {
       groupSizes.keySet().forEach(g -> selectionOfGroup.put(g, 0));
       sizes = new long[] {n};
       ks = new long[] {Budgets.global(config.sparsity(), n)};
+    } else if (config.budget() == BudgetMode.OWL) {
+      sizes = groupSizes.values().stream().mapToLong(Long::longValue).toArray();
+      ks = OwlBudgets.checkLayerBudgets(config.layerBudgets(), groupSizes, config.sparsity());
+      groupSizes.keySet().forEach(g -> {
+        selectionOfGroup.put(g, selectionNames.size());
+        selectionNames.add(g);
+      });
     } else {
       sizes = groupSizes.values().stream().mapToLong(Long::longValue).toArray();
       ks = Budgets.uniform(config.sparsity(), sizes, config.rhoMin(), config.rhoMax());

@@ -1,7 +1,10 @@
 package io.gaprune.planner;
 
 import io.gaprune.model.LayerType;
+import java.util.Collections;
 import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -17,6 +20,8 @@ import java.util.Set;
  *     together (8 MiB); it sets the digit width and the collection cap, never the result
  * @param structure unstructured (the budget decides), or N:M: every group of M consecutive weights of a row
  *     keeps its N best, the sparsity is then exactly 1 − N/M and the budget is not used
+ * @param layerBudgets for the OWL budget: weights to prune per layer group, measured before planning
+ *     ({@link OwlBudgets#layerBudgets}); empty for the other budgets, whose counts follow from the sizes alone
  */
 public record PlannerConfig(
     ScoringConfig scoring,
@@ -26,11 +31,19 @@ public record PlannerConfig(
     double rhoMin,
     double rhoMax,
     long selectionMemoryBytes,
-    Structure structure) {
+    Structure structure,
+    Map<String, Long> layerBudgets) {
 
   public PlannerConfig {
-    if (scoring == null || budget == null || structure == null) {
-      throw new IllegalArgumentException("scoring, budget and structure are required");
+    if (scoring == null || budget == null || structure == null || layerBudgets == null) {
+      throw new IllegalArgumentException("scoring, budget, structure and layer budgets are required");
+    }
+    layerBudgets = Collections.unmodifiableMap(new LinkedHashMap<>(layerBudgets));
+    if (budget == BudgetMode.OWL && !structure.unstructured()) {
+      throw OwlBudgets.structureRefused(structure);
+    }
+    if (budget != BudgetMode.OWL && !layerBudgets.isEmpty()) {
+      throw new IllegalArgumentException("layer budgets are the OWL budget's; budget " + budget + " computes its own");
     }
     Budgets.checkSparsity(sparsity);
     if (!structure.unstructured() && sparsity != structure.sparsity()) {
@@ -52,27 +65,33 @@ public record PlannerConfig(
   /** The paper's setting: DAI, the MLP weights, a global budget at this sparsity. */
   public static PlannerConfig of(double sparsity) {
     return new PlannerConfig(ScoringConfig.defaults(), EnumSet.of(LayerType.MLP), sparsity, BudgetMode.GLOBAL,
-        0.05, 0.95, 8L << 20, Structure.UNSTRUCTURED);
+        0.05, 0.95, 8L << 20, Structure.UNSTRUCTURED, Map.of());
   }
 
   public PlannerConfig withScoring(ScoringConfig s) {
-    return new PlannerConfig(s, layerTypes, sparsity, budget, rhoMin, rhoMax, selectionMemoryBytes, structure);
+    return new PlannerConfig(s, layerTypes, sparsity, budget, rhoMin, rhoMax, selectionMemoryBytes, structure,
+        layerBudgets);
   }
 
   public PlannerConfig withLayerTypes(Set<LayerType> t) {
-    return new PlannerConfig(scoring, t, sparsity, budget, rhoMin, rhoMax, selectionMemoryBytes, structure);
+    return new PlannerConfig(scoring, t, sparsity, budget, rhoMin, rhoMax, selectionMemoryBytes, structure,
+        layerBudgets);
   }
 
   public PlannerConfig withBudget(BudgetMode b) {
-    return new PlannerConfig(scoring, layerTypes, sparsity, b, rhoMin, rhoMax, selectionMemoryBytes, structure);
+    // the measured budgets belong to OWL alone: another budget drops them
+    return new PlannerConfig(scoring, layerTypes, sparsity, b, rhoMin, rhoMax, selectionMemoryBytes, structure,
+        b == BudgetMode.OWL ? layerBudgets : Map.of());
   }
 
   public PlannerConfig withRho(double min, double max) {
-    return new PlannerConfig(scoring, layerTypes, sparsity, budget, min, max, selectionMemoryBytes, structure);
+    return new PlannerConfig(scoring, layerTypes, sparsity, budget, min, max, selectionMemoryBytes, structure,
+        layerBudgets);
   }
 
   public PlannerConfig withSelectionMemory(long bytes) {
-    return new PlannerConfig(scoring, layerTypes, sparsity, budget, rhoMin, rhoMax, bytes, structure);
+    return new PlannerConfig(scoring, layerTypes, sparsity, budget, rhoMin, rhoMax, bytes, structure,
+        layerBudgets);
   }
 
   /**
@@ -81,6 +100,12 @@ public record PlannerConfig(
    */
   public PlannerConfig withStructure(Structure s) {
     return new PlannerConfig(scoring, layerTypes, s.unstructured() ? sparsity : s.sparsity(), budget, rhoMin,
-        rhoMax, selectionMemoryBytes, s);
+        rhoMax, selectionMemoryBytes, s, layerBudgets);
+  }
+
+  /** The OWL budget with these per-layer budgets ({@link OwlBudgets#layerBudgets}). */
+  public PlannerConfig withOwlBudgets(Map<String, Long> budgets) {
+    return new PlannerConfig(scoring, layerTypes, sparsity, BudgetMode.OWL, rhoMin, rhoMax, selectionMemoryBytes,
+        structure, budgets);
   }
 }

@@ -49,12 +49,23 @@ public final class SparseGpt {
       Structure structure, int block, double dampening) {
     Budgets.checkSparsity(sparsity);
     Objects.requireNonNull(structure, "structure");
+    return prune(name, weights, rows, cols, hessian,
+        structure.unstructured() ? Budgets.floorOf(sparsity, (long) rows * cols) : 0, structure, block, dampening);
+  }
+
+  /** SparseGPT pruning exactly {@code k} weights of the layer when unstructured (N:M ignores {@code k}). */
+  public static Result prune(String name, double[] weights, int rows, int cols, double[] hessian, long k,
+      Structure structure, int block, double dampening) {
+    Objects.requireNonNull(structure, "structure");
     if (!structure.unstructured() && cols % structure.m() != 0) {
       throw new IllegalArgumentException("tensor " + name + ": " + cols + " input columns are not a multiple of the "
           + structure + " group size " + structure.m());
     }
-    long k = structure.unstructured() ? Budgets.floorOf(sparsity, (long) rows * cols) : 0;
-    return run(name, weights, rows, cols, hessian, null, sparsity, structure, k, block, dampening);
+    if (k < 0 || k > (long) rows * cols) {
+      throw new IllegalArgumentException("tensor " + name + ": cannot prune " + k + " of " + rows + "×" + cols
+          + " weights");
+    }
+    return run(name, weights, rows, cols, hessian, null, structure, k, block, dampening);
   }
 
   /**
@@ -67,11 +78,11 @@ public final class SparseGpt {
       throw new IllegalArgumentException("tensor " + name + ": mask has " + mask.length + " values, the weights "
           + rows + "×" + cols);
     }
-    return run(name, weights, rows, cols, hessian, mask, 0, Structure.UNSTRUCTURED, 0, block, dampening);
+    return run(name, weights, rows, cols, hessian, mask, Structure.UNSTRUCTURED, 0, block, dampening);
   }
 
   private static Result run(String name, double[] weights, int rows, int cols, double[] hessian, byte[] fixedMask,
-      double sparsity, Structure structure, long k, int block, double dampening) {
+      Structure structure, long k, int block, double dampening) {
     if (weights.length != (long) rows * cols) {
       throw new IllegalArgumentException("tensor " + name + ": " + weights.length + " weights, shape " + rows + "×"
           + cols);

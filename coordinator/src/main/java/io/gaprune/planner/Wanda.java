@@ -50,6 +50,18 @@ public final class Wanda {
 
   /** The mask (1 kept, 0 pruned) of one layer from its scores, per output row. */
   public static byte[] mask(double[] scores, int rows, int cols, double sparsity, Structure structure) {
+    return mask(scores, rows, cols, structure.unstructured() ? Budgets.global(sparsity, (long) rows * cols) : 0,
+        structure);
+  }
+
+  /**
+   * The mask of one layer pruning exactly {@code k} weights when unstructured ({@code k / rows} in every row, the
+   * remainder one more in the first rows); N:M ignores {@code k}.
+   */
+  public static byte[] mask(double[] scores, int rows, int cols, long k, Structure structure) {
+    if (k < 0 || k > (long) rows * cols) {
+      throw new IllegalArgumentException("cannot prune " + k + " of " + rows + "×" + cols + " weights");
+    }
     var mask = new byte[scores.length];
     Arrays.fill(mask, (byte) 1);
     if (!structure.unstructured()) {
@@ -65,7 +77,6 @@ public final class Wanda {
       }
       return mask;
     }
-    long k = Budgets.global(sparsity, (long) rows * cols);
     long perRow = k / rows;
     long extra = k % rows;
     for (int r = 0; r < rows; r++) {

@@ -2,7 +2,9 @@ package io.gaprune.session;
 
 import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
+import io.gaprune.planner.BudgetMode;
 import io.gaprune.protocol.BatchIndices;
+import io.gaprune.protocol.InputStatistics;
 import io.gaprune.protocol.LayerPartition;
 import io.gaprune.protocol.Phase;
 import io.gaprune.protocol.SessionConfig;
@@ -63,8 +65,16 @@ public final class Partitioner {
           + "statistics, which a session's planner does not do yet: run it with `gaprune run` or `compare`, or start "
           + "a statistics-only session");
     }
-    if (spec.inputStatistics().getNumber() > cfg.getInputStatisticsValue()) {
-      b.setInputStatistics(spec.inputStatistics());
+    boolean owl = !cfg.getBudget().isEmpty() && BudgetMode.parse(cfg.getBudget()) == BudgetMode.OWL;
+    if (owl && !cfg.getStatisticsOnly()) {
+      throw new IllegalArgumentException("budget \"owl\" measures each layer's outliers from the input statistics "
+          + "before planning, which a session's planner does not do yet: run it with `gaprune run` or `compare`, or "
+          + "start a statistics-only session");
+    }
+    var inputs = owl && spec.inputStatistics().getNumber() < InputStatistics.INPUT_NORMS_VALUE
+        ? InputStatistics.INPUT_NORMS : spec.inputStatistics();
+    if (inputs.getNumber() > cfg.getInputStatisticsValue()) {
+      b.setInputStatistics(inputs);
     }
     if (cfg.getPartitionBudgetBytes() == 0) {
       b.setPartitionBudgetBytes(accumulatorMemory);

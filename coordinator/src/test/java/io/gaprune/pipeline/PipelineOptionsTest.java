@@ -5,12 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gaprune.planner.Alignment;
+import io.gaprune.planner.Calibration;
+import io.gaprune.planner.MethodSpec;
 import io.gaprune.planner.PostProcess;
 import io.gaprune.planner.ScoringMethod;
+import io.gaprune.planner.Structure;
+import io.gaprune.progress.Progress;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class PipelineOptionsTest {
 
@@ -41,6 +46,31 @@ class PipelineOptionsTest {
         .contains("unknown alignment \"row\" (valid: tensor, local)"));
     assertTrue(error(v -> new PipelineOptions.ScoringParameters(Double.NaN, 0.5, 0.2, "tensor", "none"))
         .contains("finite"));
+  }
+
+  @Test
+  void theOwlBudgetRefusesNmBeforeTheRunWritesAnything(@TempDir Path dir) {
+    var chem = SAMPLE.resolve("chem-train.json");
+    var out = dir.resolve("out");
+    var nm = new PipelineOptions("minilm", SAMPLE.resolve("general-train.json"), chem, 0.5, "mlp", "magnitude", "owl",
+        1, 0, List.of(SAMPLE.resolve("chem-dev")), 0, 1, 128, 16, out, PipelineOptions.ScoringParameters.paper(),
+        null, false, Structure.parse("2:4"), Calibration.DOMAIN);
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> new PruningPipeline(nm, Progress.SILENT, System.err).run());
+    assertTrue(e.getMessage().contains("owl") && e.getMessage().contains("2:4"), e.getMessage());
+    var unstructured = options(0.5, "mlp", "magnitude", 1, chem, PipelineOptions.ScoringParameters.paper());
+    var owl = new PipelineOptions(unstructured.model(), unstructured.general(), chem, 0.5, "mlp", "magnitude", "owl",
+        1, 0, unstructured.evals(), 0, 1, 128, 16, out, unstructured.scoringParameters(), null, false,
+        Structure.UNSTRUCTURED, Calibration.DOMAIN);
+    var pipeline = new PruningPipeline(owl, Progress.SILENT, System.err);
+    // compare: at a 2:4 point, and for a method with its own N:M
+    e = assertThrows(IllegalArgumentException.class, () -> pipeline.compareAt(List.of(MethodSpec.parse("magnitude")),
+        List.of(new PruningPoint(Structure.parse("2:4"), 0.5)), false));
+    assertTrue(e.getMessage().contains("owl") && e.getMessage().contains("2:4"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> pipeline.compareAt(List.of(MethodSpec.parse("wanda:n=2:m=4")),
+        List.of(new PruningPoint(Structure.UNSTRUCTURED, 0.5)), false));
+    assertTrue(e.getMessage().contains("owl") && e.getMessage().contains("2:4"), e.getMessage());
+    assertTrue(!java.nio.file.Files.exists(out), "refused before the output folder exists");
   }
 
   @Test

@@ -21,6 +21,40 @@ class BudgetsTest {
   }
 
   @Test
+  void apportionSplitsExactlyByShareWithTheDeficitToTheLargest() {
+    // 10 of sizes 3, 6, 3: floors 2, 5, 2 = 9; the one left goes to the largest
+    assertArrayEquals(new long[] {2, 6, 2}, Budgets.apportion(10, new long[] {3, 6, 3}));
+    // equal sizes: the earlier first
+    assertArrayEquals(new long[] {2, 1, 1}, Budgets.apportion(4, new long[] {5, 5, 5}));
+    assertArrayEquals(new long[] {5, 5}, Budgets.apportion(10, new long[] {5, 5}));
+    assertArrayEquals(new long[] {0, 0}, Budgets.apportion(0, new long[] {0, 0}));
+    // k·n would overflow a long: still exact
+    long big = 30_000_000_000L;
+    assertArrayEquals(new long[] {big * 3 / 4 * 2 / 3 + 1, big * 3 / 4 / 3},
+        Budgets.apportion(big * 3 / 4 + 1, new long[] {big * 2 / 3, big / 3}));
+    var rnd = new java.util.SplittableRandom(4);
+    for (int c = 0; c < 500; c++) {
+      var sizes = new long[1 + rnd.nextInt(6)];
+      long total = 0;
+      for (int i = 0; i < sizes.length; i++) {
+        sizes[i] = rnd.nextLong(1000);
+        total += sizes[i];
+      }
+      long k = total == 0 ? 0 : rnd.nextLong(total + 1);
+      var parts = Budgets.apportion(k, sizes);
+      long sum = 0;
+      for (int i = 0; i < sizes.length; i++) {
+        assertTrue(parts[i] >= 0 && parts[i] <= sizes[i]);
+        assertTrue(Math.abs(parts[i] - (double) k * sizes[i] / Math.max(1, total)) < 1 + 1e-9, "case " + c);
+        sum += parts[i];
+      }
+      assertEquals(k, sum);
+    }
+    var e = assertThrows(IllegalArgumentException.class, () -> Budgets.apportion(7, new long[] {3, 3}));
+    assertTrue(e.getMessage().contains("7 of 6"), e.getMessage());
+  }
+
+  @Test
   void uniformGivesTheDeficitToTheLargestLayers() {
     // sizes 10, 30, 20, 30 at 0.55: floors 5, 16, 11, 16 = 48; floor(0.55·90) = 49: one more to the largest,
     // the first of the two 30s (layer 1)

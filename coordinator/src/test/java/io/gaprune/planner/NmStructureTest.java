@@ -270,7 +270,7 @@ class NmStructureTest {
     assertEquals(0.75, PlannerConfig.of(0.1).withStructure(Structure.parse("1:4")).sparsity());
     var c = PlannerConfig.of(0.5).withStructure(nm);
     var conflict = assertThrows(IllegalArgumentException.class, () -> new PlannerConfig(c.scoring(),
-        c.layerTypes(), 0.7, c.budget(), c.rhoMin(), c.rhoMax(), c.selectionMemoryBytes(), nm));
+        c.layerTypes(), 0.7, c.budget(), c.rhoMin(), c.rhoMax(), c.selectionMemoryBytes(), nm, c.layerBudgets()));
     assertTrue(conflict.getMessage().contains("structure 2:4 prunes exactly 0.5"), conflict.getMessage());
     // back to unstructured keeps the sparsity the structure set
     assertEquals(0.5, c.withStructure(Structure.UNSTRUCTURED).sparsity());

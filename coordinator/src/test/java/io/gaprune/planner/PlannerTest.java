@@ -35,6 +35,30 @@ class PlannerTest {
   static final String[] MLP = {"gate_proj", "up_proj", "down_proj"};
 
   /** Candidate tensors (MLP) totalling n weights over up to 3 layers, plus non-candidates in between. */
+  /**
+   * {@code c} with {@code budget}; for OWL, budgets from made-up outlier ratios that differ by layer, with a λ
+   * small enough for every sparsity (0 and 1 included).
+   */
+  static PlannerConfig budgeted(PlannerConfig c, BudgetMode budget, List<TensorInput> model) {
+    if (budget != BudgetMode.OWL) {
+      return c.withBudget(budget);
+    }
+    var sizes = new LinkedHashMap<String, Long>();
+    for (var t : model) {
+      if (LayerType.isCandidate(c.layerTypes(), t.name(), t.meta().shape())) {
+        sizes.merge(LayerType.group(t.name()), (long) t.weights().length, Long::sum);
+      }
+    }
+    var layers = List.copyOf(sizes.keySet());
+    var ratios = new double[layers.size()];
+    for (int l = 0; l < ratios.length; l++) {
+      ratios[l] = 0.01 * (1 + (l * 7) % 3);
+    }
+    double lambda = Math.min(OwlBudgets.DEFAULT_LAMBDA, Math.min(c.sparsity(), 1 - c.sparsity()) / 2);
+    return c.withOwlBudgets(new OwlBudgets.Outliers(layers, ratios,
+        sizes.values().stream().mapToLong(Long::longValue).toArray()).layerBudgets(c.sparsity(), lambda));
+  }
+
   static List<TensorInput> model(int n, int distinct, long seed, boolean withStats) {
     var rnd = new SplittableRandom(seed);
     int parts = Math.min(n, 7);
@@ -107,8 +131,11 @@ class PlannerTest {
     }
     long[] sizes = groups.values().stream()
         .mapToLong(l -> l.stream().mapToLong(i -> cands.get(i).weights().length).sum()).toArray();
-    long[] ks = c.budget() == BudgetMode.GLOBAL ? new long[] {Budgets.global(c.sparsity(), sizes[0])}
-        : Budgets.uniform(c.sparsity(), sizes, c.rhoMin(), c.rhoMax());
+    long[] ks = switch (c.budget()) {
+      case GLOBAL -> new long[] {Budgets.global(c.sparsity(), sizes[0])};
+      case UNIFORM -> Budgets.uniform(c.sparsity(), sizes, c.rhoMin(), c.rhoMax());
+      case OWL -> groups.keySet().stream().mapToLong(g -> c.layerBudgets().get(g)).toArray();
+    };
     // Full sort of each group's scores gives the k-th score T; then, in the fixed order (tensor, flat index),
     // everything below T is pruned and the first (k − #below) equal to T.
     int gi = 0;
@@ -142,7 +169,7 @@ class PlannerTest {
     return masks;
   }
 
-  Map<String, byte[]> readMasks(Path p) throws IOException {
+  static Map<String, byte[]> readMasks(Path p) throws IOException {
     var out = new LinkedHashMap<String, byte[]>();
     try (var f = SafetensorsFile.open(p)) {
       for (var t : f.tensors()) {
@@ -196,8 +223,8 @@ class PlannerTest {
         for (double s : sparsities) {
           for (var budget : BudgetMode.values()) {
             for (long memory : new long[] {8L << 20, 1024}) {
-              var c = PlannerConfig.of(s).withBudget(budget).withSelectionMemory(memory)
-                  .withScoring(ScoringConfig.defaults().withMethod(ScoringMethod.MAGNITUDE));
+              var c = budgeted(PlannerConfig.of(s).withSelectionMemory(memory)
+                  .withScoring(ScoringConfig.defaults().withMethod(ScoringMethod.MAGNITUDE)), budget, model);
               checkPlan(model, c, "n=" + n + " distinct=" + distinct + " s=" + s + " " + budget + " mem=" + memory);
             }
           }
@@ -219,7 +246,7 @@ class PlannerTest {
         ScoringConfig.defaults().withPostProcess(PostProcess.MINMAX, 1).withFusion(1, 1));
     for (var sc : configs) {
       for (var budget : BudgetMode.values()) {
-        var c = PlannerConfig.of(0.5).withBudget(budget).withScoring(sc).withSelectionMemory(4096);
+        var c = budgeted(PlannerConfig.of(0.5).withScoring(sc).withSelectionMemory(4096), budget, model);
         checkPlan(model, c, sc.method() + "/" + sc.postProcess() + "/" + budget);
       }
     }
@@ -232,10 +259,14 @@ class PlannerTest {
     var model = model(n, 41, 99, false);
     var cands = model.stream().filter(t -> LayerType.MLP.matches(t.name())).toList();
     for (var budget : BudgetMode.values()) {
-      var c = PlannerConfig.of(0.37).withBudget(budget)
-          .withScoring(ScoringConfig.defaults().withMethod(ScoringMethod.MAGNITUDE));
+      var c = budgeted(PlannerConfig.of(0.37)
+          .withScoring(ScoringConfig.defaults().withMethod(ScoringMethod.MAGNITUDE)), budget, model);
       var masksPath = dir.resolve("big.safetensors");
       var r = new Planner(c).plan(new InMemoryTensorSource(model), masksPath, null);
+      if (budget == BudgetMode.OWL) {
+        assertEquals(List.copyOf(c.layerBudgets().values()),
+            r.selections().stream().map(PlanResult.Selection::k).toList());
+      }
       // group → its tensors
       var groups = new LinkedHashMap<String, List<Integer>>();
       for (int i = 0; i < cands.size(); i++) {

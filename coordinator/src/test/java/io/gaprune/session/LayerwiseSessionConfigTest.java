@@ -34,4 +34,18 @@ class LayerwiseSessionConfigTest {
         .setSessionId("s").setScoring("sparsegpt").build(), 1 << 20));
     assertTrue(e.getMessage().contains("sparsegpt") && e.getMessage().contains("layer by layer"), e.getMessage());
   }
+
+  @Test
+  void theOwlBudgetCollectsInputNormsAndPlanningSessionsRefuseIt() {
+    var statisticsOnly = SessionConfig.newBuilder().setSessionId("s").setStatisticsOnly(true).setBudget("owl");
+    // whatever the scoring, OWL's outlier ratios read Σx²
+    var magnitude = Partitioner.resolve(statisticsOnly.clone().setScoring("magnitude").build(), 1 << 20);
+    assertEquals(InputStatistics.INPUT_NORMS, magnitude.getInputStatistics());
+    assertTrue(ShardCodec.statistics(magnitude).contains(Statistic.INPUT_SQ_DOMAIN));
+    var sparseGpt = Partitioner.resolve(statisticsOnly.clone().setScoring("sparsegpt").build(), 1 << 20);
+    assertEquals(InputStatistics.INPUT_GRAMS, sparseGpt.getInputStatistics());
+    var e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(SessionConfig.newBuilder()
+        .setSessionId("s").setScoring("magnitude").setBudget("owl").build(), 1 << 20));
+    assertTrue(e.getMessage().contains("owl") && e.getMessage().contains("statistics-only"), e.getMessage());
+  }
 }

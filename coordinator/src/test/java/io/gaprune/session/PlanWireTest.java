@@ -54,7 +54,8 @@ class PlanWireTest {
 
   @Test
   void aPlanOverTheWireEqualsOnePlannerAndEveryMessageFitsAFrame() throws IOException {
-    for (var budget : BudgetMode.values()) {
+    // OWL's budgets are measured before planning, which a planning session refuses (Partitioner.resolve)
+    for (var budget : List.of(BudgetMode.GLOBAL, BudgetMode.UNIFORM)) {
       for (int distinct : new int[] {0, 5}) {
         var source = new InMemoryTensorSource(model(budget.ordinal() * 10L + distinct, 9, 64 * 700, distinct));
         // the default 8 MiB of selection memory would answer with 8 MiB histograms: capped for owners
