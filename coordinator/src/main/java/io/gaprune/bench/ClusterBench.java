@@ -48,6 +48,7 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.stream.SourceRef;
@@ -321,21 +322,22 @@ public final class ClusterBench {
             .withFallback(io.gaprune.config.GapruneConfig.settings(senderSettings(base, v)));
         Path file = o.workDir().resolve("sender-" + i + ".conf");
         Files.writeString(file, child.root().render(ConfigRenderOptions.concise().setJson(false)));
-        senders.add(java(List.of("pekko", file.toString(), Long.toString(o.shardBytes())),
+        senders.add(java(List.of("pekko", file.toString(), Long.toString(o.shardBytes()), Integer.toString(i)),
             o.workDir().resolve("sender-" + i + ".log")));
       }
       for (int i = 0; i < variants.size(); i++) {
-        refs.add(findSender(systems.get(variants.get(i).largeLane()), senders, refs, o.workDir()));
+        refs.add(findSender(systems.get(variants.get(i).largeLane()), ShardSender.key(Integer.toString(i)), senders,
+            o.workDir()));
       }
       // warm-up, not timed: the JIT of both JVMs and the connections
       socketCopy(server, o.shardBytes(), o.workDir().resolve("socket.log"));
       for (int i = 0; i < variants.size(); i++) {
-        pull(systems.get(variants.get(i).largeLane()), refs.get(i), variants.get(i).bufferCapacity());
+        pull(systems.get(variants.get(i).largeLane()), refs.get(i), variants.get(i));
       }
       for (int round = 0; round < o.shardRounds(); round++) {
         socket.add(socketCopy(server, o.shardBytes(), o.workDir().resolve("socket.log")));
         for (int i = 0; i < variants.size(); i++) {
-          var r = pull(systems.get(variants.get(i).largeLane()), refs.get(i), variants.get(i).bufferCapacity());
+          var r = pull(systems.get(variants.get(i).largeLane()), refs.get(i), variants.get(i));
           shardBytes = r[0];
           perVariant.get(i).add(r[0] / 1e6 / (r[1] / 1e9));
         }
@@ -448,8 +450,12 @@ public final class ClusterBench {
     return GapruneConfig.load(null, c);
   }
 
-  private static ActorRef<GeneratedMessage> findSender(ActorSystem<Void> system, List<Process> senders,
-      List<ActorRef<GeneratedMessage>> known, Path workDir) throws Exception {
+  /**
+   * The sender of one variant, found by its own service key: senders register in whatever order their JVMs
+   * start, so a shared key would pair variants with the wrong senders.
+   */
+  private static ActorRef<GeneratedMessage> findSender(ActorSystem<Void> system, ServiceKey<GeneratedMessage> key,
+      List<Process> senders, Path workDir) throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
     while (System.nanoTime() < deadline) {
       for (Process p : senders) {
@@ -459,12 +465,11 @@ public final class ClusterBench {
         }
       }
       var listing = AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
-          r -> Receptionist.find(ShardSender.KEY, r), Duration.ofSeconds(5), system.scheduler())
+          r -> Receptionist.find(key, r), Duration.ofSeconds(5), system.scheduler())
           .toCompletableFuture().get(6, TimeUnit.SECONDS);
-      for (ActorRef<GeneratedMessage> ref : listing.getServiceInstances(ShardSender.KEY)) {
-        if (!known.contains(ref)) {
-          return ref;
-        }
+      var instances = listing.getServiceInstances(key);
+      if (!instances.isEmpty()) {
+        return instances.iterator().next();
       }
       Thread.sleep(200);
     }
@@ -472,12 +477,17 @@ public final class ClusterBench {
   }
 
   /** Pulls one offer completely; returns {bytes, nanoseconds}. Fails on a count or CRC32C mismatch. */
-  private static long[] pull(ActorSystem<Void> system, ActorRef<GeneratedMessage> sender, int bufferCapacity)
+  private static long[] pull(ActorSystem<Void> system, ActorRef<GeneratedMessage> sender, Variant variant)
       throws Exception {
+    int bufferCapacity = variant.bufferCapacity();
     var resolver = ActorRefResolver.get(system);
     UnitResult offer = (UnitResult) AskPattern.<GeneratedMessage, GeneratedMessage>ask(sender,
         r -> RequestWork.newBuilder().setWorkerRef(resolver.toSerializationFormat(r)).build(), Duration.ofSeconds(60),
         system.scheduler()).toCompletableFuture().get(61, TimeUnit.SECONDS);
+    if (offer.hasTicket() != variant.transport().equals("tcp")) {
+      throw new IllegalStateException("shard variant \"" + variant.name() + "\" (" + variant.transport()
+          + ") got an offer over the other transport: the sender is not this variant's");
+    }
     long t0 = System.nanoTime();
     Tally tally;
     if (offer.hasTicket()) {

@@ -35,8 +35,8 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
  * The sending side of {@code gaprune bench cluster}'s shard measurement, run as a child JVM (a worker's stand-in):
  * <ul>
  *   <li>{@code socket PORT BYTES}: writes BYTES over a plain TCP socket to 127.0.0.1:PORT (the wire's speed);</li>
- *   <li>{@code pekko CONFIG BYTES}: joins the cluster that CONFIG's seed node names and, for every
- *       {@link RequestWork} that reaches it through the Receptionist ({@link #KEY}), offers BYTES of shard values as
+ *   <li>{@code pekko CONFIG BYTES NAME}: joins the cluster that CONFIG's seed node names and, for every
+ *       {@link RequestWork} that reaches it through the Receptionist ({@link #key} of NAME), offers BYTES of shard values as
  *       {@link ShardChunk}s cut by the product's {@link ShardCodec} over the configured transport (a ticket for
  *       its shard port, or a fresh {@code StreamRefs.sourceRef()}) with the transport's chunk size, exactly as a
  *       worker offers a unit. The reply is a {@link UnitResult} carrying the ticket or the ref, the chunk count,
@@ -44,8 +44,10 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
  * </ul>
  */
 public final class ShardSender {
-  /** Where the measuring JVM finds the sender. */
-  public static final ServiceKey<GeneratedMessage> KEY = ServiceKey.create(GeneratedMessage.class, "gaprune-bench-sender");
+  /** Where the measuring JVM finds the sender named {@code name} (one per measured variant). */
+  public static ServiceKey<GeneratedMessage> key(String name) {
+    return ServiceKey.create(GeneratedMessage.class, "gaprune-bench-sender-" + name);
+  }
 
   /** Values per synthetic tensor (1024 × 1024); the unit is repeated until the asked bytes are reached. */
   static final int TENSOR_VALUES = 1 << 20;
@@ -54,8 +56,8 @@ public final class ShardSender {
   private ShardSender() {}
 
   public static void main(String[] args) throws Exception {
-    if (args.length != 3 || !(args[0].equals("socket") || args[0].equals("pekko"))) {
-      System.err.println("usage: ShardSender socket PORT BYTES | pekko CONFIG BYTES");
+    if (!(args.length == 3 && args[0].equals("socket")) && !(args.length == 4 && args[0].equals("pekko"))) {
+      System.err.println("usage: ShardSender socket PORT BYTES | pekko CONFIG BYTES NAME");
       System.exit(2);
     }
     long bytes = Long.parseLong(args[2]);
@@ -90,7 +92,7 @@ public final class ShardSender {
     int crc32c = (int) crc.getValue();
     long codecNanos = System.nanoTime() - t0;
     ActorSystem<Void> system = ActorSystem.create(Behaviors.<Void>setup(ctx -> {
-      ctx.getSystem().receptionist().tell(Receptionist.register(KEY, ctx.spawn(Behaviors.<GeneratedMessage>receive(
+      ctx.getSystem().receptionist().tell(Receptionist.register(key(args[3]), ctx.spawn(Behaviors.<GeneratedMessage>receive(
           (c, msg) -> {
             if (msg instanceof RequestWork r) {
               var offer = UnitResult.newBuilder().setUnitId("bench").setWorkerRef(r.getWorkerRef())
