@@ -7,6 +7,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.gaprune.ops.KeyStores;
 import io.gaprune.protocol.CancelSession;
 import io.gaprune.protocol.CommandReply;
 import io.gaprune.protocol.DrainWorker;
@@ -15,7 +16,6 @@ import io.gaprune.protocol.SessionConfig;
 import io.gaprune.protocol.SessionStatus;
 import io.gaprune.protocol.StartSession;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -26,7 +26,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -201,10 +200,8 @@ public final class HttpFront implements AutoCloseable {
   }
 
   static SSLContext sslContext(HttpSettings.Tls tls) throws IOException {
-    try (InputStream in = Files.newInputStream(tls.keyStore())) {
-      String name = tls.keyStore().getFileName().toString().toLowerCase(Locale.ROOT);
-      KeyStore ks = KeyStore.getInstance(name.endsWith(".jks") ? "JKS" : "PKCS12");
-      ks.load(in, tls.keyStorePassword().toCharArray());
+    try {
+      KeyStore ks = KeyStores.load(tls.keyStore(), tls.keyStorePassword());
       KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
       kmf.init(ks, tls.keyPassword().toCharArray());
       SSLContext ctx = SSLContext.getInstance(tls.protocol());

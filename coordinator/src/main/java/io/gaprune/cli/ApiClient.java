@@ -5,9 +5,9 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import io.gaprune.api.OperatorToken;
+import io.gaprune.ops.KeyStores;
 import io.gaprune.ops.OperatorAccess;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -115,9 +115,8 @@ final class ApiClient {
   }
 
   private static SSLContext trusting(Path store, String password) throws Unreachable {
-    try (InputStream in = Files.newInputStream(store)) {
-      KeyStore ks = KeyStore.getInstance(store.toString().toLowerCase(Locale.ROOT).endsWith(".jks") ? "JKS" : "PKCS12");
-      ks.load(in, password.toCharArray());
+    try {
+      KeyStore ks = KeyStores.load(store, password);
       TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init(ks);
       SSLContext ctx = SSLContext.getInstance("TLS");

@@ -2,14 +2,12 @@ package io.gaprune.transfer;
 
 import com.typesafe.config.Config;
 import io.gaprune.ops.ClusterTransport;
+import io.gaprune.ops.KeyStores;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.Socket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
-import java.util.Locale;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
@@ -36,10 +34,11 @@ public record TransferTls(SSLContext context, String[] protocols, String[] ciphe
       return null;
     }
     try {
-      KeyStore keys = load(Path.of(config.getString(ENGINE + "key-store")), config.getString(ENGINE + "key-store-password"));
+      KeyStore keys = KeyStores.load(Path.of(config.getString(ENGINE + "key-store")),
+          config.getString(ENGINE + "key-store-password"));
       KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
       kmf.init(keys, config.getString(ENGINE + "key-password").toCharArray());
-      KeyStore trust = load(Path.of(config.getString(ENGINE + "trust-store")),
+      KeyStore trust = KeyStores.load(Path.of(config.getString(ENGINE + "trust-store")),
           config.getString(ENGINE + "trust-store-password"));
       TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init(trust);
@@ -53,15 +52,6 @@ public record TransferTls(SSLContext context, String[] protocols, String[] ciphe
     } catch (GeneralSecurityException e) {
       throw new IOException("cannot set up TLS for the shard port from the cluster's key and trust stores "
           + "(gaprune.tls.*): " + e.getMessage(), e);
-    }
-  }
-
-  private static KeyStore load(Path path, String password) throws IOException, GeneralSecurityException {
-    try (InputStream in = Files.newInputStream(path)) {
-      KeyStore ks = KeyStore.getInstance(path.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".jks")
-          ? "JKS" : "PKCS12");
-      ks.load(in, password.toCharArray());
-      return ks;
     }
   }
 
