@@ -439,28 +439,11 @@ public final class AccumulatorStore {
     Map<String, Integer> partitionOf = new HashMap<>();
     partitions.values().forEach(p -> p.getTensorsList().forEach(t -> partitionOf.put(t.getName(), p.getIndex())));
     AccumulatorMeta counters = metas.values().iterator().next();
-    return new MergedStatistics() {
-      @Override
-      public long batches() {
-        return counters.getBatches();
-      }
-
-      @Override
-      public long generalSamples() {
-        return counters.getGeneralSamples();
-      }
-
-      @Override
-      public long domainSamples() {
-        return counters.getDomainSamples();
-      }
-
-      @Override
-      public TensorStats tensor(String name) throws IOException {
-        Integer p = partitionOf.get(name);
-        return p == null ? null : readTensor(p, metas.get(p), name);
-      }
-    };
+    return new MergedStatistics.View(counters.getBatches(), counters.getGeneralSamples(), counters.getDomainSamples(),
+        name -> {
+          Integer p = partitionOf.get(name);
+          return p == null ? null : readTensor(p, metas.get(p), name);
+        });
   }
 
   /**

@@ -113,29 +113,10 @@ public final class SessionAccumulators {
         byTensor.put(t.getName(), m);
       }
     }
-    MergedStatistics counters = first;
-    return new MergedStatistics() {
-      @Override
-      public long batches() {
-        return counters.batches();
-      }
-
-      @Override
-      public long generalSamples() {
-        return counters.generalSamples();
-      }
-
-      @Override
-      public long domainSamples() {
-        return counters.domainSamples();
-      }
-
-      @Override
-      public TensorStats tensor(String name) throws IOException {
-        MergedStatistics m = byTensor.get(name);
-        return m == null ? null : m.tensor(name);
-      }
-    };
+    return new MergedStatistics.View(first.batches(), first.generalSamples(), first.domainSamples(), name -> {
+      MergedStatistics m = byTensor.get(name);
+      return m == null ? null : m.tensor(name);
+    });
   }
 
   /** Every merged statistic in memory, tensors in the groups' order. */

@@ -19,28 +19,23 @@ public interface MergedStatistics {
   /** The sums of one tensor, or null when the session collected none for it. */
   TensorStats tensor(String name) throws IOException;
 
+  /** Where a view finds one tensor's sums by name (null when there are none). */
+  @FunctionalInterface
+  interface Lookup {
+    TensorStats tensor(String name) throws IOException;
+  }
+
+  /** Counters as they are, tensors from {@code lookup}: what every source of merged statistics amounts to. */
+  record View(long batches, long generalSamples, long domainSamples, Lookup lookup) implements MergedStatistics {
+    @Override
+    public TensorStats tensor(String name) throws IOException {
+      return lookup.tensor(name);
+    }
+  }
+
   /** Statistics held in memory (read from a statistics file, or made by a test). */
   static MergedStatistics of(UnitStatistics statistics) {
-    return new MergedStatistics() {
-      @Override
-      public long batches() {
-        return statistics.batches();
-      }
-
-      @Override
-      public long generalSamples() {
-        return statistics.generalSamples();
-      }
-
-      @Override
-      public long domainSamples() {
-        return statistics.domainSamples();
-      }
-
-      @Override
-      public TensorStats tensor(String name) {
-        return statistics.tensors().get(name);
-      }
-    };
+    return new View(statistics.batches(), statistics.generalSamples(), statistics.domainSamples(),
+        statistics.tensors()::get);
   }
 }
