@@ -71,9 +71,12 @@ public final class GapruneConfig {
 
   /**
    * Names a JVM sets as system properties that are no settings: the build's, for its tests and benchmarks
-   * (pom.xml, surefire's systemPropertyVariables; -Dgaprune.bench.args). Ignored when they come from there.
+   * (pom.xml, surefire's systemPropertyVariables) and the benchmarks' options under {@link #BENCH_KEYS}
+   * (-Dgaprune.bench.args, -Dgaprune.bench.workers, ...). Ignored when they come from there.
    */
-  static final Set<String> PROCESS_PROPERTIES = Set.of("gaprune.root", "gaprune.shared.data", "gaprune.bench.args");
+  static final Set<String> PROCESS_PROPERTIES = Set.of("gaprune.root", "gaprune.shared.data");
+  /** The benchmark harnesses' own options (system properties of the test JVM), never settings of a node. */
+  static final String BENCH_KEYS = "gaprune.bench";
   /** Settings of the test runtimes (io.gaprune.worker.testing), which reference.conf does not list. */
   static final String TEST_KEYS = "gaprune.test.";
 
@@ -99,7 +102,7 @@ public final class GapruneConfig {
     if (systemProperties.hasPath("gaprune")) {
       Map<String, String> props = new TreeMap<>();
       collectOrigins(systemProperties.getObject("gaprune"), "gaprune", props);
-      props.keySet().removeAll(PROCESS_PROPERTIES);
+      props.keySet().removeIf(k -> PROCESS_PROPERTIES.contains(k) || k.startsWith(BENCH_KEYS + "."));
       props.replaceAll((k, v) -> "system property -D" + k);
       props.forEach(keys::putIfAbsent);
     }
@@ -127,7 +130,7 @@ public final class GapruneConfig {
     for (String p : PROCESS_PROPERTIES) {
       c = c.withoutPath(p);
     }
-    return c;
+    return c.withoutPath(BENCH_KEYS);
   }
 
   /** The paths of every leaf (a value that is not an object) under {@code o}. */

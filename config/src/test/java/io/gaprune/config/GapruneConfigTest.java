@@ -125,7 +125,8 @@ class GapruneConfigTest {
         + "gaprune.cluster.allow-plaintext = on\ngaprune.data-roots = [\"/srv\"]\ngaprune.home = \"/opt/g\"\n"
         + "gaprune.http.tls.enabled = off\ngaprune.persistence.postgres.user = u");
     GapruneConfig.refuseUnknownKeys(ConfigFactory.empty(), ConfigFactory.parseString(
-        "gaprune.root = x\ngaprune.shared.data = y\ngaprune.bench.args = z"), ConfigFactory.parseResources("reference.conf"));
+        "gaprune.root = x\ngaprune.shared.data = y\ngaprune.bench.args = z\ngaprune.bench.workers = \"1,2\"\n"
+        + "gaprune.bench.merger-workers = off"), ConfigFactory.parseResources("reference.conf"));
     var prop = assertThrows(IllegalArgumentException.class, () -> GapruneConfig.refuseUnknownKeys(ConfigFactory.empty(),
         ConfigFactory.parseString("gaprune.tls.enable = on"), ConfigFactory.parseResources("reference.conf")));
     assertTrue(prop.getMessage().contains("system property -Dgaprune.tls.enable"), prop.getMessage());

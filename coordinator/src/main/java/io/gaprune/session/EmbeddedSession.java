@@ -25,11 +25,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -116,7 +116,7 @@ public final class EmbeddedSession {
       ActorSystem<Void> system = coordinator.system();
       // The local worker shares the JVM (and the model) with the coordinator.
       system.systemActorOf(WorkerActor.create(localWorker, model, computeThread,
-          new CompletableFuture<>(), new AtomicReference<>(), shardPort), "local-worker", Props.empty());
+          new CompletableFuture<>(), new CopyOnWriteArrayList<>(), shardPort), "local-worker", Props.empty());
       if (workers > 1) {
         Path childConf = Files.createTempFile("gaprune-worker", ".conf");
         Config forChildren = ConfigFactory.empty()

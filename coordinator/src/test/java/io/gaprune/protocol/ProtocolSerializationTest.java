@@ -53,9 +53,12 @@ class ProtocolSerializationTest {
     }
   }
 
-  /** A chunk size that would not leave room in Artery's frame is refused before a worker starts. */
+  /**
+   * A worker's settings are read and checked before it starts: a chunk size that would not leave room in
+   * Artery's frame, an unknown transport or compute-ahead value are refused by name.
+   */
   @Test
-  void chunksLargerThanHalfTheFrameAreRefused() throws Exception {
+  void workerSettingsAreCheckedBeforeAWorkerStarts() throws Exception {
     Path conf = Files.writeString(tmp.resolve("big.conf"), "gaprune.work-dir = \"" + tmp + "\"\n");
     // the default transport is the worker's shard port, with 1 MiB chunks (never Artery messages)
     var tcp = io.gaprune.worker.WorkerSettings.from(GapruneConfig.load(conf, ConfigFactory.empty()), "cpu");
@@ -75,6 +78,13 @@ class ProtocolSerializationTest {
     e = assertThrows(IllegalArgumentException.class, () -> io.gaprune.worker.WorkerSettings.from(udp, "cpu"));
     assertTrue(e.getMessage().contains("gaprune.stream.transport = \"udp\": use \"tcp\" or \"stream-ref\""),
         e.getMessage());
+    // computing ahead: auto unless said otherwise; a value outside the three refused by name
+    assertEquals(io.gaprune.worker.WorkerSettings.ComputeAhead.AUTO, tcp.computeAhead());
+    assertEquals(io.gaprune.worker.WorkerSettings.ComputeAhead.OFF, io.gaprune.worker.WorkerSettings.from(
+        GapruneConfig.load(conf, ConfigFactory.parseString("gaprune.worker.compute-ahead = off")), "cpu").computeAhead());
+    var sometimes = GapruneConfig.load(conf, ConfigFactory.parseString("gaprune.worker.compute-ahead = sometimes"));
+    e = assertThrows(IllegalArgumentException.class, () -> io.gaprune.worker.WorkerSettings.from(sometimes, "cpu"));
+    assertTrue(e.getMessage().contains("gaprune.worker.compute-ahead = \"sometimes\""), e.getMessage());
   }
 
   /**

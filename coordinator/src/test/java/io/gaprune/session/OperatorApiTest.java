@@ -31,9 +31,9 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -89,7 +89,7 @@ class OperatorApiTest {
       ExecutorService t = Executors.newSingleThreadExecutor();
       computeThreads.add(t);
       node.system().systemActorOf(WorkerActor.create(WorkerSettings.from(config, device), model, t,
-          new CompletableFuture<>(), new AtomicReference<>(), shardPort), "worker-" + device, Props.empty());
+          new CompletableFuture<>(), new CopyOnWriteArrayList<>(), shardPort), "worker-" + device, Props.empty());
     }
     awaitJson("/api/v1/workers", o -> o.getAsJsonArray("workers").size() == 2, Duration.ofSeconds(60));
   }

@@ -22,7 +22,9 @@ import org.junit.jupiter.api.TestMethodOrder;
  * One coordinator, worker processes on 127.0.0.1, the same session four times: with 1 worker, with 3, with 3
  * of which one is killed (kill -9) mid-unit, and with a worker added and another drained mid-session. The
  * statistics must be the same bits and the masks the same bytes every time. Each unit carries a full
- * MiniLM MLP tensor (1536 × 384 float64, 4.7 MB per statistic), far above Artery's 256 KiB frame.
+ * MiniLM MLP tensor (1536 × 384 float64, 4.7 MB per statistic), far above Artery's 256 KiB frame. The workers
+ * compute ahead (the default, {@code auto}) except w2, so both ways of leasing fold the same units in the same
+ * order.
  */
 @Tag("slow")
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -64,16 +66,22 @@ class SessionEquivalenceTest {
     assertEquals(2, reference.status().getSession().getPasses());
     assertEquals(10, reference.statistics().batches());
     assertEquals(1536 * 384 + 2 * 48 * 16, reference.plan().getCandidateWeights());
+    // alone, w1 leased its next unit while the previous one's shards were pulled (or the default did nothing)
+    String log = Files.readString(cluster.log("w1"));
+    assertTrue(log.contains("computing ahead on"), TestCluster.tail(log));
+    assertTrue(log.contains("computing ahead of unit"), TestCluster.tail(log));
   }
 
   @Test
   @Order(2)
   void threeWorkersGiveTheSameBits() throws Exception {
-    cluster.startWorker("w2", "");
+    cluster.startWorker("w2", "gaprune.worker.compute-ahead = off");
     cluster.startWorker("w3", "");
     cluster.awaitStatus(s -> s.getWorkersCount() == 3, Duration.ofSeconds(60));
     cluster.start(base.toBuilder().setSessionId("three").build());
     TestCluster.assertSameResult(reference, cluster.awaitResult("three", Duration.ofSeconds(120)));
+    String offLog = Files.readString(cluster.log("w2"));
+    assertTrue(offLog.contains("leased unit") && !offLog.contains("computing ahead"), TestCluster.tail(offLog));
   }
 
   @Test

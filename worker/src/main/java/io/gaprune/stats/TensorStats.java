@@ -75,6 +75,14 @@ public record TensorStats(
   }
 
   /** Whether the gradient sums were collected (the Fisher sums always are). */
+  /** Bytes of heap its arrays take (input statistics included). */
+  public long heapBytes() {
+    long values = (long) sumSqGeneral.length + sumGeneral.length + sumSqDomain.length + sumDomain.length
+        + inputs.squaresGeneral().length + inputs.squaresDomain().length + inputs.gramGeneral().length
+        + inputs.gramDomain().length;
+    return values * Double.BYTES;
+  }
+
   public boolean hasGradientSums() {
     return sumGeneral.length == sumSqGeneral.length && sumDomain.length == sumSqDomain.length;
   }

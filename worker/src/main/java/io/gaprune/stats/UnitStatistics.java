@@ -20,6 +20,11 @@ public record UnitStatistics(
     return new UnitStatistics(new LinkedHashMap<>(), 0, 0, 0, 0, 0);
   }
 
+  /** Bytes of heap its tensors' arrays take. */
+  public long heapBytes() {
+    return tensors.values().stream().mapToLong(TensorStats::heapBytes).sum();
+  }
+
   /** A deep copy (tensor arrays included): {@link #plus} mutates this one's arrays and adopts the other's. */
   public UnitStatistics copy() {
     var copied = new LinkedHashMap<String, TensorStats>();

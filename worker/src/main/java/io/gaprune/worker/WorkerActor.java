@@ -21,10 +21,11 @@ import io.gaprune.transfer.ShardServer;
 import io.gaprune.protocol.GroupShards;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
@@ -41,13 +42,16 @@ import org.apache.pekko.stream.javadsl.StreamRefs;
 
 /**
  * One worker per device. It finds the coordinator through the Receptionist, registers (protocol, code and
- * model versions), leases one unit at a time, computes it on a dedicated thread, offers the unit's shards as
- * one stream per merger group (tickets for its shard port, or {@link SourceRef}s) and forgets them only when
- * the coordinator acknowledges that they are durable.
+ * model versions), leases a unit, computes it on a dedicated thread, offers the unit's shards as one stream per
+ * merger group (tickets for its shard port, or {@link SourceRef}s) and forgets them only when the coordinator
+ * acknowledges that they are durable.
  *
  * <p>Pull-based on purpose: a worker asks for work only when it is free, so a slow device never holds a
  * queue, a new worker starts taking units as soon as it registers, and a draining worker simply stops
- * asking. Progress reports double as the lease heartbeat.
+ * asking. "Free" means its compute thread is idle and it holds at most one unit waiting for its
+ * acknowledgement, and that one only when it may compute ahead ({@link WorkerSettings.ComputeAhead}): then the
+ * owners pull one unit's shards while the device computes the next. Progress reports double as the lease
+ * heartbeat.
  */
 public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
 
@@ -83,6 +87,10 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
    * merger group of the unit, in order.
    */
   public record Pending(Lease lease, UnitStatistics stats, List<ShardCodec.Digest> digests) {
+    String unitId() {
+      return lease.getUnit().getUnitId();
+    }
+
     long chunks() {
       return digests.stream().mapToLong(ShardCodec.Digest::chunks).sum();
     }
@@ -96,11 +104,15 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private final ModelRuntime runtime;
   private final Executor computeThread;
   private final CompletableFuture<Outcome> outcome;
-  private final AtomicReference<Pending> memory;
+  /**
+   * The computed units waiting for their acknowledgement, oldest first (at most two, and two only when computing
+   * ahead); the process keeps the list across ActorSystem restarts, so a rejoin offers them again.
+   */
+  private final List<Pending> held;
   /** The worker's shard port; null when shards travel as StreamRefs ({@code gaprune.stream.transport}). */
   private final ShardServer shardPort;
-  /** Tickets of the current offer, withdrawn when the unit is acknowledged or offered again. */
-  private final List<ShardTicket> offered = new ArrayList<>();
+  /** The last offer of each held unit: when, and its tickets, withdrawn when it is acknowledged or offered again. */
+  private final Map<String, Offer> offers = new HashMap<>();
   private final ActorRef<GeneratedMessage> self;
   private final String selfRef;
 
@@ -108,14 +120,16 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private boolean registered;
   private Lease current;
   private int batchesDone;
-  private long offeredAt;
+  private long progressAt;
   private boolean draining;
+  /** Whether the compute-ahead decision of {@code auto} was logged (once per incarnation). */
+  private boolean aheadLogged;
   private long nextAskAt;
   private long lastNoCoordinatorLog;
   private final long startedAt = System.currentTimeMillis();
 
   public static Behavior<Command> create(WorkerSettings settings, ModelRuntime runtime, Executor computeThread,
-      CompletableFuture<Outcome> outcome, AtomicReference<Pending> memory, ShardServer shardPort) {
+      CompletableFuture<Outcome> outcome, List<Pending> held, ShardServer shardPort) {
     if (settings.shardPort() != (shardPort != null)) {
       throw new IllegalArgumentException("gaprune.stream.transport = " + (settings.shardPort() ? "tcp" : "stream-ref")
           + " but the worker was " + (shardPort != null ? "given" : "not given") + " a shard port");
@@ -123,20 +137,19 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       timers.startTimerWithFixedDelay(Tick.INSTANCE, java.time.Duration.ofMillis(
           Math.min(250, Math.min(settings.progressInterval().toMillis(), settings.retryInterval().toMillis()))));
-      return new WorkerActor(ctx, settings, runtime, computeThread, outcome, memory, shardPort);
+      return new WorkerActor(ctx, settings, runtime, computeThread, outcome, held, shardPort);
     }));
   }
 
   private WorkerActor(ActorContext<Command> ctx, WorkerSettings settings, ModelRuntime runtime,
-      Executor computeThread, CompletableFuture<Outcome> outcome, AtomicReference<Pending> memory,
-      ShardServer shardPort) {
+      Executor computeThread, CompletableFuture<Outcome> outcome, List<Pending> held, ShardServer shardPort) {
     super(ctx);
     this.shardPort = shardPort;
     this.settings = settings;
     this.runtime = runtime;
     this.computeThread = computeThread;
     this.outcome = outcome;
-    this.memory = memory;
+    this.held = held;
     this.self = ctx.messageAdapter(GeneratedMessage.class, FromCoordinator::new);
     this.selfRef = ActorRefResolver.get(ctx.getSystem()).toSerializationFormat(self);
     ActorRef<Receptionist.Listing> listingAdapter = ctx.messageAdapter(Receptionist.Listing.class, CoordinatorListing::new);
@@ -195,11 +208,8 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       }
       registered = true;
       nextAskAt = 0;
-      if (memory.get() != null) {
-        offer(memory.get());
-      } else {
-        askForWork();
-      }
+      held.forEach(this::offer);
+      askForWork();
     } else if (msg instanceof RegisterRefused refused) {
       getContext().getLog().error("the coordinator refused this worker: {}", refused.getReason());
       outcome.complete(new Outcome.Refused(refused.getReason()));
@@ -209,19 +219,19 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     } else if (msg instanceof NoWorkNow none) {
       nextAskAt = System.currentTimeMillis() + Math.max(100, none.getRetryAfterMs());
     } else if (msg instanceof UnitAck ack) {
-      Pending p = memory.get();
-      if (p != null && p.lease().getUnit().getUnitId().equals(ack.getUnitId())) {
+      Pending p = heldUnit(ack.getUnitId());
+      if (p != null) {
         getContext().getLog().info("unit {} acknowledged{}", ack.getUnitId(), ack.getDuplicate() ? " (already held)" : "");
-        memory.set(null);
-        withdrawOffer();
-        if (draining) {
+        held.remove(p);
+        withdraw(offers.remove(p.unitId()));
+        if (draining && current == null && held.isEmpty()) {
           return leave();
         }
         askForWork();
       }
     } else if (msg instanceof UnitRejected rejected) {
-      Pending p = memory.get();
-      if (p != null && p.lease().getUnit().getUnitId().equals(rejected.getUnitId())) {
+      Pending p = heldUnit(rejected.getUnitId());
+      if (p != null) {
         getContext().getLog().warn("unit {} was not taken: {}; offering it again", rejected.getUnitId(), rejected.getReason());
         offer(p);
       }
@@ -234,7 +244,14 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   }
 
   private void onLease(Lease lease) {
-    if (current != null || memory.get() != null || draining) {
+    Pending computed = heldUnit(lease.getUnit().getUnitId());
+    if (computed != null) {
+      // The coordinator lost this unit's result (it leases it to us again): offer what we hold, compute nothing.
+      getContext().getLog().info("unit {} leased again while held; offering it again", computed.unitId());
+      offer(computed);
+      return;
+    }
+    if (current != null || !mayTakeWork() || draining) {
       // Not ours to take now: say nothing, the lease expires and the unit goes to someone else.
       getContext().getLog().warn("ignoring lease of {} while busy", lease.getUnit().getUnitId());
       return;
@@ -242,7 +259,8 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     current = lease;
     batchesDone = 0;
     String unitId = lease.getUnit().getUnitId();
-    getContext().getLog().info("leased unit {} ({} batches)", unitId, lease.getUnit().getBatchesCount());
+    getContext().getLog().info("leased unit {} ({} batches){}", unitId, lease.getUnit().getBatchesCount(),
+        held.isEmpty() ? "" : ", computing ahead of unit " + held.get(0).unitId() + "'s acknowledgement");
     sendProgress();
     ActorRef<Command> me = getContext().getSelf();
     CompletableFuture.supplyAsync(() -> {
@@ -283,6 +301,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
 
   private Behavior<Command> onComputed(Computed m) {
     current = null;
+    progressAt = 0;
     String unitId = m.lease().getUnit().getUnitId();
     Throwable error = m.error();
     Pending pending = m.pending();
@@ -299,16 +318,51 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
         coordinator.tell(UnitRejected.newBuilder().setUnitId(unitId)
             .setReason("worker " + settings.device() + ": " + cause).build());
       }
-      if (draining) {
+      if (draining && held.isEmpty()) {
         return leave();
       }
       nextAskAt = System.currentTimeMillis() + settings.retryInterval().toMillis();
       return this;
     }
-    memory.set(pending);
+    held.add(pending);
     getContext().getLog().info("unit {} computed: {} chunks, {} bytes", unitId, pending.chunks(), pending.bytes());
     offer(pending);
+    askForWork();
     return this;
+  }
+
+  private Pending heldUnit(String unitId) {
+    return held.stream().filter(p -> p.unitId().equals(unitId)).findFirst().orElse(null);
+  }
+
+  /**
+   * Whether the worker may lease a unit now, as far as its held units go: none held, or one held and computing
+   * ahead allowed (under {@code auto}: the heap has twice that unit's sums free, room for the next unit's and
+   * some to spare).
+   */
+  private boolean mayTakeWork() {
+    if (held.isEmpty()) {
+      return true;
+    }
+    if (held.size() > 1) {
+      return false;
+    }
+    return switch (settings.computeAhead()) {
+      case ON -> true;
+      case OFF -> false;
+      case AUTO -> {
+        long sums = held.get(0).stats().heapBytes();
+        Runtime rt = Runtime.getRuntime();
+        long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+        boolean room = free >= 2 * sums;
+        if (!aheadLogged) {
+          aheadLogged = true;
+          getContext().getLog().info("computing ahead {}: a unit's sums take {} MB, {} MB of the heap free",
+              room ? "on" : "off while the heap is short", sums >> 20, free >> 20);
+        }
+        yield room;
+      }
+    };
   }
 
   /** Whether a compute ended because its thread was interrupted (the worker process is stopping). */
@@ -327,11 +381,11 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
    * pull), the previous offer's withdrawn.
    */
   private void offer(Pending p) {
-    offeredAt = System.currentTimeMillis();
+    List<ShardTicket> tickets = new ArrayList<>();
+    withdraw(offers.put(p.unitId(), new Offer(System.currentTimeMillis(), tickets)));
     if (coordinator == null || !registered) {
       return; // offered again once registered
     }
-    withdrawOffer();
     var unit = p.lease().getUnit();
     var statistics = ShardCodec.statistics(p.lease().getSession());
     var groups = ShardCodec.groups(unit);
@@ -345,7 +399,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
         // the port writes each chunk out before it asks for the next: one buffer serves them all
         ShardTicket ticket = shardPort.offer(
             () -> ShardCodec.transientChunks(p.stats(), tensors, statistics, settings.chunkBytes()));
-        offered.add(ticket);
+        tickets.add(ticket);
         shards.setTicket(ticket);
       } else {
         SourceRef<ShardChunk> ref = Source.fromIterator(
@@ -371,11 +425,13 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
         .build());
   }
 
-  private void withdrawOffer() {
-    if (shardPort != null) {
-      offered.forEach(shardPort::withdraw);
+  /** When a held unit was last offered, and that offer's tickets. */
+  private record Offer(long at, List<ShardTicket> tickets) {}
+
+  private void withdraw(Offer offer) {
+    if (shardPort != null && offer != null) {
+      offer.tickets().forEach(shardPort::withdraw);
     }
-    offered.clear();
   }
 
   private Behavior<Command> onTick() {
@@ -396,24 +452,25 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       }
       return this;
     }
-    if (current != null) {
-      if (now - offeredAt >= settings.progressInterval().toMillis()) {
-        offeredAt = now;
-        sendProgress();
-      }
-    } else if (memory.get() != null) {
-      if (now - offeredAt >= settings.ackTimeout().toMillis()) {
+    if (current != null && now - progressAt >= settings.progressInterval().toMillis()) {
+      sendProgress();
+    }
+    for (Pending p : List.copyOf(held)) {
+      Offer last = offers.get(p.unitId());
+      if (last == null || now - last.at() >= settings.ackTimeout().toMillis()) {
         getContext().getLog().warn("no acknowledgement for unit {} after {} s; offering it again",
-            memory.get().lease().getUnit().getUnitId(), settings.ackTimeout().toSeconds());
-        offer(memory.get());
+            p.unitId(), settings.ackTimeout().toSeconds());
+        offer(p);
       }
-    } else if (!draining && now >= nextAskAt) {
+    }
+    if (now >= nextAskAt) {
       askForWork();
     }
     return this;
   }
 
   private void sendProgress() {
+    progressAt = System.currentTimeMillis();
     if (coordinator != null && current != null) {
       coordinator.tell(UnitProgress.newBuilder().setWorkerRef(selfRef).setUnitId(current.getUnit().getUnitId())
           .setLeaseId(current.getLeaseId()).setBatchesDone(batchesDone)
@@ -422,7 +479,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   }
 
   private void askForWork() {
-    if (coordinator != null && registered && !draining && current == null && memory.get() == null) {
+    if (coordinator != null && registered && !draining && current == null && mayTakeWork()) {
       // Guard against a lost reply: ask again after a while if nothing comes.
       nextAskAt = System.currentTimeMillis() + Math.max(2000, 2 * settings.retryInterval().toMillis());
       coordinator.tell(RequestWork.newBuilder().setWorkerRef(selfRef).build());
@@ -434,7 +491,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       getContext().getLog().info("draining ({}): finishing the current unit, then leaving", reason);
     }
     draining = true;
-    if (current == null && memory.get() == null) {
+    if (current == null && held.isEmpty()) {
       return leave();
     }
     return this;

@@ -9,10 +9,10 @@ import io.gaprune.transfer.ShardServer;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -85,7 +85,7 @@ public final class WorkerNode {
     // refuse before loading the model.
     ClusterTransport.requireSafeTransport(config);
     Management.check(workerConfig(config), System.getenv());
-    AtomicReference<WorkerActor.Pending> memory = new AtomicReference<>();
+    List<WorkerActor.Pending> held = new CopyOnWriteArrayList<>();
     ExecutorService computeThread = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "gaprune-compute-" + device);
       t.setDaemon(true);
@@ -115,7 +115,7 @@ public final class WorkerNode {
         CompletableFuture<WorkerActor.Outcome> outcome = new CompletableFuture<>();
         String name = config.getString("gaprune.cluster.system-name");
         system = ActorSystem.create(Behaviors.setup(ctx -> {
-          worker = ctx.spawn(WorkerActor.create(settings, runtime, computeThread, outcome, memory, shardPort),
+          worker = ctx.spawn(WorkerActor.create(settings, runtime, computeThread, outcome, held, shardPort),
               "worker-" + device.replaceAll("[^A-Za-z0-9_-]", "-"));
           return Behaviors.empty();
         }), name, workerConfig(config));

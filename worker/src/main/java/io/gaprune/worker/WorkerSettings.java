@@ -12,6 +12,8 @@ import java.util.List;
  * @param chunkBytes value bytes per shard chunk on the configured transport
  * @param shardPort whether shards travel over the worker's shard port ({@code gaprune.stream.transport = tcp})
  *     rather than as StreamRefs through Artery
+ * @param computeAhead whether the worker computes its next unit while the previous one's shards are pulled
+ *     ({@code gaprune.worker.compute-ahead})
  */
 public record WorkerSettings(
     String device,
@@ -21,7 +23,27 @@ public record WorkerSettings(
     Duration ackTimeout,
     int chunkBytes,
     boolean shardPort,
+    ComputeAhead computeAhead,
     List<String> seedNodes) {
+
+  /**
+   * Whether a worker leases its next unit while the coordinator has not yet acknowledged the previous one (its
+   * shards being pulled and staged): the pull and the next unit's compute overlap, at the cost of a second
+   * unit's sums in the worker's heap. {@code AUTO}: only when the heap has room for them.
+   */
+  public enum ComputeAhead {
+    AUTO, ON, OFF;
+
+    static ComputeAhead parse(String value) {
+      return switch (value) {
+        case "auto" -> AUTO;
+        case "on" -> ON;
+        case "off" -> OFF;
+        default -> throw new IllegalArgumentException(
+            "gaprune.worker.compute-ahead = \"" + value + "\": use \"auto\", \"on\" or \"off\"");
+      };
+    }
+  }
 
   public static WorkerSettings from(Config c, String device) {
     String transport = c.getString("gaprune.stream.transport");
@@ -48,6 +70,7 @@ public record WorkerSettings(
         c.getDuration("gaprune.worker.ack-timeout"),
         tcp ? (int) tcpChunk : chunk,
         tcp,
+        ComputeAhead.parse(c.getString("gaprune.worker.compute-ahead")),
         c.getStringList("gaprune.cluster.seed-nodes"));
   }
 }
