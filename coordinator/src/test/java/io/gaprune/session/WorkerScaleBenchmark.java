@@ -69,6 +69,7 @@ class WorkerScaleBenchmark {
               counts[c], r + 1, mode, seconds[m][r], done.getSession().getShardBytes() >> 20,
               done.getSession().getShardBytesMaxNode() >> 20));
           busiest[m][c] = Math.max(busiest[m][c], done.getSession().getShardBytesMaxNode());
+          System.out.println(lines.get(lines.size() - 1)); // as it comes: a later session's failure keeps it
         }
       }
       for (int m = 0; m < modes.length; m++) {

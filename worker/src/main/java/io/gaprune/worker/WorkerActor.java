@@ -251,7 +251,9 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       offer(computed);
       return;
     }
-    if (current != null || !mayTakeWork() || draining) {
+    // Only the structural limits here, not the heap check of mayTakeWork: a lease this worker asked for is taken
+    // even if the heap changed since (ignored, it would sit idle until its lease times out).
+    if (current != null || held.size() > 1 || draining) {
       // Not ours to take now: say nothing, the lease expires and the unit goes to someone else.
       getContext().getLog().warn("ignoring lease of {} while busy", lease.getUnit().getUnitId());
       return;
