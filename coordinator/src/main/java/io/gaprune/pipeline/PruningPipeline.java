@@ -75,6 +75,8 @@ public final class PruningPipeline {
   private List<Triplet> domainTriplets;
   /** The statistics session's counters (report.json's "session"); null when statistics came from a file. */
   private Map<String, Object> sessionCounters;
+  /** The header of the {@code --statistics} file, read before the model loads; null when they are computed. */
+  private StatisticsFile.Contents statisticsFile;
   /** What the OWL budget measured on the dense model; null under the other budgets. */
   private OwlBudgets.Outliers outliers;
 
@@ -93,6 +95,7 @@ public final class PruningPipeline {
     var point = new PruningPoint(options.structure(), options.sparsity());
     checkOwl(List.of(spec), List.of(point));
     var out = Files.createDirectories(options.out());
+    checkStatisticsFile(List.of(spec));
     var datasets = readInputs();
     try (var manager = NDManager.newBaseManager();
         var model = load(manager)) {
@@ -170,6 +173,7 @@ public final class PruningPipeline {
     checkOwl(methods, points);
     var out = Files.createDirectories(options.out());
     var masksDir = Files.createDirectories(out.resolve("masks"));
+    checkStatisticsFile(methods);
     var datasets = readInputs();
     try (var manager = NDManager.newBaseManager();
         var model = load(manager)) {
@@ -345,6 +349,60 @@ public final class PruningPipeline {
     return wanted;
   }
 
+  /**
+   * The {@code --statistics} file's header, checked before anything is loaded: the model it was computed on, and
+   * the input statistics the methods (and budget owl) read. A file of a run that collected less fails here, saying
+   * how to get one that serves, rather than at the first layer after the model has loaded.
+   */
+  private void checkStatisticsFile(List<MethodSpec> methods) throws IOException {
+    var file = options.statistics();
+    if (file == null) {
+      return;
+    }
+    var contents = StatisticsFile.contents(file);
+    if (!contents.model().equals(options.model())) {
+      throw new IllegalArgumentException("statistics file " + file + " was computed on model \"" + contents.model()
+          + "\", this run prunes \"" + options.model() + "\"");
+    }
+    var needed = inputStatistics(methods);
+    var held = contents.inputs();
+    if (held.getNumber() < needed.getNumber()) {
+      var readers = new ArrayList<String>();
+      for (var m : methods) {
+        if (m.inputStatistics().getNumber() > held.getNumber()) {
+          readers.add(m.label());
+        }
+      }
+      if (owl() && held.getNumber() < InputStatistics.INPUT_NORMS_VALUE) {
+        readers.add("budget owl");
+      }
+      boolean grams = needed == InputStatistics.INPUT_GRAMS;
+      var missing = held == InputStatistics.INPUT_NORMS ? "the Gram matrices Σx·xᵀ"
+          : grams ? "Σx² and the Gram matrices Σx·xᵀ" : "the input norms Σx²";
+      var how = grams ? " and " + String.join(", ", readers) + " among the methods (the Gram matrices are saved only "
+          + "when a method reads them)" : " (a saved file holds Σx² of linear candidates whatever the methods)";
+      throw new IllegalArgumentException("statistics file " + file + " holds " + contents.inputsDescription()
+          + ", but " + String.join(", ", readers) + (readers.size() == 1 ? " needs " : " need ") + missing
+          + ": compute the statistics again with --save-statistics" + how
+          + ", then plan from that run's statistics.safetensors");
+    }
+    statisticsFile = contents;
+  }
+
+  /**
+   * The input statistics a session collects when its statistics are saved: at least Σx² (one value per input
+   * channel, nothing beside the Fisher), so that the file serves wanda and budget owl later; the Gram matrices only
+   * when a method of this run reads them (in·(in+1)/2 values per tensor and half, 31 GB in float64 for
+   * Qwen3-Embedding-4B's MLP: docs/statistics.md). None when a candidate is an embedding: input statistics are
+   * recorded for linear layers only (norms are 1-D and never candidates), so asking them would fail the session.
+   */
+  private InputStatistics savedInputStatistics(InputStatistics read) {
+    if (LayerType.parse(options.layers()).contains(LayerType.EMBED)) {
+      return read;
+    }
+    return read.getNumber() < InputStatistics.INPUT_NORMS_VALUE ? InputStatistics.INPUT_NORMS : read;
+  }
+
   private boolean owl() {
     return BudgetMode.parse(options.budget()) == BudgetMode.OWL;
   }
@@ -395,24 +453,28 @@ public final class PruningPipeline {
       throws Exception {
     if (options.statistics() != null) {
       var loaded = timed("read statistics", () -> StatisticsFile.read(options.statistics()));
-      if (!loaded.model().equals(options.model())) {
-        throw new IllegalArgumentException("statistics file " + options.statistics() + " was computed on model \""
-            + loaded.model() + "\", this run prunes \"" + options.model() + "\"");
-      }
-      progress.note(String.format(Locale.ROOT, "statistics from %s: %d batches, %d + %d triplets, %d tensors",
+      progress.note(String.format(Locale.ROOT, "statistics from %s: %d batches, %d + %d triplets, %d tensors, %s",
           options.statistics(), loaded.statistics().batches(), loaded.statistics().generalSamples(),
-          loaded.statistics().domainSamples(), loaded.statistics().tensors().size()));
+          loaded.statistics().domainSamples(), loaded.statistics().tensors().size(),
+          statisticsFile.inputsDescription()));
       return MergedStatistics.of(loaded.statistics());
     }
-    // a saved file serves any method later (compare --statistics): it holds the gradient sums too
-    var result = computeStatistics(model, gradientSums || options.saveStatistics(), inputs);
+    // a saved file serves other methods later (compare --statistics): it holds the gradient sums and Σx² too
+    var collected = options.saveStatistics() ? savedInputStatistics(inputs) : inputs;
+    var result = computeStatistics(model, gradientSums || options.saveStatistics(), collected);
     if (options.saveStatistics()) {
       var file = options.out().resolve("statistics.safetensors");
       timed("write statistics", () -> {
         StatisticsFile.write(result.statistics(), options.model(), file);
         return null;
       });
-      progress.note("statistics written to " + file + " (reuse them with --statistics)");
+      progress.note("statistics written to " + file + ", with " + StatisticsFile.describe(collected)
+          + "; reuse them with --statistics");
+      if (collected == InputStatistics.INPUT_STATISTICS_NONE) {
+        progress.note("the saved statistics hold no input statistics: --layers " + options.layers() + " names "
+            + "embeddings, which are not linear layers; wanda, sparsegpt, reconstruct=1 and budget owl cannot plan "
+            + "from the file");
+      }
     }
     // read tensor by tensor from the session's accumulators when planned: the lead never holds them all
     return result.merged();

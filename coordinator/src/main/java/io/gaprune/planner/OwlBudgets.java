@@ -156,7 +156,8 @@ public final class OwlBudgets {
     var inputs = model.inputs(t);
     if (!inputs.hasSquares()) {
       throw new IllegalArgumentException("tensor " + t.name() + " has no input statistics Σx², which budget owl "
-          + "needs for its outlier ratios: collect them in the session (statistics read from a file hold none)");
+          + "needs for its outlier ratios: collect them in the session (a statistics file holds them when saved with "
+          + "--save-statistics and linear candidates)");
     }
     int rows = (int) t.shape()[0];
     int cols = (int) t.shape()[1];

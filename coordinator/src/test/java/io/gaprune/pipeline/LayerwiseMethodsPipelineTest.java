@@ -18,7 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Wanda, SparseGPT (2:4) and the reconstructing DAI in one {@code compare} on MiniLM: their input statistics come
  * from the same embedded session as the Fisher, their masks have the promised shape, and the reconstruction lowers
- * the layers' error on the calibration inputs.
+ * the layers' error on the calibration inputs. The session's statistics, saved with their input statistics, plan
+ * Wanda again without a session and give the same masks.
  */
 @Tag("slow")
 class LayerwiseMethodsPipelineTest {
@@ -31,7 +32,7 @@ class LayerwiseMethodsPipelineTest {
     var out = dir.resolve("out");
     var options = new PipelineOptions("minilm", sample.resolve("general-train.json"),
         sample.resolve("chem-train.json"), 0.5, "mlp", "dai-calibrated", "global", 1, 32, List.of(beir), 0, 3, 48, 16,
-        out);
+        out, PipelineOptions.ScoringParameters.paper(), null, true);
     var notes = new ArrayList<String>();
     var progress = new Progress() {
       @Override
@@ -94,5 +95,23 @@ class LayerwiseMethodsPipelineTest {
       assertTrue(e.metrics().get("ndcg@10") > 0, e.variant());
     }
     assertTrue(Files.readString(out.resolve("masks/wanda.json")).contains("\"budget\": \"per layer\""));
+
+    // planned again from the saved statistics, without a session: the same Wanda masks, bit for bit (the input
+    // statistics went through the file unchanged; the Gram matrices' round trip is StatisticsFileTest's)
+    var saved = out.resolve("statistics.safetensors");
+    var again = dir.resolve("again");
+    var fromFile = new PipelineOptions("minilm", sample.resolve("general-train.json"),
+        sample.resolve("chem-train.json"), 0.5, "mlp", "dai-calibrated", "global", 1, 32, List.of(beir), 0, 3, 48, 16,
+        again, PipelineOptions.ScoringParameters.paper(), saved, false);
+    notes.clear();
+    new PruningPipeline(fromFile, progress, System.err).compare(List.of(MethodSpec.parse("wanda")), List.of(0.5),
+        false);
+    assertTrue(notes.stream().anyMatch(n -> n.startsWith("statistics from " + saved) && n.endsWith(
+        ", 12 tensors, input statistics Σx² and Σx·xᵀ")), notes.toString());
+    var replanned = Masks.read(again.resolve("masks/wanda.safetensors"));
+    assertEquals(wanda.keySet(), replanned.keySet());
+    for (var e : wanda.entrySet()) {
+      assertArrayEquals(e.getValue(), replanned.get(e.getKey()), "wanda from the file " + e.getKey());
+    }
   }
 }

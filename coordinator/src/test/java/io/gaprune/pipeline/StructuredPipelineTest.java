@@ -28,7 +28,8 @@ import picocli.CommandLine;
  * {@code run --structure 2:4} and {@code compare --structures unstructured,2:4} end to end on the real MiniLM,
  * kept small (16 + 16 calibration triplets, a 20-query slice of the chemistry dev set): the written masks keep
  * 2 of every 4, the written model holds zeros exactly where they prune and the dense weights elsewhere, and the
- * reports say which structure was applied.
+ * reports say which structure was applied. The statistics {@code run} saves keep Σx² though its scoring reads
+ * none, so Wanda plans from them; SparseGPT, whose Gram matrices they lack, is refused before the model loads.
  */
 @Tag("slow")
 class StructuredPipelineTest {
@@ -41,6 +42,14 @@ class StructuredPipelineTest {
         .execute(args);
     assertEquals(0, code, String.join(" ", args) + " failed: " + err);
     return code;
+  }
+
+  private static String failure(Object command, String... args) {
+    var err = new StringWriter();
+    int code = new CommandLine(command).setErr(new PrintWriter(err)).setOut(new PrintWriter(new StringWriter()))
+        .execute(args);
+    assertEquals(1, code, String.join(" ", args) + " should have failed");
+    return err.toString();
   }
 
   /** Every group of 4 consecutive input weights of every row keeps exactly 2; returns the pruned count. */
@@ -117,22 +126,42 @@ class StructuredPipelineTest {
     var plan = JsonParser.parseString(Files.readString(out.resolve("plan.json"))).getAsJsonObject();
     assertEquals("2:4", plan.get("structure").getAsString());
 
+    // run's dai-calibrated reads no input statistics, yet the saved file keeps Σx² for wanda and budget owl;
+    // the Gram matrices only a method that reads them asks for, and planning sparsegpt from the file says so
+    var saved = out.resolve("statistics.safetensors");
+    assertEquals(io.gaprune.protocol.InputStatistics.INPUT_NORMS, io.gaprune.stats.StatisticsFile.contents(saved)
+        .inputs());
+    var refused = failure(new CompareCommand(), concat(common, "--out", dir.resolve("refused").toString(),
+        "--statistics", saved.toString(), "--methods", "wanda,sparsegpt", "--sparsities", "0.5"));
+    assertTrue(refused.contains("statistics file " + saved + " holds input statistics Σx² (no Gram matrices "
+        + "Σx·xᵀ), but sparsegpt needs the Gram matrices Σx·xᵀ: compute the statistics again with --save-statistics and "
+        + "sparsegpt among the methods"), refused);
+
     // compare from the saved statistics: every method at 70% and at 2:4, one row each
     var table = dir.resolve("compare");
     execute(new CompareCommand(), concat(common, "--out", table.toString(), "--statistics",
-        out.resolve("statistics.safetensors").toString(), "--methods", "magnitude,dai-calibrated", "--sparsities",
+        saved.toString(), "--methods", "magnitude,dai-calibrated,wanda", "--sparsities",
         "0.7", "--structures", "unstructured,2:4"));
     var compared = JsonParser.parseString(Files.readString(table.resolve("report.json"))).getAsJsonObject();
     var variants = new java.util.ArrayList<String>();
     compared.getAsJsonArray("evaluations").forEach(e -> variants.add(e.getAsJsonObject().get("variant").getAsString()
         + " " + (e.getAsJsonObject().has("structure") ? e.getAsJsonObject().get("structure").getAsString() : "-")));
     assertEquals(List.of("dense -", "magnitude@70 unstructured", "dai-calibrated@70 unstructured",
-        "magnitude@2:4 2:4", "dai-calibrated@2:4 2:4"), variants);
+        "wanda@70 unstructured", "magnitude@2:4 2:4", "dai-calibrated@2:4 2:4", "wanda@2:4 2:4"), variants);
     for (var method : List.of("magnitude", "dai-calibrated")) {
       var nm = Masks.read(table.resolve("masks/" + method + "@2_4.safetensors"));
       assertEquals(candidates / 2, checkTwoOfFour(nm));
       assertEquals(io.gaprune.planner.Budgets.floorOf(0.7, candidates),
           Masks.prunedCount(Masks.read(table.resolve("masks/" + method + "@70.safetensors"))));
+    }
+    // wanda from the file: 2 of 4 in every group, and at 70% exactly floor(0.7·n) of every tensor (its budget is
+    // per layer, so the total is the sum of the tensors' floors)
+    assertEquals(candidates / 2, checkTwoOfFour(Masks.read(table.resolve("masks/wanda@2_4.safetensors"))));
+    var wanda70 = Masks.read(table.resolve("masks/wanda@70.safetensors"));
+    assertEquals(masks.keySet(), wanda70.keySet());
+    for (var e : wanda70.entrySet()) {
+      assertEquals(io.gaprune.planner.Budgets.floorOf(0.7, e.getValue().length),
+          Masks.prunedCount(Map.of(e.getKey(), e.getValue())), e.getKey());
     }
     // run's dai-calibrated 2:4 masks are compare's: the same statistics, the same plan
     var same = Masks.read(table.resolve("masks/dai-calibrated@2_4.safetensors"));
@@ -140,10 +169,10 @@ class StructuredPipelineTest {
     var markdown = Files.readString(table.resolve("report.md"));
     assertTrue(markdown.contains("planned at 70%, 2:4; ") && markdown.contains("at 2:4: best ")
         && markdown.contains("at 70%: best "), markdown);
-    assertTrue(markdown.contains("| magnitude@2:4 |"), markdown);
+    assertTrue(markdown.contains("| magnitude@2:4 |") && markdown.contains("| wanda@2:4 |"), markdown);
     // the sparsity chart draws the unstructured points only: one line per method, not two
     var html = Files.readString(table.resolve("report.html"));
-    assertEquals(2, html.split("class=\"method-line\"", -1).length - 1, html);
+    assertEquals(3, html.split("class=\"method-line\"", -1).length - 1, html);
   }
 
   private static String[] concat(String[] a, String... b) {

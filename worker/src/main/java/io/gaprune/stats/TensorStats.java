@@ -74,7 +74,6 @@ public record TensorStats(
     return new TensorStats(name, shape.clone(), new double[n], new double[g], new double[n], new double[g], 0, 0);
   }
 
-  /** Whether the gradient sums were collected (the Fisher sums always are). */
   /** Bytes of heap its arrays take (input statistics included). */
   public long heapBytes() {
     long values = (long) sumSqGeneral.length + sumGeneral.length + sumSqDomain.length + sumDomain.length
@@ -83,6 +82,7 @@ public record TensorStats(
     return values * Double.BYTES;
   }
 
+  /** Whether the gradient sums were collected (the Fisher sums always are). */
   public boolean hasGradientSums() {
     return sumGeneral.length == sumSqGeneral.length && sumDomain.length == sumSqDomain.length;
   }
