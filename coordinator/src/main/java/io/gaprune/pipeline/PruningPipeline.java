@@ -49,6 +49,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
  * The product's main job: representative calibration sets, gradient statistics in an embedded session, a
@@ -431,11 +432,9 @@ public final class PruningPipeline {
     }
     outliers = timed("owl outlier ratios", () -> OwlBudgets.measure(new EncoderLayers(model.encoder(), statistics),
         LayerType.parse(options.layers()), options.calibration(), OwlBudgets.DEFAULT_OUTLIER_MULTIPLE));
-    var ratios = new StringBuilder();
-    for (int l = 0; l < outliers.layers().size(); l++) {
-      ratios.append(String.format(Locale.ROOT, "%s%s %.4f", l == 0 ? "" : ", ", outliers.layers().get(l),
-          outliers.ratios()[l]));
-    }
+    var ratios = outliers.ratiosByLayer().entrySet().stream()
+        .map(e -> String.format(Locale.ROOT, "%s %.4f", e.getKey(), e.getValue()))
+        .collect(Collectors.joining(", "));
     progress.note("owl: outlier ratios (|W|·‖X‖ above " + OwlBudgets.DEFAULT_OUTLIER_MULTIPLE + "× the layer's mean) "
         + ratios);
   }
@@ -663,11 +662,7 @@ public final class PruningPipeline {
       var owl = new LinkedHashMap<String, Object>();
       owl.put("lambda", OwlBudgets.DEFAULT_LAMBDA);
       owl.put("outlier_multiple", OwlBudgets.DEFAULT_OUTLIER_MULTIPLE);
-      var ratios = new LinkedHashMap<String, Double>();
-      for (int l = 0; l < outliers.layers().size(); l++) {
-        ratios.put(outliers.layers().get(l), outliers.ratios()[l]);
-      }
-      owl.put("outlier_ratios", ratios);
+      owl.put("outlier_ratios", outliers.ratiosByLayer());
       configuration.put("owl", owl);
     }
     var tensors = plan.tensors().stream()

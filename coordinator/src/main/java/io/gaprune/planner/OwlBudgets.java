@@ -94,6 +94,15 @@ public final class OwlBudgets {
    */
   public record Outliers(List<String> layers, double[] ratios, long[] sizes) {
 
+    /** Each layer's outlier ratio by name, in layer order (for notes and reports). */
+    public Map<String, Double> ratiosByLayer() {
+      var out = new LinkedHashMap<String, Double>();
+      for (int l = 0; l < layers.size(); l++) {
+        out.put(layers.get(l), ratios[l]);
+      }
+      return out;
+    }
+
     /** Weights to prune per layer at {@code sparsity}, in layer order ({@link #budgets}). */
     public Map<String, Long> layerBudgets(double sparsity, double lambda) {
       var k = budgets(sparsity, layers, ratios, sizes, lambda);

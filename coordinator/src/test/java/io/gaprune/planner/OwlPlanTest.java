@@ -102,7 +102,10 @@ class OwlPlanTest {
       assertEquals(OwlBudgets.outlierRatio(scores, 5), outliers.ratios()[l], 0.0, "layer " + l);
       // the 20s are the outliers, and only they: 2·(2 + 3l) of 384
       assertEquals(2.0 * (2 + 3 * l) / 384, outliers.ratios()[l], 0.0, "layer " + l);
+      // what the report's "outlier_ratios" and the progress note print: the same values by name, in layer order
+      assertEquals(outliers.ratios()[l], outliers.ratiosByLayer().get("layer." + l), 0.0);
     }
+    assertEquals(outliers.layers(), List.copyOf(outliers.ratiosByLayer().keySet()));
     var budgets = outliers.layerBudgets(0.7, OwlBudgets.DEFAULT_LAMBDA);
     assertEquals(Budgets.global(0.7, 4 * 384), budgets.values().stream().mapToLong(Long::longValue).sum());
     assertArrayEquals(OwlBudgets.budgets(0.7, outliers.layers(), outliers.ratios(), outliers.sizes(), 0.08),
