@@ -11,7 +11,8 @@ import java.util.Map;
  *
  * <p>Keys: {@code beta}, {@code gamma}, {@code alpha} (every DAI), and for {@code dai-calibrated} {@code q}
  * (Fisher exponent), {@code lambda} (general weight), {@code a} (alignment weight), {@code window}
- * (alignment window), {@code rank1} (0 or 1), {@code floor} (κ of the Fisher floor); for {@code wanda} and
+ * (alignment window), {@code rank1} (0 or 1), {@code floor} (κ of the Fisher floor), {@code input} (r of the
+ * input term, {@link ScoringConfig.Calibrated#inputExponent}); for {@code wanda} and
  * {@code sparsegpt} {@code n} and {@code m} (an N:M structure, e.g. {@code sparsegpt:n=2:m=4}); for every other
  * method {@code reconstruct} (0 or 1: the OBS reconstruction of the kept weights after the mask, e.g.
  * {@code dai-calibrated:reconstruct=1}, the reconstructing DAI).
@@ -51,14 +52,14 @@ public record MethodSpec(String label, ScoringMethod method, Map<String, Double>
       var key = kv[0].trim().toLowerCase(Locale.ROOT);
       boolean known = switch (key) {
         case "beta", "gamma", "alpha" -> true;
-        case "q", "lambda", "a", "window", "rank1", "floor" -> method == ScoringMethod.DAI_CALIBRATED;
+        case "q", "lambda", "a", "window", "rank1", "floor", "input" -> method == ScoringMethod.DAI_CALIBRATED;
         case "n", "m" -> method.layerwise();
         case "reconstruct" -> !method.layerwise() || method == ScoringMethod.WANDA;
         default -> false;
       };
       if (!known) {
         throw new IllegalArgumentException("method \"" + text + "\": " + method.cliName() + " has no parameter \""
-            + key + "\" (beta, gamma, alpha; dai-calibrated also q, lambda, a, window, rank1, floor; wanda and "
+            + key + "\" (beta, gamma, alpha; dai-calibrated also q, lambda, a, window, rank1, floor, input; wanda and "
             + "sparsegpt n, m; all but sparsegpt reconstruct)");
       }
       double v;
@@ -89,7 +90,7 @@ public record MethodSpec(String label, ScoringMethod method, Map<String, Double>
     }
     return c.withCalibrated(new ScoringConfig.Calibrated(get("q", k.fisherExponent()),
         get("lambda", k.generalWeight()), get("a", k.alignmentWeight()), (int) window, rank1 == 1,
-        get("floor", k.floor())));
+        get("floor", k.floor()), get("input", k.inputExponent())));
   }
 
   /** The N:M structure of a layer-wise method ({@code n} and {@code m} set together), else unstructured. */
@@ -114,12 +115,16 @@ public record MethodSpec(String label, ScoringMethod method, Map<String, Double>
     return r == 1;
   }
 
-  /** The input statistics this entry reads: none, Σx² (Wanda), or the Gram matrices (SparseGPT, reconstruction). */
+  /**
+   * The input statistics this entry reads: none, Σx² (Wanda, the calibrated DAI's input term), or the Gram
+   * matrices (SparseGPT, reconstruction).
+   */
   public io.gaprune.protocol.InputStatistics inputStatistics() {
     if (method == ScoringMethod.SPARSEGPT || reconstruct()) {
       return io.gaprune.protocol.InputStatistics.INPUT_GRAMS;
     }
-    return method == ScoringMethod.WANDA ? io.gaprune.protocol.InputStatistics.INPUT_NORMS
+    boolean inputTerm = method == ScoringMethod.DAI_CALIBRATED && get("input", 0) != 0;
+    return method == ScoringMethod.WANDA || inputTerm ? io.gaprune.protocol.InputStatistics.INPUT_NORMS
         : io.gaprune.protocol.InputStatistics.INPUT_STATISTICS_NONE;
   }
 

@@ -29,6 +29,9 @@ public final class Scorer {
   /** The final scores of one tensor (higher = more important, kept first). */
   public double[] score(TensorInput t) {
     validate(t, needsStatistics(), config.needsGradientSums());
+    if (config.needsInputSquares()) {
+      validateInputs(t);
+    }
     var raw = raw(t);
     var out = postProcess(raw, config.postProcess(), config.temperature());
     if (config.fusion()) {
@@ -80,6 +83,31 @@ public final class Scorer {
     }
     check(name, "mean general gradient", s.meanGradGeneral(), n, t, false);
     check(name, "mean domain gradient", s.meanGradDomain(), n, t, false);
+  }
+
+  /** The input term's {@code Σx²}: one non-negative finite value per input channel of each half. */
+  private static void validateInputs(TensorInput t) {
+    var s = t.stats();
+    var shape = t.meta().shape();
+    if (!s.hasInputSquares()) {
+      throw new IllegalArgumentException("tensor " + t.name() + ": the scoring's input term (dai-calibrated input="
+          + "...) reads the input channels' Σx², and these statistics have none; collect them again with this "
+          + "scoring listed, or save them with --save-statistics from a run that lists it");
+    }
+    if (shape.length != 2 || s.inputSquaresGeneral().length != shape[1]
+        || s.inputSquaresDomain().length != shape[1]) {
+      throw new IllegalArgumentException("tensor " + t.name() + ": input statistics of "
+          + s.inputSquaresGeneral().length + "/" + s.inputSquaresDomain().length + " channels, shape "
+          + Arrays.toString(shape) + " is not a linear layer with that many inputs");
+    }
+    for (double[] a : new double[][] {s.inputSquaresGeneral(), s.inputSquaresDomain()}) {
+      for (int j = 0; j < a.length; j++) {
+        if (!Double.isFinite(a[j]) || a[j] < 0) {
+          throw new IllegalArgumentException("tensor " + t.name() + ": input statistic Σx² of channel " + j
+              + " is " + a[j] + ", not a finite sum of squares");
+        }
+      }
+    }
   }
 
   private static void check(String name, String what, double[] a, long n, TensorInput t, boolean nonNegative) {
@@ -195,6 +223,7 @@ public final class Scorer {
     double eps = mean > 0 ? p.floor() * mean : Double.MIN_NORMAL;
     double[] align = p.alignmentWeight() == 0 ? null
         : localCosine(s.meanGradGeneral(), s.meanGradDomain(), rows, cols, p.alignmentWindow());
+    double[] input = p.inputExponent() == 0 ? null : inputTerm(s, p);
     double q = p.fisherExponent();
     for (int i = 0; i < n; i++) {
       double v = 2 * Math.log(Math.abs((double) w[i]));
@@ -204,8 +233,43 @@ public final class Scorer {
       if (align != null) {
         v += p.alignmentWeight() * align[i];
       }
+      if (input != null) {
+        v += input[i % cols];
+      }
       out[i] = v;
     }
+  }
+
+  /**
+   * {@code r·log((u_j + κ·ū)/ū)} per input channel, {@code u_j = max(0, d_j/Σd + λ·g_j/Σg)} with {@code d, g}
+   * the channel's Σx² on the domain and general half: each half as shares, so the term reads only how the
+   * activation scale varies across the layer's inputs, and its mean over channels is near 0 whatever the layer's
+   * scale (the budget between tensors stays the Fisher's and the weights').
+   */
+  static double[] inputTerm(WeightStatistics s, ScoringConfig.Calibrated p) {
+    var d = s.inputSquaresDomain();
+    var g = s.inputSquaresGeneral();
+    double sumD = 0;
+    double sumG = 0;
+    for (int j = 0; j < d.length; j++) {
+      sumD += d[j];
+      sumG += g[j];
+    }
+    var u = new double[d.length];
+    double mean = 0;
+    for (int j = 0; j < d.length; j++) {
+      u[j] = Math.max(0, (sumD > 0 ? d[j] / sumD : 0) + (sumG > 0 ? p.generalWeight() * g[j] / sumG : 0));
+      mean += u[j];
+    }
+    mean /= Math.max(1, d.length);
+    var out = new double[d.length];
+    if (mean <= 0) {
+      return out; // no channel saw any input: the term ranks nothing
+    }
+    for (int j = 0; j < d.length; j++) {
+      out[j] = p.inputExponent() * Math.log((u[j] + p.floor() * mean) / mean);
+    }
+    return out;
   }
 
   /**

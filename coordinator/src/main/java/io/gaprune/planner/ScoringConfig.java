@@ -55,17 +55,31 @@ public record ScoringConfig(
    * @param floor κ: the Fisher factor is {@code F + κ·mean(F)} over the tensor, so no weight is judged less
    *     sensitive than κ times the tensor's average (the local quadratic model fails for large weights of
    *     saturated units, whose Fisher is near 0 but whose removal is a large step: docs/planner.md)
+   * @param inputExponent r: the input term {@code r·log(u_j/ū)}, with {@code u_j} the input channel's share of
+   *     the layer's {@code Σx²} (domain plus λ times general, each half as a share of its total) over the
+   *     layer's mean {@code ū}, floored like the Fisher: Wanda's activation scale within a tensor, which moves
+   *     no budget between tensors (0: off, the default; a session collects {@code Σx²} when it is not 0)
    */
   public record Calibrated(double fisherExponent, double generalWeight, double alignmentWeight,
-      int alignmentWindow, boolean rank1, double floor) {
+      int alignmentWindow, boolean rank1, double floor, double inputExponent) {
 
-    /** Without the floor's parameter: the default floor. */
+    /** Without the input term. */
+    public Calibrated(double fisherExponent, double generalWeight, double alignmentWeight, int alignmentWindow,
+        boolean rank1, double floor) {
+      this(fisherExponent, generalWeight, alignmentWeight, alignmentWindow, rank1, floor, 0);
+    }
+
+    /** Without the floor's parameter or the input term: the default floor. */
     public Calibrated(double fisherExponent, double generalWeight, double alignmentWeight, int alignmentWindow,
         boolean rank1) {
-      this(fisherExponent, generalWeight, alignmentWeight, alignmentWindow, rank1, DEFAULT_FLOOR);
+      this(fisherExponent, generalWeight, alignmentWeight, alignmentWindow, rank1, DEFAULT_FLOOR, 0);
     }
 
     public Calibrated {
+      if (!(inputExponent >= 0 && inputExponent <= 4)) {
+        throw new IllegalArgumentException("dai-calibrated: input exponent r must lie in [0, 4], got "
+            + inputExponent);
+      }
       if (!(floor > 0 && floor <= 100)) {
         throw new IllegalArgumentException("dai-calibrated: Fisher floor κ must lie in (0, 100], got " + floor);
       }
@@ -91,7 +105,7 @@ public record ScoringConfig(
      * grid on both dev sets at 70% of the MLP (docs/results.md, "Calibrated DAI").
      */
     public static Calibrated defaults() {
-      return new Calibrated(1.0, 1.0, 0.0, 3, false, DEFAULT_FLOOR);
+      return new Calibrated(1.0, 1.0, 0.0, 3, false, DEFAULT_FLOOR, 0);
     }
 
     /** κ of {@link #defaults()}. */
@@ -102,6 +116,11 @@ public record ScoringConfig(
    * Whether this scoring reads the mean gradients ḡ (the gradient alignment): the paper's and the reference's
    * DAI, and the calibrated DAI with an alignment weight. A session collects and ships Σg only then.
    */
+  /** Whether this scoring reads the input channels' {@code Σx²}: the calibrated DAI with an input term. */
+  public boolean needsInputSquares() {
+    return method == ScoringMethod.DAI_CALIBRATED && calibrated.inputExponent() != 0;
+  }
+
   public boolean needsGradientSums() {
     return switch (method) {
       case DAI, DAI_REFERENCE -> true;

@@ -7,15 +7,35 @@ import java.util.Objects;
  * The per-weight statistics scoring reads, as means: Fisher {@code F = Σg²/batches} and mean gradient
  * {@code ḡ = Σg/batches} for the general and the domain half (GAPRUNE.md; the sums come from
  * {@link TensorStats}). Validated against the weights by the scorer, which names the tensor on a mismatch.
+ *
+ * <p>{@code inputSquaresGeneral} and {@code inputSquaresDomain} are a linear layer's {@code Σx²} per input
+ * channel of each half, as summed (only their shape across channels is read: the calibrated DAI's input term),
+ * or empty arrays where the session collected no input statistics.
  */
 public record WeightStatistics(
-    double[] fisherGeneral, double[] fisherDomain, double[] meanGradGeneral, double[] meanGradDomain) {
+    double[] fisherGeneral, double[] fisherDomain, double[] meanGradGeneral, double[] meanGradDomain,
+    double[] inputSquaresGeneral, double[] inputSquaresDomain) {
+
+  private static final double[] NONE = new double[0];
 
   public WeightStatistics {
     Objects.requireNonNull(fisherGeneral, "fisherGeneral");
     Objects.requireNonNull(fisherDomain, "fisherDomain");
     Objects.requireNonNull(meanGradGeneral, "meanGradGeneral");
     Objects.requireNonNull(meanGradDomain, "meanGradDomain");
+    Objects.requireNonNull(inputSquaresGeneral, "inputSquaresGeneral");
+    Objects.requireNonNull(inputSquaresDomain, "inputSquaresDomain");
+  }
+
+  /** Without input statistics. */
+  public WeightStatistics(double[] fisherGeneral, double[] fisherDomain, double[] meanGradGeneral,
+      double[] meanGradDomain) {
+    this(fisherGeneral, fisherDomain, meanGradGeneral, meanGradDomain, NONE, NONE);
+  }
+
+  /** Whether the input channels' {@code Σx²} of both halves are here. */
+  public boolean hasInputSquares() {
+    return inputSquaresGeneral.length > 0;
   }
 
   /** Means from the merged sums, with the batch count of each half (both > 0). */
@@ -25,7 +45,8 @@ public record WeightStatistics(
           + generalBatches + ", domain " + domainBatches);
     }
     return new WeightStatistics(divide(s.sumSqGeneral(), generalBatches), divide(s.sumSqDomain(), domainBatches),
-        divide(s.sumGeneral(), generalBatches), divide(s.sumDomain(), domainBatches));
+        divide(s.sumGeneral(), generalBatches), divide(s.sumDomain(), domainBatches),
+        s.inputs().squaresGeneral(), s.inputs().squaresDomain());
   }
 
   /**

@@ -38,6 +38,12 @@ class MethodSpecTest {
     assertEquals(io.gaprune.protocol.InputStatistics.INPUT_GRAMS, reconstructing.inputStatistics());
     assertEquals(io.gaprune.protocol.InputStatistics.INPUT_STATISTICS_NONE,
         MethodSpec.parse("dai-calibrated").inputStatistics());
+    var inputTerm = MethodSpec.parse("dai-calibrated:input=0.5");
+    assertEquals(io.gaprune.protocol.InputStatistics.INPUT_NORMS, inputTerm.inputStatistics());
+    assertEquals(0.5, inputTerm.apply(ScoringConfig.defaults()).calibrated().inputExponent());
+    assertEquals(io.gaprune.protocol.InputStatistics.INPUT_GRAMS,
+        MethodSpec.parse("dai-calibrated:input=1:reconstruct=1").inputStatistics());
+    assertTrue(error("dai:input=1").contains("dai has no parameter \"input\""));
     assertTrue(error("sparsegpt:reconstruct=1").contains("sparsegpt has no parameter \"reconstruct\""));
     assertTrue(error("magnitude:n=2").contains("no parameter \"n\""));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> MethodSpec.parse("wanda:n=4:m=4").structure())

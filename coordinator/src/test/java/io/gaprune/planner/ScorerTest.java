@@ -294,6 +294,50 @@ class ScorerTest {
         new Scorer(calibrated(1, -1, 0.5, false)).score(input(new long[] {1, 4})));
   }
 
+  @Test
+  void calibratedInputTermByHand() {
+    // shape [2,2]: column j of element i is i % 2. Σx² domain d = [3, 1], general g = [1, 1].
+    // λ = 1: u = d/Σd + g/Σg = [0.75 + 0.5, 0.25 + 0.5] = [1.25, 0.75], ū = 1, κ = 1e-6:
+    // term_j = r·log((u_j + 1e-6)/1); r = 0.5
+    var stats = new WeightStatistics(STATS.fisherGeneral(), STATS.fisherDomain(), STATS.meanGradGeneral(),
+        STATS.meanGradDomain(), new double[] {1, 1}, new double[] {3, 1});
+    var t = new TensorInput(new TensorMeta("layers.0.mlp.up_proj.weight", new long[] {2, 2}), W, stats);
+    var base = new Scorer(calibrated(1, 1, 0, false)).score(t);
+    var withInput = new Scorer(ScoringConfig.defaults().withMethod(ScoringMethod.DAI_CALIBRATED)
+        .withCalibrated(new ScoringConfig.Calibrated(1, 1, 0, 3, false, 1e-6, 0.5))).score(t);
+    double[] term = {0.5 * Math.log(1.25 + 1e-6), 0.5 * Math.log(0.75 + 1e-6)};
+    near(new double[] {base[0] + term[0], base[1] + term[1], base[2] + term[0], Double.NEGATIVE_INFINITY}, withInput);
+    // λ = −1: u = max(0, [0.75 − 0.5, 0.25 − 0.5]) = [0.25, 0], ū = 0.125: term = r·log((u + 1.25e-7)/0.125)
+    var negative = ScoringConfig.Calibrated.defaults();
+    var lambdaMinus = new ScoringConfig.Calibrated(1, -1, 0, 3, false, 1e-6, 2);
+    double[] raw = Scorer.inputTerm(stats, lambdaMinus);
+    near(new double[] {2 * Math.log((0.25 + 1.25e-7) / 0.125), 2 * Math.log(1.25e-7 / 0.125)}, raw);
+    // r = 0 (the default) adds nothing: the scores are the same bits as without input statistics
+    assertEquals(0.0, negative.inputExponent());
+    assertArrayEquals(new Scorer(calibrated(1, 1, 0, false)).score(input(new long[] {2, 2})), base, 0);
+  }
+
+  @Test
+  void calibratedInputTermNeedsInputStatistics() {
+    var c = ScoringConfig.defaults().withMethod(ScoringMethod.DAI_CALIBRATED)
+        .withCalibrated(new ScoringConfig.Calibrated(1, 1, 0, 3, false, 0.01, 1));
+    assertTrue(c.needsInputSquares());
+    var e = assertThrows(IllegalArgumentException.class, () -> new Scorer(c).score(input(new long[] {2, 2})));
+    assertTrue(e.getMessage().contains("layers.0.mlp.up_proj.weight") && e.getMessage().contains("Σx²"),
+        e.getMessage());
+    var wrongWidth = new WeightStatistics(STATS.fisherGeneral(), STATS.fisherDomain(), STATS.meanGradGeneral(),
+        STATS.meanGradDomain(), new double[] {1, 1, 1}, new double[] {1, 1, 1});
+    e = assertThrows(IllegalArgumentException.class, () -> new Scorer(c).score(
+        new TensorInput(new TensorMeta("layers.0.mlp.up_proj.weight", new long[] {2, 2}), W, wrongWidth)));
+    assertTrue(e.getMessage().contains("3/3 channels"), e.getMessage());
+    var nan = new WeightStatistics(STATS.fisherGeneral(), STATS.fisherDomain(), STATS.meanGradGeneral(),
+        STATS.meanGradDomain(), new double[] {1, Double.NaN}, new double[] {1, 1});
+    e = assertThrows(IllegalArgumentException.class, () -> new Scorer(c).score(
+        new TensorInput(new TensorMeta("layers.0.mlp.up_proj.weight", new long[] {2, 2}), W, nan)));
+    assertTrue(e.getMessage().contains("channel 1"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> new ScoringConfig.Calibrated(1, 1, 0, 3, false, 0.01, -1));
+  }
+
   /** Random weights and statistics of one [rows, cols] tensor, heavy-tailed like real gradients. */
   static TensorInput randomInput(int rows, int cols, long seed) {
     var rnd = new java.util.Random(seed);
