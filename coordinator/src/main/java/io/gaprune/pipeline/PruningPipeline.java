@@ -181,10 +181,16 @@ public final class PruningPipeline {
       var statistics = statistics(model, needsGradientSums(methods), inputStatistics(methods));
       measureOutliers(model, statistics);
       var evaluations = new ArrayList<RunReport.Evaluation>();
+      var dense = DenseCopy.of(model.encoder());
       if (evaluateDense) {
         evaluations.addAll(evaluate(model, datasets, RunReport.DENSE, RunReport.DENSE, null));
+        if (options.retrainSteps() > 0) {
+          // the pruned variants' retraining measured against the same steps on the dense model (same batches)
+          retrain(model, Map.of());
+          evaluations.addAll(evaluate(model, datasets, RunReport.DENSE_RETRAINED, RunReport.DENSE_RETRAINED, null));
+          dense.restore(model.encoder());
+        }
       }
-      var dense = DenseCopy.of(model.encoder());
       PlanResult chosen = null;
       String chosenVariant = null;
       boolean chosenIsScoring = false;

@@ -95,4 +95,10 @@ public record RunReport(
 
   /** The variant name of the unpruned model. */
   public static final String DENSE = "dense";
+
+  /**
+   * The unpruned model retrained as compare retrains its pruned variants ({@code --retrain-steps}, the same
+   * batches): what a retrained variant is measured against, since retraining alone moves the score.
+   */
+  public static final String DENSE_RETRAINED = "dense+retrain";
 }

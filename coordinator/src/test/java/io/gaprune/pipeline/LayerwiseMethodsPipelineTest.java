@@ -49,18 +49,35 @@ class LayerwiseMethodsPipelineTest {
         notes.add(message);
       }
     };
-    var methods = List.of("dai-calibrated", "dai-calibrated:reconstruct=1", "wanda", "sparsegpt:n=2:m=4");
+    var methods = List.of("dai-calibrated", "dai-calibrated:reconstruct=1", "wanda", "sparsegpt:n=2:m=4",
+        "dai-calibrated:input=1");
     var report = new PruningPipeline(options, progress, System.err)
         .compare(methods.stream().map(MethodSpec::parse).toList(), List.of(0.5));
 
-    assertEquals(List.of("dense", "dai-calibrated", "dai-calibrated:reconstruct=1", "wanda", "sparsegpt:n=2:m=4"),
-        report.evaluations().stream().map(e -> e.variant()).toList());
+    assertEquals(List.of("dense", "dai-calibrated", "dai-calibrated:reconstruct=1", "wanda", "sparsegpt:n=2:m=4",
+        "dai-calibrated:input=1"), report.evaluations().stream().map(e -> e.variant()).toList());
     var masks = out.resolve("masks");
     var dai = Masks.read(masks.resolve("dai-calibrated.safetensors"));
     var reconstructed = Masks.read(masks.resolve("dai-calibrated_reconstruct_1.safetensors"));
     for (var e : dai.entrySet()) {
       assertArrayEquals(e.getValue(), reconstructed.get(e.getKey()), "reconstruction keeps the mask " + e.getKey());
     }
+    // the input term: the session collected Σx² for it; the same count pruned, other weights chosen
+    var inputTerm = Masks.read(masks.resolve("dai-calibrated_input_1.safetensors"));
+    assertEquals(dai.keySet(), inputTerm.keySet());
+    long kept = 0;
+    long keptWithInput = 0;
+    long differ = 0;
+    for (var e : dai.entrySet()) {
+      var other = inputTerm.get(e.getKey());
+      for (int i = 0; i < other.length; i++) {
+        kept += e.getValue()[i];
+        keptWithInput += other[i];
+        differ += e.getValue()[i] != other[i] ? 1 : 0;
+      }
+    }
+    assertEquals(kept, keptWithInput);
+    assertTrue(differ > 0, "the input term changed no weight's fate");
     var wanda = Masks.read(masks.resolve("wanda.safetensors"));
     assertEquals(12, wanda.size());
     for (var e : wanda.entrySet()) {
@@ -104,14 +121,18 @@ class LayerwiseMethodsPipelineTest {
         sample.resolve("chem-train.json"), 0.5, "mlp", "dai-calibrated", "global", 1, 32, List.of(beir), 0, 3, 48, 16,
         again, PipelineOptions.ScoringParameters.paper(), saved, false);
     notes.clear();
-    new PruningPipeline(fromFile, progress, System.err).compare(List.of(MethodSpec.parse("wanda")), List.of(0.5),
-        false);
+    new PruningPipeline(fromFile, progress, System.err).compare(List.of(MethodSpec.parse("wanda"),
+        MethodSpec.parse("dai-calibrated:input=1")), List.of(0.5), false);
     assertTrue(notes.stream().anyMatch(n -> n.startsWith("statistics from " + saved) && n.endsWith(
         ", 12 tensors, input statistics Σx² and Σx·xᵀ")), notes.toString());
     var replanned = Masks.read(again.resolve("masks/wanda.safetensors"));
     assertEquals(wanda.keySet(), replanned.keySet());
     for (var e : wanda.entrySet()) {
       assertArrayEquals(e.getValue(), replanned.get(e.getKey()), "wanda from the file " + e.getKey());
+    }
+    var inputTermAgain = Masks.read(again.resolve("masks/dai-calibrated_input_1.safetensors"));
+    for (var e : inputTerm.entrySet()) {
+      assertArrayEquals(e.getValue(), inputTermAgain.get(e.getKey()), "input term from the file " + e.getKey());
     }
   }
 }
