@@ -2,8 +2,8 @@
 # The retraining measurements behind docs/results.md ("Retraining at 70%"): from the statistics that
 # scripts/calibrated-dai-evidence.sh saved, each method pruned at SPARSITY of the MLP and retrained for STEPS
 # masked InfoNCE steps on the domain calibration set, and the dense model retrained the same way as the control
-# (sparsity 0 prunes nothing, so the "magnitude@0" variant is the dense model and its retraining is the dense
-# model's). Each step is skipped when its output exists.
+# (compare's "dense+retrain" row; with DENSE=none a run of its own at sparsity 0, which prunes nothing, so its
+# "magnitude+retrain" row is the dense model's retraining). Each step is skipped when its output exists.
 #
 # usage: scripts/retraining-evidence.sh OUT [MODEL] [DOMAINS] [SEEDS]
 #   e.g. scripts/retraining-evidence.sh runs/i7 minilm "chem bio" "1"
@@ -37,7 +37,7 @@ for d in $domains; do
     [ -f "$run/report.json" ] || "$gaprune" compare --out "$run" --force "${common[@]}" --sparsities "$sparsity" \
       --methods "$methods" ${no_dense[@]+"${no_dense[@]}"} > "$run.md"
     control="$out/retrain-$model-$d-s$seed-dense"
-    [ -f "$control/report.json" ] || "$gaprune" compare --out "$control" --force "${common[@]}" --sparsities 0 \
+    [ ${#no_dense[@]} -eq 0 ] || [ -f "$control/report.json" ] || "$gaprune" compare --out "$control" --force "${common[@]}" --sparsities 0 \
       --methods magnitude ${no_dense[@]+"${no_dense[@]}"} > "$control.md"
   done
 done
