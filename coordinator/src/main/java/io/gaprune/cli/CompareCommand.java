@@ -17,7 +17,9 @@ import picocli.CommandLine.Spec;
     name = "compare",
     mixinStandardHelpOptions = true,
     description = "Computes the statistics once, then prunes with each method at each sparsity and structure "
-        + "(--sparsities, --structures) and evaluates it: dense, dai, dai-reference, dai-calibrated, magnitude, fisher-domain, fisher-general, random. Writes the table to "
+        + "(--sparsities, --structures) and evaluates it beside the dense model: dai, dai-reference, dai-calibrated, "
+        + "magnitude, fisher-domain, fisher-general, random by default; wanda and sparsegpt (and any method's "
+        + "variants, e.g. dai-calibrated:reconstruct=1) when --methods names them. Writes the table to "
         + "--out as report.json, report.md and report.html, and each method's masks to masks/.")
 public final class CompareCommand extends PipelineCommand implements Callable<Integer> {
 
@@ -25,7 +27,8 @@ public final class CompareCommand extends PipelineCommand implements Callable<In
 
   @Option(names = "--methods", split = ",", paramLabel = "METHOD[:KEY=VALUE...]",
       description = "methods to compare, comma-separated, each optionally with its own hyperparameters, e.g. "
-          + "dai-calibrated:q=0.25:lambda=0 (default: all methods with the run's hyperparameters)")
+          + "dai-calibrated:q=0.25:lambda=0, sparsegpt:n=2:m=4 (default: dai, dai-reference, dai-calibrated, "
+          + "magnitude, fisher-domain, fisher-general, random with the run's hyperparameters)")
   List<String> methods = new ArrayList<>();
 
   @Option(names = "--sparsities", split = ",", paramLabel = "S",
