@@ -59,10 +59,11 @@ abstract class PipelineCommand {
       description = "candidate layer types: mlp, attention, layernorm, embed, final_norm, linear, all; comma-separated (default ${DEFAULT-VALUE})")
   String layers;
 
-  @Option(names = "--budget", defaultValue = "global", paramLabel = "global|uniform|owl",
-      description = "global (one selection over all candidates), uniform (every layer at the sparsity) or owl (OWL's "
+  @Option(names = "--budget", defaultValue = "global", paramLabel = "global|uniform|owl|rows",
+      description = "global (one selection over all candidates), uniform (every layer at the sparsity), owl (OWL's "
           + "layer-wise sparsities: layers with more outliers of |W|·‖x‖ pruned less, λ 0.08, M 5; unstructured "
-          + "only) (default ${DEFAULT-VALUE})")
+          + "only) or rows (every output row of every tensor at the sparsity, Wanda's comparison group) "
+          + "(default ${DEFAULT-VALUE})")
   String budget;
 
   @Option(names = "--workers", defaultValue = "1",

@@ -13,7 +13,12 @@ public enum BudgetMode {
    * outliers of {@code |W|·‖X‖} pruned less. The budgets depend on the weights and the input norms, so whoever
    * plans measures them first ({@link OwlBudgets#layerBudgets}).
    */
-  OWL;
+  OWL,
+  /**
+   * Within each output row of each candidate ({@link RowSelection}): Wanda's comparison group, for any scored
+   * method. Each tensor prunes its own share, decided as it is read, so no selection runs across tensors.
+   */
+  ROWS;
 
   /** @throws IllegalArgumentException naming the valid values */
   public static BudgetMode parse(String s) {
@@ -21,7 +26,9 @@ public enum BudgetMode {
       case "global" -> GLOBAL;
       case "uniform" -> UNIFORM;
       case "owl" -> OWL;
-      default -> throw new IllegalArgumentException("unknown budget \"" + s + "\" (valid: global, uniform, owl)");
+      case "rows" -> ROWS;
+      default -> throw new IllegalArgumentException("unknown budget \"" + s + "\" (valid: global, uniform, owl, "
+          + "rows)");
     };
   }
 

@@ -27,10 +27,11 @@ public final class PlanLayout {
   private final List<String> warnings;
   private final Structure structure;
   private final long structuredK;
+  private final double rowSparsity;
 
   private PlanLayout(List<TensorMeta> candidates, Map<String, String> groupOf, Map<String, Long> groupSizes,
       List<String> selectionNames, Map<String, Integer> selectionOfGroup, long[] sizes, long[] ks, int digitBits,
-      int collectCap, List<String> warnings, Structure structure, long structuredK) {
+      int collectCap, List<String> warnings, Structure structure, long structuredK, double rowSparsity) {
     this.candidates = List.copyOf(candidates);
     this.groupOf = Map.copyOf(groupOf);
     this.groupSizes = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(groupSizes));
@@ -43,6 +44,7 @@ public final class PlanLayout {
     this.warnings = List.copyOf(warnings);
     this.structure = structure;
     this.structuredK = structuredK;
+    this.rowSparsity = rowSparsity;
   }
 
   /**
@@ -82,12 +84,21 @@ public final class PlanLayout {
     long[] ks;
     var structure = config.structure();
     long structuredK = 0;
+    double rowSparsity = -1;
     if (!structure.unstructured()) {
       // N:M: (M − N) of every group of M, decided per group; no selection, no budget
       NmSelection.checkDivisible(structure, candidates);
       sizes = new long[0];
       ks = new long[0];
       structuredK = n / structure.m() * (structure.m() - structure.n());
+    } else if (config.budget() == BudgetMode.ROWS) {
+      // each tensor its own share, row by row; no selection
+      sizes = new long[0];
+      ks = new long[0];
+      rowSparsity = config.sparsity();
+      for (var t : candidates) {
+        structuredK += RowSelection.budget(rowSparsity, t.size());
+      }
     } else if (config.budget() == BudgetMode.GLOBAL) {
       selectionNames.add("global");
       groupSizes.keySet().forEach(g -> selectionOfGroup.put(g, 0));
@@ -133,7 +144,7 @@ public final class PlanLayout {
     int digitBits = (int) Math.max(4, Math.min(20, 63 - Long.numberOfLeadingZeros(Math.max(1, perSelection / 8))));
     int collectCap = (int) Math.min(Integer.MAX_VALUE - 8, perSelection / 8);
     return new PlanLayout(candidates, groupOf, groupSizes, selectionNames, selectionOfGroup, sizes, ks, digitBits,
-        collectCap, warnings, structure, structuredK);
+        collectCap, warnings, structure, structuredK, rowSparsity);
   }
 
   /** The sparsity pattern: unstructured (selections decide) or N:M (each group of M decides alone). */
@@ -143,6 +154,24 @@ public final class PlanLayout {
 
   public boolean structured() {
     return !structure.unstructured();
+  }
+
+  /** Whether each row of each tensor prunes its own share ({@link BudgetMode#ROWS}, unstructured only). */
+  public boolean rowBudgets() {
+    return rowSparsity >= 0;
+  }
+
+  /** Whether each tensor is decided alone as it is read (N:M or row budgets): no selection, no passes. */
+  public boolean local() {
+    return structured() || rowBudgets();
+  }
+
+  /** The weights tensor {@code t} prunes under row budgets. */
+  public long rowBudget(TensorMeta t) {
+    if (!rowBudgets()) {
+      throw new IllegalStateException("not a plan with row budgets");
+    }
+    return RowSelection.budget(rowSparsity, t.size());
   }
 
   /** The candidate tensors in the fixed order (the order ties are broken by). */

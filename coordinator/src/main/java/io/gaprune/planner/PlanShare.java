@@ -78,20 +78,22 @@ public final class PlanShare implements PlanParticipant {
     double sum = 0;
     long count = 0;
     var counts = new ArrayList<Pruned>();
-    boolean structured = layout.structured();
+    boolean local = layout.local();
     for (var t : tensors) {
-      var cut = structured ? null : cuts[layout.selectionOf(t)];
+      var cut = local ? null : cuts[layout.selectionOf(t)];
       var scores = score(t);
       var keys = keys(scores);
       histogram.acceptAll(keys, 0, keys.length);
-      var mask = structured ? NmSelection.mask(keys, layout.structure()) : new byte[scores.length];
+      var mask = layout.structured() ? NmSelection.mask(keys, layout.structure())
+          : layout.rowBudgets() ? RowSelection.mask(keys, (int) NmSelection.lastDimension(t), layout.rowBudget(t))
+          : new byte[scores.length];
       long pruned = 0;
       for (int j = 0; j < scores.length; j++) {
         double v = scores[j];
         min = Math.min(min, v);
         max = Math.max(max, v);
         sum += v;
-        if (structured) {
+        if (local) {
           pruned += 1 - mask[j];
         } else if (cut.prune(keys[j])) {
           pruned++;

@@ -214,10 +214,11 @@ public final class Planner {
         throw new IllegalStateException("no participant planned tensor " + t.name());
       }
       String g = layout.groupOf(t);
-      int sel = layout.structured() ? -1 : layout.selectionOf(t);
+      int sel = layout.local() ? -1 : layout.selectionOf(t);
       groupPruned.merge(g, pruned, Long::sum);
       boolean entire = pruned == t.size() && t.size() > 0;
-      boolean forced = entire && !layout.structured() && layout.k(sel) == layout.size(sel);
+      boolean forced = entire && (layout.local() ? layout.rowBudgets() && layout.rowBudget(t) == t.size()
+          : layout.k(sel) == layout.size(sel));
       if (entire && !forced) {
         warnings.add("tensor " + t.name() + " is entirely pruned (" + pruned + " weights) though its budget did "
             + "not force it: its scores are all below the threshold; consider per-tensor post-processing or a "

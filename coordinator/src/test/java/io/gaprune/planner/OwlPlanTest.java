@@ -221,7 +221,7 @@ class OwlPlanTest {
     assertTrue(e.getMessage().contains("owl") && e.getMessage().contains("2:4"), e.getMessage());
     assertEquals(BudgetMode.OWL, BudgetMode.parse("OWL"));
     e = assertThrows(IllegalArgumentException.class, () -> BudgetMode.parse("owls"));
-    assertTrue(e.getMessage().contains("global, uniform, owl"), e.getMessage());
+    assertTrue(e.getMessage().contains("global, uniform, owl, rows"), e.getMessage());
     // a sparsity outside [0, 1]
     var outliers = new OwlBudgets.Outliers(List.of("layer.0", "layer.1"), new double[] {0.01, 0.02},
         new long[] {10, 10});

@@ -123,6 +123,34 @@ class PlannerTest {
       Arrays.fill(m, (byte) 1);
       masks.put(t.name(), m);
     }
+    if (c.budget() == BudgetMode.ROWS) {
+      // each row of each tensor alone: floor(s × size) per tensor, k / rows per row and one more in the first
+      // k % rows rows; a full sort of the row by (score, index)
+      for (int ti = 0; ti < cands.size(); ti++) {
+        var shape = cands.get(ti).meta().shape();
+        int cols = (int) shape[shape.length - 1];
+        var sc = scores.get(ti);
+        int rows = sc.length / cols;
+        long k = Budgets.global(c.sparsity(), sc.length);
+        var m = masks.get(cands.get(ti).name());
+        for (int r = 0; r < rows; r++) {
+          int prune = (int) (k / rows + (r < k % rows ? 1 : 0));
+          var order = new ArrayList<Integer>();
+          for (int j = 0; j < cols; j++) {
+            order.add(j);
+          }
+          final int base = r * cols;
+          order.sort((a, b) -> {
+            int cmp = Double.compare(sc[base + a] + 0.0, sc[base + b] + 0.0);
+            return cmp != 0 ? cmp : Integer.compare(a, b);
+          });
+          for (int i = 0; i < prune; i++) {
+            m[base + order.get(i)] = 0;
+          }
+        }
+      }
+      return masks;
+    }
     // groups in order of first appearance
     var groups = new LinkedHashMap<String, List<Integer>>();
     for (int i = 0; i < cands.size(); i++) {
@@ -135,6 +163,7 @@ class PlannerTest {
       case GLOBAL -> new long[] {Budgets.global(c.sparsity(), sizes[0])};
       case UNIFORM -> Budgets.uniform(c.sparsity(), sizes, c.rhoMin(), c.rhoMax());
       case OWL -> groups.keySet().stream().mapToLong(g -> c.layerBudgets().get(g)).toArray();
+      case ROWS -> throw new AssertionError("planned above");
     };
     // Full sort of each group's scores gives the k-th score T; then, in the fixed order (tensor, flat index),
     // everything below T is pruned and the first (k − #below) equal to T.
@@ -195,8 +224,15 @@ class PlannerTest {
       }
     }
     assertEquals(zeros, r.pruned(), label);
-    long sumK = r.selections().stream().mapToLong(PlanResult.Selection::k).sum();
+    long sumK = c.budget() == BudgetMode.ROWS
+        ? model.stream().filter(t -> LayerType.isCandidate(c.layerTypes(), t.name(), t.meta().shape()))
+            .mapToLong(t -> Budgets.global(c.sparsity(), t.weights().length)).sum()
+        : r.selections().stream().mapToLong(PlanResult.Selection::k).sum();
     assertEquals(sumK, r.pruned(), label);
+    if (c.budget() == BudgetMode.ROWS) {
+      assertTrue(r.selections().isEmpty(), label);
+      assertEquals(1, r.passes(), label + ": one mask pass, no selection");
+    }
     if (c.budget() == BudgetMode.GLOBAL) {
       assertEquals(Budgets.global(c.sparsity(), r.candidates()), r.pruned(), label);
     } else {
@@ -259,6 +295,9 @@ class PlannerTest {
     var model = model(n, 41, 99, false);
     var cands = model.stream().filter(t -> LayerType.MLP.matches(t.name())).toList();
     for (var budget : BudgetMode.values()) {
+      if (budget == BudgetMode.ROWS) {
+        continue; // no selection to scale: each row is decided alone (the row oracle in checkPlan covers it)
+      }
       var c = budgeted(PlannerConfig.of(0.37)
           .withScoring(ScoringConfig.defaults().withMethod(ScoringMethod.MAGNITUDE)), budget, model);
       var masksPath = dir.resolve("big.safetensors");

@@ -507,7 +507,7 @@ class OperatorApiAttackTest {
     // field, JSON value, message of the API; the CLI's message is the same with its option's name
     String[][] cases = {
         {"sparsity", "1.5", "sparsity must lie in [0, 1], got 1.5", "--sparsity", "1.5"},
-        {"budget", "\"bogus\"", "budget: unknown budget \"bogus\" (valid: global, uniform, owl)", null, null},
+        {"budget", "\"bogus\"", "budget: unknown budget \"bogus\" (valid: global, uniform, owl, rows)", null, null},
         {"max_seq_len", "0", "max_seq_len must be between 8 and 131072 tokens, got 0", null, null},
         {"batch_size", "4294967295", "batch_size\" must be a whole number from 0 to 2147483647", null, null},
         {"batch_size", "1", "batch_size must be between 2 and 65536", "--batch-size", "1"},
