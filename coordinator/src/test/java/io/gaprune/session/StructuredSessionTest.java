@@ -53,6 +53,51 @@ class StructuredSessionTest {
   }
 
   /**
+   * {@code budget: rows} by magnitude: every output row of every candidate prunes its share of the tensor's
+   * floor(0.3 × size) (k / rows each, one more in the first rows), its smallest |w|, ties to the lower index; the
+   * merger groups decide their tensors alone, with no selection.
+   */
+  @Test
+  void aSessionWithRowBudgetsPrunesEachRowsShare() throws Exception {
+    Path general = ClusterTestSupport.triplets(tmp, "general.json", 16);
+    Path domain = ClusterTestSupport.triplets(tmp, "domain.json", 16);
+    Path conf = ClusterTestSupport.write(tmp, "rows.conf",
+        ClusterTestSupport.settings(tmp.resolve("rows"), 0, null, ""));
+    var session = ClusterTestSupport.session(general, domain, "rows").toBuilder().setScoring("magnitude")
+        .setBudget("rows").setSparsity(0.3).build();
+    var result = EmbeddedSession.run(session, ClusterTestSupport.load(conf), 1, Duration.ofSeconds(90));
+    assertEquals("DONE", result.status().getState());
+
+    var runtime = new io.gaprune.worker.testing.SyntheticRuntime(ClusterTestSupport.load(conf));
+    long expectedPruned = 0;
+    for (var spec : runtime.candidateTensors("mlp")) {
+      byte[] mask = result.masks().get(spec.getName());
+      double[] w = runtime.weights(spec.getName());
+      var shape = spec.getShapeList();
+      int cols = (int) (long) shape.get(shape.size() - 1);
+      int rows = w.length / cols;
+      long k = (long) Math.floor(0.3 * w.length + 1e-9);
+      expectedPruned += k;
+      for (int r = 0; r < rows; r++) {
+        int prune = (int) (k / rows + (r < k % rows ? 1 : 0));
+        var order = new java.util.ArrayList<Integer>();
+        for (int j = 0; j < cols; j++) {
+          order.add(j);
+        }
+        int base = r * cols;
+        order.sort((a, b) -> {
+          int c = Float.compare(Math.abs((float) w[base + a]), Math.abs((float) w[base + b]));
+          return c != 0 ? c : Integer.compare(a, b);
+        });
+        for (int i = 0; i < cols; i++) {
+          assertEquals(i < prune ? 0 : 1, mask[base + order.get(i)], spec.getName() + " row " + r + " rank " + i);
+        }
+      }
+    }
+    assertEquals(expectedPruned, result.plan().getPrunedWeights());
+  }
+
+  /**
    * An N:M plan over owners across the wire: no pass and no tie count is asked (the layout has no selection),
    * only the mask step, with empty thresholds; the owners' masks are the single planner's.
    */
