@@ -122,7 +122,59 @@ public final class SyntheticRuntime implements ModelRuntime {
       }
       progress.batchesDone(++done);
     }
+    if (session.getInputStatisticsValue() > 0) {
+      boolean grams = session.getInputStatisticsValue() >= 2;
+      for (TensorSpec t : unit.getTensorsList()) {
+        var ts = out.get(t.getName());
+        out.put(t.getName(), ts.withInputs(inputs(unit, (int) t.getShape(1), t.getName().hashCode(), grams)));
+      }
+    }
     return new UnitStatistics(out, gs, ds, unit.getBatchesCount(), gl, dl);
+  }
+
+  /**
+   * Input statistics of a layer with {@code cols} inputs: one made-up input vector per text of each half (a
+   * reproducible function of the text's index), its squares and, when asked, its outer product summed.
+   */
+  private static io.gaprune.stats.InputSums inputs(WorkUnit unit, int cols, int h, boolean grams) {
+    var sums = io.gaprune.stats.InputSums.zeros(cols, grams);
+    long tokensGeneral = 0;
+    long tokensDomain = 0;
+    var x = new double[cols];
+    for (BatchIndices b : unit.getBatchesList()) {
+      for (int half = 0; half < 2; half++) {
+        var indices = half == 0 ? b.getGeneralList() : b.getDomainList();
+        var squares = half == 0 ? sums.squaresGeneral() : sums.squaresDomain();
+        var gram = half == 0 ? sums.gramGeneral() : sums.gramDomain();
+        for (int idx : indices) {
+          for (int j = 0; j < cols; j++) {
+            // channel j's scale grows with j, so the layer's channels differ as real activations do
+            x[j] = value(idx + 7_000_003L * half, h, j) * (1 + j % 5);
+            squares[j] += x[j] * x[j];
+          }
+          if (grams) {
+            io.gaprune.stats.PackedSymmetric.addUpper(gram, outer(x), cols);
+          }
+        }
+        if (half == 0) {
+          tokensGeneral += indices.size();
+        } else {
+          tokensDomain += indices.size();
+        }
+      }
+    }
+    return new io.gaprune.stats.InputSums(sums.squaresGeneral(), sums.squaresDomain(), sums.gramGeneral(),
+        sums.gramDomain(), tokensGeneral, tokensDomain);
+  }
+
+  private static double[] outer(double[] x) {
+    var full = new double[x.length * x.length];
+    for (int i = 0; i < x.length; i++) {
+      for (int j = 0; j < x.length; j++) {
+        full[i * x.length + j] = x[i] * x[j];
+      }
+    }
+    return full;
   }
 
   /** A reproducible value in [-1, 1) from three integers (SplitMix64 finalizer). */
