@@ -89,9 +89,9 @@ public final class Scorer {
   private static void validateInputs(TensorInput t) {
     var s = t.stats();
     var shape = t.meta().shape();
-    if (!s.hasInputSquares()) {
-      throw new IllegalArgumentException("tensor " + t.name() + ": the scoring's input term (dai-calibrated input="
-          + "...) reads the input channels' Σx², and these statistics have none; collect them again with this "
+    if (s == null || !s.hasInputSquares()) {
+      throw new IllegalArgumentException("tensor " + t.name() + ": the scoring (wanda, or dai-calibrated's input="
+          + "term) reads the input channels' Σx², and these statistics have none; collect them again with this "
           + "scoring listed, or save them with --save-statistics from a run that lists it");
     }
     if (shape.length != 2 || s.inputSquaresGeneral().length != shape[1]
@@ -168,7 +168,12 @@ public final class Scorer {
         }
       }
       case DAI_CALIBRATED -> calibrated(t, out);
-      case WANDA, SPARSEGPT -> throw new IllegalArgumentException(c.method() + " is planned layer by layer from the "
+      case WANDA -> {
+        // a session's Wanda (budget rows or N:M): the domain half's Σx², as run's default --calibration domain
+        var scores = Wanda.scores(t.name(), w, rows(t.meta()), cols(t.meta()), t.stats().inputSquaresDomain());
+        System.arraycopy(scores, 0, out, 0, n);
+      }
+      case SPARSEGPT -> throw new IllegalArgumentException(c.method() + " is planned layer by layer from the "
           + "layers' input statistics (LayerwisePruner), not by scores of a selection");
       case DAI_REFERENCE -> {
         var s = t.stats();

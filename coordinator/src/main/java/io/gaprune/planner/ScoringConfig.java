@@ -116,9 +116,10 @@ public record ScoringConfig(
    * Whether this scoring reads the mean gradients ḡ (the gradient alignment): the paper's and the reference's
    * DAI, and the calibrated DAI with an alignment weight. A session collects and ships Σg only then.
    */
-  /** Whether this scoring reads the input channels' {@code Σx²}: the calibrated DAI with an input term. */
+  /** Whether this scoring reads the input channels' {@code Σx²}: Wanda, and the calibrated DAI with an input term. */
   public boolean needsInputSquares() {
-    return method == ScoringMethod.DAI_CALIBRATED && calibrated.inputExponent() != 0;
+    return method == ScoringMethod.WANDA
+        || method == ScoringMethod.DAI_CALIBRATED && calibrated.inputExponent() != 0;
   }
 
   public boolean needsGradientSums() {

@@ -25,8 +25,9 @@ public enum ScoringMethod {
   /** Uniform in [0, 1), seeded, a fixed function of (seed, tensor name, flat index). */
   RANDOM("random", false),
   /**
-   * Wanda: {@code |W_ij|·sqrt(Σx_j²)} compared within each output row ({@link Wanda}); planned layer by layer
-   * from the input statistics ({@link LayerwisePruner}), not by a selection over scores.
+   * Wanda: {@code |W_ij|·sqrt(Σx_j²)} compared within each output row ({@link Wanda}); {@code run} and
+   * {@code compare} plan it layer by layer from the input statistics ({@link LayerwisePruner}), a cluster session
+   * as scores under the row budget ({@link BudgetMode#ROWS}) or its N:M structure, which give the same masks.
    */
   WANDA("wanda", false),
   /** SparseGPT (Algorithm 1, non-sequential): its own mask and weight updates per layer ({@link SparseGpt}). */

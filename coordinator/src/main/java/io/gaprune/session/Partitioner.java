@@ -60,10 +60,14 @@ public final class Partitioner {
     }
     var spec = io.gaprune.planner.MethodSpec.parse(cfg.getScoring().isBlank()
         ? io.gaprune.planner.MethodSpec.DEFAULT_SCORING : cfg.getScoring());
-    if (!cfg.getStatisticsOnly() && (spec.method().layerwise() || spec.reconstruct())) {
-      throw new IllegalArgumentException("scoring \"" + cfg.getScoring() + "\" is planned layer by layer from input "
-          + "statistics, which a session's planner does not do yet: run it with `gaprune run` or `compare`, or start "
-          + "a statistics-only session");
+    if (!cfg.getStatisticsOnly() && (spec.method() == io.gaprune.planner.ScoringMethod.SPARSEGPT
+        || spec.reconstruct())) {
+      throw new IllegalArgumentException("scoring \"" + cfg.getScoring() + "\" updates the kept weights, and a "
+          + "session's plan carries masks only: run it with `gaprune run` or `compare`, or start a statistics-only "
+          + "session and plan from its statistics");
+    }
+    if (!cfg.getStatisticsOnly() && spec.method() == io.gaprune.planner.ScoringMethod.WANDA) {
+      wandaBudget(cfg, spec, b);
     }
     boolean owl = !cfg.getBudget().isEmpty() && BudgetMode.parse(cfg.getBudget()) == BudgetMode.OWL;
     if (owl && !cfg.getStatisticsOnly()) {
@@ -80,6 +84,30 @@ public final class Partitioner {
       b.setPartitionBudgetBytes(accumulatorMemory);
     }
     return b.build();
+  }
+
+  /**
+   * Wanda in a session that plans: its scores compared within each output row ({@code budget: rows}) or within
+   * the session's N:M groups. The coordinator's default budget, {@code global} (what a request that names none
+   * gets), is taken as {@code rows}, since Wanda is defined per row and {@code run --scoring wanda} plans it so;
+   * {@code uniform} and {@code owl} are refused, and so is an N:M written in the scoring entry rather than in the
+   * session's {@code structure}.
+   */
+  private static void wandaBudget(SessionConfig cfg, io.gaprune.planner.MethodSpec spec, SessionConfig.Builder b) {
+    if (!spec.structure().unstructured()) {
+      throw new IllegalArgumentException("scoring \"" + cfg.getScoring() + "\": give the N:M structure as the "
+          + "session's \"structure\", not in the scoring entry");
+    }
+    if (!AccumulatorPlanner.structure(cfg).unstructured()) {
+      return; // N:M decides per group of M; the budget is not used
+    }
+    var budget = cfg.getBudget().isBlank() ? BudgetMode.GLOBAL : BudgetMode.parse(cfg.getBudget());
+    if (budget == BudgetMode.GLOBAL) {
+      b.setBudget(BudgetMode.ROWS.toString());
+    } else if (budget != BudgetMode.ROWS) {
+      throw new IllegalArgumentException("scoring \"wanda\" compares the weights of each output row: budget must "
+          + "be \"rows\" (or the default, global, taken as rows), got \"" + cfg.getBudget() + "\"");
+    }
   }
 
   /** Share of this JVM's heap that {@code accumulator-memory = auto} gives the unit's sums. */

@@ -1,5 +1,6 @@
 package io.gaprune.planner;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -50,10 +51,20 @@ class MethodSpecTest {
         .getMessage().contains("0 < n < m"));
     assertTrue(assertThrows(IllegalArgumentException.class,
         () -> MethodSpec.parse("magnitude:reconstruct=2").reconstruct()).getMessage().contains("0 or 1"));
-    var e = assertThrows(IllegalArgumentException.class, () -> new Scorer(MethodSpec.parse("wanda")
+    var e = assertThrows(IllegalArgumentException.class, () -> new Scorer(MethodSpec.parse("sparsegpt")
         .apply(ScoringConfig.defaults())).score(new TensorInput(new TensorMeta("t", new long[] {1, 2}),
         new float[] {1, 2}, null)));
     assertTrue(e.getMessage().contains("layer by layer"), e.getMessage());
+    // Wanda scores as a session plans it: |W|·sqrt(Σx² of the domain half), Wanda.scores itself
+    var wanda = new Scorer(MethodSpec.parse("wanda").apply(ScoringConfig.defaults()));
+    e = assertThrows(IllegalArgumentException.class, () -> wanda.score(new TensorInput(
+        new TensorMeta("t", new long[] {1, 2}), new float[] {1, 2}, null)));
+    assertTrue(e.getMessage().contains("Σx²"), e.getMessage());
+    // norms sqrt([4, 9]) = [2, 3] (the general half's 100s are not read)
+    assertArrayEquals(new double[] {4, 6, 1, 0.75}, wanda.score(new TensorInput(
+        new TensorMeta("t", new long[] {2, 2}), new float[] {-2, 2, 0.5f, -0.25f},
+        new WeightStatistics(new double[4], new double[4], new double[0], new double[0], new double[] {100, 100},
+            new double[] {4, 9}))), 0);
   }
 
   @Test

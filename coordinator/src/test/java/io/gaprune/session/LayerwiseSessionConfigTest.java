@@ -10,7 +10,10 @@ import io.gaprune.protocol.Statistic;
 import io.gaprune.worker.ShardCodec;
 import org.junit.jupiter.api.Test;
 
-/** A session's input statistics follow its scoring; layer-wise scorings are not planned by a session yet. */
+/**
+ * A session's input statistics follow its scoring; a session that plans takes Wanda (row budget or N:M) and
+ * refuses SparseGPT and the reconstruction, whose weight updates a plan of masks cannot carry.
+ */
 class LayerwiseSessionConfigTest {
 
   @Test
@@ -32,7 +35,30 @@ class LayerwiseSessionConfigTest {
         Partitioner.resolve(statisticsOnly.clone().setScoring("magnitude").build(), 1 << 20).getInputStatistics());
     var e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(SessionConfig.newBuilder()
         .setSessionId("s").setScoring("sparsegpt").build(), 1 << 20));
-    assertTrue(e.getMessage().contains("sparsegpt") && e.getMessage().contains("layer by layer"), e.getMessage());
+    assertTrue(e.getMessage().contains("sparsegpt") && e.getMessage().contains("masks only"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(SessionConfig.newBuilder()
+        .setSessionId("s").setScoring("magnitude:reconstruct=1").build(), 1 << 20));
+    assertTrue(e.getMessage().contains("updates the kept weights"), e.getMessage());
+  }
+
+  @Test
+  void aPlanningSessionTakesWandaUnderTheRowBudgetOrNm() {
+    var planning = SessionConfig.newBuilder().setSessionId("s").setScoring("wanda");
+    var rows = Partitioner.resolve(planning.clone().build(), 1 << 20);
+    assertEquals("rows", rows.getBudget());
+    assertEquals(InputStatistics.INPUT_NORMS, rows.getInputStatistics());
+    assertEquals("rows", Partitioner.resolve(planning.clone().setBudget("rows").build(), 1 << 20).getBudget());
+    // N:M decides per group: the budget is not touched
+    assertEquals("", Partitioner.resolve(planning.clone().setStructure("2:4").build(), 1 << 20).getBudget());
+    // the coordinator's default budget is global: taken as rows
+    assertEquals("rows", Partitioner.resolve(planning.clone().setBudget("global").build(), 1 << 20).getBudget());
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> Partitioner.resolve(planning.clone().setBudget("uniform").build(), 1 << 20));
+    assertTrue(e.getMessage().contains("budget must be \"rows\"") && e.getMessage().contains("uniform"),
+        e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> Partitioner.resolve(planning.clone().setScoring("wanda:n=2:m=4").build(), 1 << 20));
+    assertTrue(e.getMessage().contains("session's \"structure\""), e.getMessage());
   }
 
   @Test
