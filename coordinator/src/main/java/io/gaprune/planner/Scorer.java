@@ -85,7 +85,7 @@ public final class Scorer {
     check(name, "mean domain gradient", s.meanGradDomain(), n, t, false);
   }
 
-  /** The input term's {@code Σx²}: one non-negative finite value per input channel of each half. */
+  /** The {@code Σx²} Wanda and the input term read: one non-negative finite value per input channel of each half. */
   private static void validateInputs(TensorInput t) {
     var s = t.stats();
     var shape = t.meta().shape();
