@@ -123,8 +123,8 @@ public record MethodSpec(String label, ScoringMethod method, Map<String, Double>
     if (method == ScoringMethod.SPARSEGPT || reconstruct()) {
       return io.gaprune.protocol.InputStatistics.INPUT_GRAMS;
     }
-    boolean inputTerm = method == ScoringMethod.DAI_CALIBRATED && get("input", 0) != 0;
-    return method == ScoringMethod.WANDA || inputTerm ? io.gaprune.protocol.InputStatistics.INPUT_NORMS
+    // one rule of what reads Σx²: the scoring's own (ScoringConfig.needsInputSquares)
+    return apply(ScoringConfig.defaults()).needsInputSquares() ? io.gaprune.protocol.InputStatistics.INPUT_NORMS
         : io.gaprune.protocol.InputStatistics.INPUT_STATISTICS_NONE;
   }
 

@@ -26,12 +26,12 @@ public final class PlanLayout {
   private final int collectCap;
   private final List<String> warnings;
   private final Structure structure;
-  private final long structuredK;
+  private final long localK;
   private final double rowSparsity;
 
   private PlanLayout(List<TensorMeta> candidates, Map<String, String> groupOf, Map<String, Long> groupSizes,
       List<String> selectionNames, Map<String, Integer> selectionOfGroup, long[] sizes, long[] ks, int digitBits,
-      int collectCap, List<String> warnings, Structure structure, long structuredK, double rowSparsity) {
+      int collectCap, List<String> warnings, Structure structure, long localK, double rowSparsity) {
     this.candidates = List.copyOf(candidates);
     this.groupOf = Map.copyOf(groupOf);
     this.groupSizes = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(groupSizes));
@@ -43,7 +43,7 @@ public final class PlanLayout {
     this.collectCap = collectCap;
     this.warnings = List.copyOf(warnings);
     this.structure = structure;
-    this.structuredK = structuredK;
+    this.localK = localK;
     this.rowSparsity = rowSparsity;
   }
 
@@ -83,21 +83,21 @@ public final class PlanLayout {
     long[] sizes;
     long[] ks;
     var structure = config.structure();
-    long structuredK = 0;
+    long localK = 0; // pruned by tensors deciding alone (N:M, row budgets), outside any selection
     double rowSparsity = -1;
     if (!structure.unstructured()) {
       // N:M: (M − N) of every group of M, decided per group; no selection, no budget
       NmSelection.checkDivisible(structure, candidates);
       sizes = new long[0];
       ks = new long[0];
-      structuredK = n / structure.m() * (structure.m() - structure.n());
+      localK = n / structure.m() * (structure.m() - structure.n());
     } else if (config.budget() == BudgetMode.ROWS) {
       // each tensor its own share, row by row; no selection
       sizes = new long[0];
       ks = new long[0];
       rowSparsity = config.sparsity();
       for (var t : candidates) {
-        structuredK += RowSelection.budget(rowSparsity, t.size());
+        localK += RowSelection.budget(rowSparsity, t.size());
       }
     } else if (config.budget() == BudgetMode.GLOBAL) {
       selectionNames.add("global");
@@ -125,7 +125,7 @@ public final class PlanLayout {
             + config.rhoMax() + "] gives per-layer ratio " + rho);
       }
     }
-    long totalK = structuredK;
+    long totalK = localK;
     for (long k : ks) {
       totalK += k;
     }
@@ -144,7 +144,7 @@ public final class PlanLayout {
     int digitBits = (int) Math.max(4, Math.min(20, 63 - Long.numberOfLeadingZeros(Math.max(1, perSelection / 8))));
     int collectCap = (int) Math.min(Integer.MAX_VALUE - 8, perSelection / 8);
     return new PlanLayout(candidates, groupOf, groupSizes, selectionNames, selectionOfGroup, sizes, ks, digitBits,
-        collectCap, warnings, structure, structuredK, rowSparsity);
+        collectCap, warnings, structure, localK, rowSparsity);
   }
 
   /** The sparsity pattern: unstructured (selections decide) or N:M (each group of M decides alone). */
@@ -220,7 +220,7 @@ public final class PlanLayout {
   }
 
   public long prunedWeights() {
-    long k = structuredK;
+    long k = localK;
     for (long v : ks) {
       k += v;
     }

@@ -45,7 +45,7 @@ public final class PlanShare implements PlanParticipant {
     for (var t : tensors) {
       var acc = fresh[layout.selectionOf(t)];
       if (acc != null) { // a resolved selection needs no more keys
-        var keys = keys(score(t));
+        var keys = ScoreKeys.keys(score(t));
         acc.acceptAll(keys, 0, keys.length);
       }
     }
@@ -57,7 +57,7 @@ public final class PlanShare implements PlanParticipant {
     var ties = new long[thresholdKeys.length];
     for (var t : tensors) {
       int sel = layout.selectionOf(t);
-      for (long k : keys(score(t))) {
+      for (long k : ScoreKeys.keys(score(t))) {
         if (k == thresholdKeys[sel]) {
           ties[sel]++;
         }
@@ -82,7 +82,7 @@ public final class PlanShare implements PlanParticipant {
     for (var t : tensors) {
       var cut = local ? null : cuts[layout.selectionOf(t)];
       var scores = score(t);
-      var keys = keys(scores);
+      var keys = ScoreKeys.keys(scores);
       histogram.acceptAll(keys, 0, keys.length);
       var mask = layout.structured() ? NmSelection.mask(keys, layout.structure())
           : layout.rowBudgets() ? RowSelection.mask(keys, (int) NmSelection.lastDimension(t), layout.rowBudget(t))
@@ -121,13 +121,5 @@ public final class PlanShare implements PlanParticipant {
           + input.meta());
     }
     return scorer.score(input);
-  }
-
-  static long[] keys(double[] scores) {
-    var keys = new long[scores.length];
-    for (int j = 0; j < scores.length; j++) {
-      keys[j] = ScoreKeys.key(scores[j]);
-    }
-    return keys;
   }
 }

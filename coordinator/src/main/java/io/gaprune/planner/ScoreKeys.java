@@ -31,6 +31,15 @@ public final class ScoreKeys {
     return bits < 0 ? ~bits : bits | Long.MIN_VALUE;
   }
 
+  /** The keys of a tensor's scores, element by element. */
+  public static long[] keys(double[] scores) {
+    var keys = new long[scores.length];
+    for (int j = 0; j < scores.length; j++) {
+      keys[j] = key(scores[j]);
+    }
+    return keys;
+  }
+
   /** The score of a key ({@link #key} inverted). */
   public static double score(long key) {
     long bits = key < 0 ? key & Long.MAX_VALUE : ~key;

@@ -1,7 +1,5 @@
 package io.gaprune.planner;
 
-import java.util.Arrays;
-
 /**
  * Wanda (Sun et al. 2023, "A Simple and Effective Pruning Approach for Large Language Models"): the score of
  * weight {@code W_ij} of a linear layer {@code [rows = out, cols = in]} is {@code |W_ij|·sqrt(Σ_t x_tj²)}, the
@@ -62,44 +60,15 @@ public final class Wanda {
     if (k < 0 || k > (long) rows * cols) {
       throw new IllegalArgumentException("cannot prune " + k + " of " + rows + "×" + cols + " weights");
     }
-    var mask = new byte[scores.length];
-    Arrays.fill(mask, (byte) 1);
+    // the planner's own per-group and per-row selections, over the same keys, so the tie rule is theirs
+    var keys = ScoreKeys.keys(scores);
     if (!structure.unstructured()) {
       if (cols % structure.m() != 0) {
         throw new IllegalArgumentException(cols + " input columns are not a multiple of the " + structure
             + " group size " + structure.m());
       }
-      int prune = structure.m() - structure.n();
-      for (int r = 0; r < rows; r++) {
-        for (int g = 0; g < cols; g += structure.m()) {
-          pruneLowest(scores, mask, r * cols + g, structure.m(), prune);
-        }
-      }
-      return mask;
+      return NmSelection.mask(keys, structure);
     }
-    long perRow = k / rows;
-    long extra = k % rows;
-    for (int r = 0; r < rows; r++) {
-      pruneLowest(scores, mask, r * cols, cols, (int) (perRow + (r < extra ? 1 : 0)));
-    }
-    return mask;
-  }
-
-  /** Prunes the {@code count} lowest of {@code scores[from, from + length)}, ties to the lower index. */
-  private static void pruneLowest(double[] scores, byte[] mask, int from, int length, int count) {
-    if (count == 0) {
-      return;
-    }
-    var order = new Integer[length];
-    for (int i = 0; i < length; i++) {
-      order[i] = i;
-    }
-    Arrays.sort(order, (a, b) -> {
-      int c = Double.compare(scores[from + a], scores[from + b]);
-      return c != 0 ? c : Integer.compare(a, b);
-    });
-    for (int i = 0; i < count; i++) {
-      mask[from + order[i]] = 0;
-    }
+    return RowSelection.mask(keys, cols, k);
   }
 }

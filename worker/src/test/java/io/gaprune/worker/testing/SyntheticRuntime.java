@@ -153,7 +153,11 @@ public final class SyntheticRuntime implements ModelRuntime {
             squares[j] += x[j] * x[j];
           }
           if (grams) {
-            io.gaprune.stats.PackedSymmetric.addUpper(gram, outer(x), cols);
+            for (int i = 0; i < cols; i++) {
+              for (int j = i; j < cols; j++) {
+                gram[io.gaprune.stats.PackedSymmetric.index(i, j, cols)] += x[i] * x[j];
+              }
+            }
           }
         }
         if (half == 0) {
@@ -165,16 +169,6 @@ public final class SyntheticRuntime implements ModelRuntime {
     }
     return new io.gaprune.stats.InputSums(sums.squaresGeneral(), sums.squaresDomain(), sums.gramGeneral(),
         sums.gramDomain(), tokensGeneral, tokensDomain);
-  }
-
-  private static double[] outer(double[] x) {
-    var full = new double[x.length * x.length];
-    for (int i = 0; i < x.length; i++) {
-      for (int j = 0; j < x.length; j++) {
-        full[i * x.length + j] = x[i] * x[j];
-      }
-    }
-    return full;
   }
 
   /** A reproducible value in [-1, 1) from three integers (SplitMix64 finalizer). */
