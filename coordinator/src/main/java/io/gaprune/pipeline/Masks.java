@@ -6,8 +6,13 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.gaprune.model.Encoder;
 import io.gaprune.model.safetensors.SafetensorsFile;
+import io.gaprune.model.safetensors.SafetensorsWriter;
+import io.gaprune.model.safetensors.TensorSpec;
+import io.gaprune.report.AtomicFiles;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -25,6 +30,52 @@ public final class Masks {
       }
     }
     return masks;
+  }
+
+  /**
+   * Replaces the values of {@code file}'s masks with {@code masks} (the same tensors and shapes, the metadata with
+   * {@code extraMetadata} added), written beside and renamed, so the file is whole at every moment.
+   *
+   * @throws IllegalArgumentException when {@code masks} names other tensors or sizes than the file holds
+   */
+  public static void rewrite(Path file, Map<String, byte[]> masks, Map<String, String> extraMetadata)
+      throws IOException {
+    List<TensorSpec> specs = new ArrayList<>();
+    Map<String, String> metadata;
+    try (var safetensors = SafetensorsFile.open(file)) {
+      for (var info : safetensors.tensors()) {
+        var values = masks.get(info.name());
+        if (values == null || values.length != info.end() - info.begin()) {
+          throw new IllegalArgumentException("new masks for " + file + " lack tensor " + info.name()
+              + " or have the wrong size");
+        }
+        specs.add(new TensorSpec(info.name(), info.dtype(), info.shape()));
+      }
+      metadata = new LinkedHashMap<>(safetensors.metadata());
+      metadata.putAll(extraMetadata);
+    }
+    if (specs.size() != masks.size()) {
+      throw new IllegalArgumentException("new masks for " + file + " name " + masks.size() + " tensors, the file "
+          + specs.size());
+    }
+    var partial = AtomicFiles.temporary(file);
+    try {
+      var writer = SafetensorsWriter.create(partial, specs, metadata);
+      try {
+        for (var spec : specs) {
+          writer.writeBytes(spec.name(), masks.get(spec.name()));
+        }
+        writer.close();
+        writer = null;
+      } finally {
+        if (writer != null) {
+          writer.abort();
+        }
+      }
+      AtomicFiles.commit(partial, file);
+    } finally {
+      java.nio.file.Files.deleteIfExists(partial);
+    }
   }
 
   /**

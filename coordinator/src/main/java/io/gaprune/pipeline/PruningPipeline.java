@@ -238,7 +238,9 @@ public final class PruningPipeline {
         Files.deleteIfExists(partialPlan);
       }
     });
-    if (method.reconstruct()) {
+    if (method.adaptive()) {
+      adaptive(model, statistics, method, point, masksFile, variant);
+    } else if (method.reconstruct()) {
       reconstruct(model, statistics, method, masksFile, variant);
     }
     var masks = Masks.apply(model.encoder(), Masks.read(masksFile), manager);
@@ -626,6 +628,39 @@ public final class PruningPipeline {
     double after = result.stream().mapToDouble(LayerwisePruner.Reconstruction::after).average().orElse(0);
     progress.note(String.format(Locale.ROOT, "%s: reconstructed %d tensors, mean relative error on the calibration "
         + "inputs %.4f -> %.4f", variant, result.size(), before, after));
+  }
+
+  /**
+   * The adaptive reconstruction after the plan's masks: each tensor keeps its budget, its mask re-chosen by
+   * SparseGPT's adaptive selection weighted by the method's score (less its magnitude term, to the power
+   * {@code adaptive=p}) while the kept weights are updated on the reconstruction's Hessian; the masks file is
+   * rewritten with the new masks.
+   */
+  private void adaptive(LoadedModel model, MergedStatistics statistics, MethodSpec spec, PruningPoint point,
+      Path masksFile, String variant) throws IOException {
+    var config = spec.apply(options.scoringParameters().config(spec.method(), options.seed()));
+    var scorer = new io.gaprune.planner.Scorer(config);
+    var source = new EncoderTensorSource(model.encoder(), statistics, false);
+    double p = spec.priorExponent();
+    LayerwisePruner.LogPriors priors = t -> {
+      var input = source.load(t);
+      var scores = scorer.score(input);
+      var w = input.weights();
+      var prior = new double[scores.length];
+      for (int i = 0; i < prior.length; i++) {
+        // the score less its magnitude term 2·log|θ|: what the method adds to magnitude
+        prior[i] = w[i] == 0 || !Double.isFinite(scores[i]) ? 0 : p * (scores[i] - 2 * Math.log(Math.abs(w[i])));
+      }
+      return prior;
+    };
+    var result = timed("adaptive reconstruction " + variant, () -> LayerwisePruner.adaptive(
+        new EncoderLayers(model.encoder(), statistics), Masks.read(masksFile), priors, point.structure(),
+        config.calibrated().generalWeight(), SparseGpt.DEFAULT_BLOCK, SparseGpt.DEFAULT_DAMPENING));
+    Masks.rewrite(masksFile, result.masks(), Map.of("gaprune.adaptive", Double.toString(p)));
+    double before = result.errors().stream().mapToDouble(LayerwisePruner.Reconstruction::before).average().orElse(0);
+    double after = result.errors().stream().mapToDouble(LayerwisePruner.Reconstruction::after).average().orElse(0);
+    progress.note(String.format(Locale.ROOT, "%s: adaptive reconstruction of %d tensors, mean relative error on the "
+        + "calibration inputs %.4f (the plan's mask) -> %.4f", variant, result.errors().size(), before, after));
   }
 
   private void retrain(LoadedModel model, Map<String, NDArray> masks) throws IOException {

@@ -134,6 +134,61 @@ public final class LayerwisePruner {
     return out;
   }
 
+  /** A tensor's scores turned into the adaptive mask's log-prior ({@link #adaptive}). */
+  @FunctionalInterface
+  public interface LogPriors {
+    /** Per weight, row-major; read before the tensor's weights change. */
+    double[] of(TensorMeta tensor) throws IOException;
+  }
+
+  /**
+   * The adaptive reconstruction after any mask: per candidate of {@code masks}, as many weights as the mask prunes
+   * (or its N:M structure), re-chosen block by block as SparseGPT chooses them while it updates the kept weights
+   * ({@link SparseGpt#pruneWithPrior}), each saliency {@code w²/U_jj²} weighted by {@code e^prior} (the method's
+   * own score less its magnitude term, raised to a power), on the reconstruction's Hessian
+   * {@code H_dom + λ·c·H_gen}. The plan's budget per tensor stays; which weights carry it may change.
+   *
+   * @return the new masks (by tensor, in the model's order) and per tensor the reconstruction error of the plan's
+   *     mask without updates ({@code before}) and of the new mask with them ({@code after}), relative as in
+   *     {@link #reconstruct}
+   */
+  public static Adaptive adaptive(Model model, Map<String, byte[]> masks, LogPriors priors, Structure structure,
+      double generalWeight, int block, double dampening) throws IOException {
+    var newMasks = new LinkedHashMap<String, byte[]>();
+    var errors = new ArrayList<Reconstruction>();
+    for (var t : model.tensors()) {
+      var mask = masks.get(t.name());
+      if (mask == null) {
+        continue;
+      }
+      int rows = (int) t.shape()[0];
+      int cols = Math.toIntExact(t.size() / rows);
+      var inputs = model.inputs(t);
+      if (!inputs.hasGrams()) {
+        throw new IllegalArgumentException("tensor " + t.name() + " has no input Gram matrix Σx·xᵀ, which the "
+            + "adaptive reconstruction needs: collect the statistics with it among the methods");
+      }
+      long k = 0;
+      for (byte b : mask) {
+        k += b == 0 ? 1 : 0;
+      }
+      var h = weightedHessian(t.name(), inputs, generalWeight, cols);
+      var prior = priors.of(t);
+      var w = widen(model.weights(t));
+      var result = SparseGpt.pruneWithPrior(t.name(), w, rows, cols, h, k, prior, structure, block, dampening);
+      double before = error(w, masked(w, mask), h, rows, cols);
+      double after = error(w, result.weights(), h, rows, cols);
+      double energy = error(w, new double[w.length], h, rows, cols);
+      model.update(t, result.weights());
+      newMasks.put(t.name(), result.mask());
+      errors.add(new Reconstruction(t.name(), energy > 0 ? before / energy : 0, energy > 0 ? after / energy : 0));
+    }
+    return new Adaptive(newMasks, errors);
+  }
+
+  /** The adaptive reconstruction's masks and errors. */
+  public record Adaptive(Map<String, byte[]> masks, List<Reconstruction> errors) {}
+
   /** A tensor's relative reconstruction error of its mask before and after the update. */
   public record Reconstruction(String tensor, double before, double after) {}
 

@@ -12,7 +12,9 @@ import java.util.Map;
  * <p>Keys: {@code beta}, {@code gamma}, {@code alpha} (every DAI), and for {@code dai-calibrated} {@code q}
  * (Fisher exponent), {@code lambda} (general weight), {@code a} (alignment weight), {@code window}
  * (alignment window), {@code rank1} (0 or 1), {@code floor} (κ of the Fisher floor), {@code input} (r of the
- * input term, {@link ScoringConfig.Calibrated#inputExponent}); for {@code wanda} and
+ * input term, {@link ScoringConfig.Calibrated#inputExponent}), {@code adaptive} (p ≥ 0: the mask re-chosen by SparseGPT's
+ * adaptive selection weighted by the score's prior to the power p, with the reconstruction,
+ * {@link LayerwisePruner#adaptive}); for {@code wanda} and
  * {@code sparsegpt} {@code n} and {@code m} (an N:M structure, e.g. {@code sparsegpt:n=2:m=4}); for every other
  * method {@code reconstruct} (0 or 1: the OBS reconstruction of the kept weights after the mask, e.g.
  * {@code dai-calibrated:reconstruct=1}, the reconstructing DAI).
@@ -52,14 +54,15 @@ public record MethodSpec(String label, ScoringMethod method, Map<String, Double>
       var key = kv[0].trim().toLowerCase(Locale.ROOT);
       boolean known = switch (key) {
         case "beta", "gamma", "alpha" -> true;
-        case "q", "lambda", "a", "window", "rank1", "floor", "input" -> method == ScoringMethod.DAI_CALIBRATED;
+        case "q", "lambda", "a", "window", "rank1", "floor", "input", "adaptive" ->
+            method == ScoringMethod.DAI_CALIBRATED;
         case "n", "m" -> method.layerwise();
         case "reconstruct" -> !method.layerwise() || method == ScoringMethod.WANDA;
         default -> false;
       };
       if (!known) {
         throw new IllegalArgumentException("method \"" + text + "\": " + method.cliName() + " has no parameter \""
-            + key + "\" (beta, gamma, alpha; dai-calibrated also q, lambda, a, window, rank1, floor, input; wanda and "
+            + key + "\" (beta, gamma, alpha; dai-calibrated also q, lambda, a, window, rank1, floor, input, adaptive; wanda and "
             + "sparsegpt n, m; all but sparsegpt reconstruct)");
       }
       double v;
@@ -106,13 +109,33 @@ public record MethodSpec(String label, ScoringMethod method, Map<String, Double>
     return new Structure((int) n, (int) m);
   }
 
-  /** Whether the kept weights are reconstructed (OBS, {@link LayerwisePruner#reconstruct}) after the mask. */
+  /**
+   * Whether the kept weights are reconstructed (OBS, {@link LayerwisePruner#reconstruct}) after the mask: with
+   * {@code reconstruct=1}, and with {@code adaptive}, which reconstructs while it re-chooses the mask.
+   */
   public boolean reconstruct() {
     double r = get("reconstruct", 0);
     if (r != 0 && r != 1) {
       throw new IllegalArgumentException("method \"" + label + "\": reconstruct must be 0 or 1");
     }
-    return r == 1;
+    return r == 1 || adaptive();
+  }
+
+  /**
+   * Whether the mask's positions are re-chosen by SparseGPT's adaptive selection weighted by this method's
+   * score ({@code adaptive=p}, {@link LayerwisePruner#adaptive}); {@link #priorExponent} is p.
+   */
+  public boolean adaptive() {
+    return overrides.containsKey("adaptive");
+  }
+
+  /** The power of the score's prior in the adaptive selection (0: SparseGPT's own saliency at this plan's budget). */
+  public double priorExponent() {
+    double p = get("adaptive", 0);
+    if (!(p >= 0) || Double.isInfinite(p)) {
+      throw new IllegalArgumentException("method \"" + label + "\": adaptive must be a number ≥ 0");
+    }
+    return p;
   }
 
   /**

@@ -65,7 +65,38 @@ public final class SparseGpt {
       throw new IllegalArgumentException("tensor " + name + ": cannot prune " + k + " of " + rows + "×" + cols
           + " weights");
     }
-    return run(name, weights, rows, cols, hessian, null, structure, k, block, dampening);
+    return run(name, weights, rows, cols, hessian, null, null, structure, k, block, dampening);
+  }
+
+  /**
+   * SparseGPT's adaptive mask with a prior: each weight's saliency {@code w²/U_jj²} times {@code e^logPrior},
+   * compared as {@code log(w²/U_jj²) + logPrior} (a weight already 0 is pruned first). Pruning exactly {@code k}
+   * weights when unstructured, as {@link #prune(String, double[], int, int, double[], long, Structure, int, double)}.
+   * A prior of zeros selects what SparseGPT selects.
+   *
+   * @param logPrior per weight, row-major like {@code weights}; finite
+   */
+  public static Result pruneWithPrior(String name, double[] weights, int rows, int cols, double[] hessian, long k,
+      double[] logPrior, Structure structure, int block, double dampening) {
+    if (logPrior.length != weights.length) {
+      throw new IllegalArgumentException("tensor " + name + ": prior has " + logPrior.length + " values, the weights "
+          + weights.length);
+    }
+    for (int i = 0; i < logPrior.length; i++) {
+      if (!Double.isFinite(logPrior[i])) {
+        throw new IllegalArgumentException("tensor " + name + ": prior of weight " + i + " is " + logPrior[i]);
+      }
+    }
+    Objects.requireNonNull(structure, "structure");
+    if (!structure.unstructured() && cols % structure.m() != 0) {
+      throw new IllegalArgumentException("tensor " + name + ": " + cols + " input columns are not a multiple of the "
+          + structure + " group size " + structure.m());
+    }
+    if (k < 0 || k > (long) rows * cols) {
+      throw new IllegalArgumentException("tensor " + name + ": cannot prune " + k + " of " + rows + "×" + cols
+          + " weights");
+    }
+    return run(name, weights, rows, cols, hessian, null, logPrior, structure, k, block, dampening);
   }
 
   /**
@@ -78,11 +109,11 @@ public final class SparseGpt {
       throw new IllegalArgumentException("tensor " + name + ": mask has " + mask.length + " values, the weights "
           + rows + "×" + cols);
     }
-    return run(name, weights, rows, cols, hessian, mask, Structure.UNSTRUCTURED, 0, block, dampening);
+    return run(name, weights, rows, cols, hessian, mask, null, Structure.UNSTRUCTURED, 0, block, dampening);
   }
 
   private static Result run(String name, double[] weights, int rows, int cols, double[] hessian, byte[] fixedMask,
-      Structure structure, long k, int block, double dampening) {
+      double[] logPrior, Structure structure, long k, int block, double dampening) {
     if (weights.length != (long) rows * cols) {
       throw new IllegalArgumentException("tensor " + name + ": " + weights.length + " weights, shape " + rows + "×"
           + cols);
@@ -133,11 +164,11 @@ public final class SparseGpt {
           }
         }
       } else if (blockBudgets != null) {
-        selectLowest(w, u, rows, cols, start, end, blockBudgets[b], mask);
+        selectLowest(w, u, logPrior, rows, cols, start, end, blockBudgets[b], mask);
       }
       for (int j = start; j < end; j++) {
         if (pruneInGroup > 0 && fixedMask == null && (j - start) % structure.m() == 0) {
-          selectPerRowGroup(w, u, rows, cols, j, structure.m(), pruneInGroup, mask);
+          selectPerRowGroup(w, u, logPrior, rows, cols, j, structure.m(), pruneInGroup, mask);
         }
         double d = u[j * cols + j];
         for (int r = 0; r < rows; r++) {
@@ -205,8 +236,8 @@ public final class SparseGpt {
   }
 
   /** Marks the {@code count} lowest {@code w²/U_jj²} of the block's columns pruned (ties: lower flat index first). */
-  private static void selectLowest(double[] w, double[] u, int rows, int cols, int start, int end, long count,
-      byte[] mask) {
+  private static void selectLowest(double[] w, double[] u, double[] logPrior, int rows, int cols, int start, int end,
+      long count, byte[] mask) {
     if (count == 0) {
       return;
     }
@@ -216,9 +247,7 @@ public final class SparseGpt {
     var order = new Integer[size];
     for (int r = 0; r < rows; r++) {
       for (int j = start; j < end; j++) {
-        double d = u[j * cols + j];
-        double v = w[r * cols + j];
-        scores[r * width + (j - start)] = v * v / (d * d);
+        scores[r * width + (j - start)] = saliency(w, u, logPrior, cols, r, j);
       }
     }
     for (int i = 0; i < size; i++) {
@@ -235,16 +264,13 @@ public final class SparseGpt {
   }
 
   /** In each row, the {@code prune} lowest {@code w²/U_jj²} of columns {@code [from, from + m)} (ties: lower column). */
-  private static void selectPerRowGroup(double[] w, double[] u, int rows, int cols, int from, int m, int prune,
-      byte[] mask) {
+  private static void selectPerRowGroup(double[] w, double[] u, double[] logPrior, int rows, int cols, int from,
+      int m, int prune, byte[] mask) {
     var scores = new double[m];
     var order = new Integer[m];
     for (int r = 0; r < rows; r++) {
       for (int g = 0; g < m; g++) {
-        int j = from + g;
-        double d = u[j * cols + j];
-        double v = w[r * cols + j];
-        scores[g] = v * v / (d * d);
+        scores[g] = saliency(w, u, logPrior, cols, r, from + g);
         order[g] = g;
       }
       Arrays.sort(order, (a, b) -> {
@@ -255,6 +281,17 @@ public final class SparseGpt {
         mask[r * cols + from + order[i]] = 0;
       }
     }
+  }
+
+  /** {@code w²/U_jj²}, or with a prior {@code log(w²/U_jj²) + logPrior} (−∞ for a weight already 0). */
+  private static double saliency(double[] w, double[] u, double[] logPrior, int cols, int r, int j) {
+    double d = u[j * cols + j];
+    double v = w[r * cols + j];
+    if (logPrior == null) {
+      return v * v / (d * d);
+    }
+    return v == 0 ? Double.NEGATIVE_INFINITY : 2 * (Math.log(Math.abs(v)) - Math.log(Math.abs(d)))
+        + logPrior[r * cols + j];
   }
 
   /**
