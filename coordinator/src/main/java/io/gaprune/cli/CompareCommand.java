@@ -19,8 +19,8 @@ import picocli.CommandLine.Spec;
     description = "Computes the statistics once, then prunes with each method at each sparsity and structure "
         + "(--sparsities, --structures) and evaluates it beside the dense model: dai, dai-reference, dai-calibrated, "
         + "magnitude, fisher-domain, fisher-general, random by default; wanda and sparsegpt (and any method's "
-        + "variants, e.g. dai-calibrated:reconstruct=1) when --methods names them. Writes the table to "
-        + "--out as report.json, report.md and report.html, and each method's masks to masks/.")
+        + "variants, e.g. dai-calibrated:reconstruct=1 or dai-calibrated:adaptive=1) when --methods names them. "
+        + "Writes the table to --out as report.json, report.md and report.html, and each method's masks to masks/.")
 public final class CompareCommand extends PipelineCommand implements Callable<Integer> {
 
   @Spec picocli.CommandLine.Model.CommandSpec spec;

@@ -20,8 +20,8 @@ public final class RunCommand extends PipelineCommand implements Callable<Intege
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
   @Option(names = "--scoring", defaultValue = MethodSpec.DEFAULT_SCORING,
-      description = "dai-calibrated[:q=..:lambda=..:a=..:floor=..][:reconstruct=1], dai, dai-reference, magnitude, "
-          + "fisher-domain, fisher-general, random, wanda[:n=2:m=4], sparsegpt[:n=2:m=4] (default ${DEFAULT-VALUE})")
+      description = "dai-calibrated[:q=..:lambda=..:a=..:floor=..][:reconstruct=1|:adaptive=p], dai, dai-reference, "
+          + "magnitude, fisher-domain, fisher-general, random, wanda[:n=2:m=4], sparsegpt[:n=2:m=4] (default ${DEFAULT-VALUE})")
   String scoring;
 
   @Override

@@ -122,7 +122,8 @@ class LayerwiseMethodsPipelineTest {
         again, PipelineOptions.ScoringParameters.paper(), saved, false);
     notes.clear();
     new PruningPipeline(fromFile, progress, System.err).compare(List.of(MethodSpec.parse("wanda"),
-        MethodSpec.parse("dai-calibrated:input=1")), List.of(0.5), false);
+        MethodSpec.parse("dai-calibrated:input=1"), MethodSpec.parse("dai-calibrated:adaptive=1")), List.of(0.5),
+        false);
     assertTrue(notes.stream().anyMatch(n -> n.startsWith("statistics from " + saved) && n.endsWith(
         ", 12 tensors, input statistics Σx² and Σx·xᵀ")), notes.toString());
     var replanned = Masks.read(again.resolve("masks/wanda.safetensors"));
@@ -134,5 +135,33 @@ class LayerwiseMethodsPipelineTest {
     for (var e : inputTerm.entrySet()) {
       assertArrayEquals(e.getValue(), inputTermAgain.get(e.getKey()), "input term from the file " + e.getKey());
     }
+    // the adaptive reconstruction: dai-calibrated's count per tensor, other weights chosen, a lower error
+    var adaptiveFile = again.resolve("masks/dai-calibrated_adaptive_1.safetensors");
+    var adaptive = Masks.read(adaptiveFile);
+    assertEquals(dai.keySet(), adaptive.keySet());
+    long moved = 0;
+    for (var e : dai.entrySet()) {
+      var other = adaptive.get(e.getKey());
+      long pruned = 0;
+      long prunedAdaptive = 0;
+      for (int i = 0; i < other.length; i++) {
+        pruned += 1 - e.getValue()[i];
+        prunedAdaptive += 1 - other[i];
+        moved += e.getValue()[i] != other[i] ? 1 : 0;
+      }
+      assertEquals(pruned, prunedAdaptive, "the plan's budget of " + e.getKey());
+    }
+    assertTrue(moved > 0, "the adaptive selection moved no weight");
+    try (var file = io.gaprune.model.safetensors.SafetensorsFile.open(adaptiveFile)) {
+      assertEquals("1.0", file.metadata().get("gaprune.adaptive"));
+      assertEquals("masks", file.metadata().get("gaprune.kind"));
+    }
+    var adaptivePattern = Pattern.compile("adaptive reconstruction of 12 tensors, mean relative error on the "
+        + "calibration inputs ([0-9.]+) \\(the plan's mask\\) -> ([0-9.]+)");
+    var adaptiveLine = notes.stream().filter(n -> adaptivePattern.matcher(n).find()).findFirst().orElseThrow(() ->
+        new AssertionError("no adaptive reconstruction note in " + notes));
+    var am = adaptivePattern.matcher(adaptiveLine);
+    assertTrue(am.find());
+    assertTrue(Double.parseDouble(am.group(2)) < Double.parseDouble(am.group(1)), adaptiveLine);
   }
 }

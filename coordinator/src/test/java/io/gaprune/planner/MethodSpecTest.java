@@ -45,6 +45,15 @@ class MethodSpecTest {
     assertEquals(io.gaprune.protocol.InputStatistics.INPUT_GRAMS,
         MethodSpec.parse("dai-calibrated:input=1:reconstruct=1").inputStatistics());
     assertTrue(error("dai:input=1").contains("dai has no parameter \"input\""));
+    // the adaptive reconstruction reconstructs, so it reads the Gram matrices; p is the prior's power
+    var adaptive = MethodSpec.parse("dai-calibrated:adaptive=0.5");
+    assertTrue(adaptive.adaptive() && adaptive.reconstruct());
+    assertEquals(0.5, adaptive.priorExponent());
+    assertEquals(io.gaprune.protocol.InputStatistics.INPUT_GRAMS, adaptive.inputStatistics());
+    assertTrue(!MethodSpec.parse("dai-calibrated:reconstruct=1").adaptive());
+    assertTrue(error("magnitude:adaptive=1").contains("magnitude has no parameter \"adaptive\""));
+    assertTrue(assertThrows(IllegalArgumentException.class,
+        () -> MethodSpec.parse("dai-calibrated:adaptive=-1").priorExponent()).getMessage().contains("≥ 0"));
     assertTrue(error("sparsegpt:reconstruct=1").contains("sparsegpt has no parameter \"reconstruct\""));
     assertTrue(error("magnitude:n=2").contains("no parameter \"n\""));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> MethodSpec.parse("wanda:n=4:m=4").structure())

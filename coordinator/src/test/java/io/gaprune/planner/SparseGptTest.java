@@ -99,7 +99,7 @@ class SparseGptTest {
     }
   }
 
-  private static long zeros(byte[] mask) {
+  static long zeros(byte[] mask) {
     long n = 0;
     for (byte b : mask) {
       n += b == 0 ? 1 : 0;
@@ -179,6 +179,47 @@ class SparseGptTest {
         assertEquals(0.0, r.weights()[i]);
       }
     }
+  }
+
+  @Test
+  void aPriorOfZerosSelectsWhatSparseGptSelectsAndAStrongPriorDecides() {
+    var layer = Layer.random(13, 12, 40, 300);
+    var h = layer.hessian();
+    long k = Budgets.global(0.6, 12 * 40);
+    for (var structure : new Structure[] {Structure.UNSTRUCTURED, new Structure(2, 4)}) {
+      var plain = SparseGpt.prune("t", layer.w(), 12, 40, h, k, structure, 16, 0.01);
+      var zero = SparseGpt.pruneWithPrior("t", layer.w(), 12, 40, h, k, new double[12 * 40], structure, 16, 0.01);
+      assertArrayEquals(plain.mask(), zero.mask(), structure.toString());
+      assertArrayEquals(plain.weights(), zero.weights(), 0.0, structure.toString());
+      // +30 on every fourth column: those weights are kept whatever their saliency; unstructured, +30 on row 0
+      // (kept) and −30 on row 1 (pruned first: each block's budget, 60% of it, holds row 1 and more)
+      var prior = new double[12 * 40];
+      for (int r = 0; r < 12; r++) {
+        for (int j = 0; j < 40; j++) {
+          prior[r * 40 + j] = j % 4 == 0 ? 30 : !structure.unstructured() ? 0 : r == 0 ? 30 : r == 1 ? -30 : 0;
+        }
+      }
+      var guided = SparseGpt.pruneWithPrior("t", layer.w(), 12, 40, h, k, prior, structure, 16, 0.01);
+      assertEquals(structure.unstructured() ? k : 12 * 40 / 2, zeros(guided.mask()), structure.toString());
+      for (int r = 0; r < 12; r++) {
+        for (int j = 0; j < 40; j++) {
+          byte m = guided.mask()[r * 40 + j];
+          if (j % 4 == 0 || (structure.unstructured() && r == 0)) {
+            assertEquals(1, m, structure + ": row " + r + " column " + j + " has the strong prior");
+          } else if (structure.unstructured() && r == 1) {
+            assertEquals(0, m, structure + ": row 1 column " + j + " has the weak prior");
+          }
+        }
+      }
+      assertTrue(layer.error(guided.weights()) < layer.error(layer.masked(guided.mask())),
+          structure + ": the updates still lower the error of the guided mask");
+    }
+    var nan = new double[12 * 40];
+    nan[17] = Double.NaN;
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> SparseGpt.pruneWithPrior("layer.3", layer.w(), 12,
+        40, h, k, nan, Structure.UNSTRUCTURED, 16, 0.01)).getMessage().contains("layer.3: prior of weight 17 is NaN"));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> SparseGpt.pruneWithPrior("layer.3", layer.w(), 12,
+        40, h, k, new double[3], Structure.UNSTRUCTURED, 16, 0.01)).getMessage().contains("prior has 3 values"));
   }
 
   @Test
