@@ -95,6 +95,7 @@ public final class PruningPipeline {
     var spec = MethodSpec.parse(options.scoring());
     var point = new PruningPoint(options.structure(), options.sparsity());
     checkOwl(List.of(spec), List.of(point));
+    checkAdaptive(List.of(spec));
     var out = Files.createDirectories(options.out());
     checkStatisticsFile(List.of(spec));
     var datasets = readInputs();
@@ -172,6 +173,7 @@ public final class PruningPipeline {
       throw new IllegalArgumentException("compare needs at least one method and one sparsity");
     }
     checkOwl(methods, points);
+    checkAdaptive(methods);
     var out = Files.createDirectories(options.out());
     var masksDir = Files.createDirectories(out.resolve("masks"));
     checkStatisticsFile(methods);
@@ -429,6 +431,25 @@ public final class PruningPipeline {
     for (var m : methods) {
       if (!m.structure().unstructured()) {
         throw OwlBudgets.structureRefused(m.structure());
+      }
+    }
+  }
+
+  /**
+   * The adaptive reconstruction reads the calibrated score less its magnitude term, which a post-process or the
+   * fusion term would change into something else: refused before any work, as is a bad power.
+   */
+  private void checkAdaptive(List<MethodSpec> methods) {
+    for (var m : methods) {
+      if (!m.adaptive()) {
+        continue;
+      }
+      m.priorExponent();
+      var config = m.apply(options.scoringParameters().config(m.method(), options.seed()));
+      if (config.postProcess() != io.gaprune.planner.PostProcess.NONE || config.fusion()) {
+        throw new IllegalArgumentException("method \"" + m.label() + "\": adaptive weighs SparseGPT's saliency by "
+            + "the calibrated score less its magnitude term, which --post-process " + config.postProcess()
+            + (config.fusion() ? " and the fusion term change" : " changes") + "; leave them at their defaults");
       }
     }
   }

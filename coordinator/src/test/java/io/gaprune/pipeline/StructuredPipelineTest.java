@@ -136,6 +136,15 @@ class StructuredPipelineTest {
     assertTrue(refused.contains("statistics file " + saved + " holds input statistics Σx² (no Gram matrices "
         + "Σx·xᵀ), but sparsegpt needs the Gram matrices Σx·xᵀ: compute the statistics again with --save-statistics and "
         + "sparsegpt among the methods"), refused);
+    // the adaptive reconstruction's prior is the calibrated score less 2·log|θ|: a post-process would change it,
+    // and the power must be a number ≥ 0; both refused before the statistics are read
+    refused = failure(new CompareCommand(), concat(common, "--out", dir.resolve("refused-post").toString(),
+        "--statistics", saved.toString(), "--methods", "dai-calibrated:adaptive=1", "--post-process", "rank"));
+    assertTrue(refused.contains("method \"dai-calibrated:adaptive=1\": adaptive weighs SparseGPT's saliency by the "
+        + "calibrated score less its magnitude term, which --post-process rank changes"), refused);
+    refused = failure(new CompareCommand(), concat(common, "--out", dir.resolve("refused-power").toString(),
+        "--statistics", saved.toString(), "--methods", "dai-calibrated:adaptive=-2"));
+    assertTrue(refused.contains("adaptive must be a number ≥ 0"), refused);
 
     // compare from the saved statistics: every method at 70% and at 2:4, one row each
     var table = dir.resolve("compare");
