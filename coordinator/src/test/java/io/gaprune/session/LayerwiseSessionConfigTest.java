@@ -39,6 +39,12 @@ class LayerwiseSessionConfigTest {
     e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(SessionConfig.newBuilder()
         .setSessionId("s").setScoring("magnitude:reconstruct=1").build(), 1 << 20));
     assertTrue(e.getMessage().contains("updates the kept weights"), e.getMessage());
+    // the adaptive DAI: the same refusal when planning, the Gram matrices when collecting
+    e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(SessionConfig.newBuilder()
+        .setSessionId("s").setScoring("dai-calibrated:adaptive=1").build(), 1 << 20));
+    assertTrue(e.getMessage().contains("updates the kept weights"), e.getMessage());
+    assertEquals(InputStatistics.INPUT_GRAMS, Partitioner.resolve(statisticsOnly.clone()
+        .setScoring("dai-calibrated:adaptive=1").build(), 1 << 20).getInputStatistics());
   }
 
   @Test
