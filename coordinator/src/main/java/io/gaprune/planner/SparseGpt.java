@@ -56,15 +56,7 @@ public final class SparseGpt {
   /** SparseGPT pruning exactly {@code k} weights of the layer when unstructured (N:M ignores {@code k}). */
   public static Result prune(String name, double[] weights, int rows, int cols, double[] hessian, long k,
       Structure structure, int block, double dampening) {
-    Objects.requireNonNull(structure, "structure");
-    if (!structure.unstructured() && cols % structure.m() != 0) {
-      throw new IllegalArgumentException("tensor " + name + ": " + cols + " input columns are not a multiple of the "
-          + structure + " group size " + structure.m());
-    }
-    if (k < 0 || k > (long) rows * cols) {
-      throw new IllegalArgumentException("tensor " + name + ": cannot prune " + k + " of " + rows + "×" + cols
-          + " weights");
-    }
+    checkBudget(name, rows, cols, k, structure);
     return run(name, weights, rows, cols, hessian, null, null, structure, k, block, dampening);
   }
 
@@ -87,6 +79,11 @@ public final class SparseGpt {
         throw new IllegalArgumentException("tensor " + name + ": prior of weight " + i + " is " + logPrior[i]);
       }
     }
+    checkBudget(name, rows, cols, k, structure);
+    return run(name, weights, rows, cols, hessian, null, logPrior, structure, k, block, dampening);
+  }
+
+  private static void checkBudget(String name, int rows, int cols, long k, Structure structure) {
     Objects.requireNonNull(structure, "structure");
     if (!structure.unstructured() && cols % structure.m() != 0) {
       throw new IllegalArgumentException("tensor " + name + ": " + cols + " input columns are not a multiple of the "
@@ -96,7 +93,6 @@ public final class SparseGpt {
       throw new IllegalArgumentException("tensor " + name + ": cannot prune " + k + " of " + rows + "×" + cols
           + " weights");
     }
-    return run(name, weights, rows, cols, hessian, null, logPrior, structure, k, block, dampening);
   }
 
   /**
