@@ -109,29 +109,9 @@ public final class LayerwisePruner {
    */
   public static List<Reconstruction> reconstruct(Model model, Map<String, byte[]> masks, double generalWeight,
       int block, double dampening) throws IOException {
-    var out = new ArrayList<Reconstruction>();
-    for (var t : model.tensors()) {
-      var mask = masks.get(t.name());
-      if (mask == null) {
-        continue;
-      }
-      int rows = (int) t.shape()[0];
-      int cols = Math.toIntExact(t.size() / rows);
-      var inputs = model.inputs(t);
-      if (!inputs.hasGrams()) {
-        throw new IllegalArgumentException("tensor " + t.name() + " has no input Gram matrix Σx·xᵀ, which the "
-            + "reconstruction needs: collect the statistics with reconstruct=1 among the methods");
-      }
-      var h = weightedHessian(t.name(), inputs, generalWeight, cols);
-      var w = widen(model.weights(t));
-      var result = SparseGpt.reconstruct(t.name(), w, rows, cols, h, mask, block, dampening);
-      double before = error(w, masked(w, mask), h, rows, cols);
-      double after = error(w, result.weights(), h, rows, cols);
-      double energy = error(w, new double[w.length], h, rows, cols);
-      model.update(t, result.weights());
-      out.add(new Reconstruction(t.name(), energy > 0 ? before / energy : 0, energy > 0 ? after / energy : 0));
-    }
-    return out;
+    return reconstructEach(model, masks, generalWeight, "the reconstruction needs: collect the statistics with "
+        + "reconstruct=1 among the methods", (t, w, rows, cols, h, mask) ->
+        SparseGpt.reconstruct(t.name(), w, rows, cols, h, mask, block, dampening)).errors();
   }
 
   /** A tensor's scores turned into the adaptive mask's log-prior ({@link #adaptive}). */
@@ -154,6 +134,29 @@ public final class LayerwisePruner {
    */
   public static Adaptive adaptive(Model model, Map<String, byte[]> masks, LogPriors priors, Structure structure,
       double generalWeight, int block, double dampening) throws IOException {
+    return reconstructEach(model, masks, generalWeight, "the adaptive reconstruction needs: collect the statistics "
+        + "with it among the methods", (t, w, rows, cols, h, mask) -> {
+          long k = 0;
+          for (byte v : mask) {
+            k += v == 0 ? 1 : 0;
+          }
+          return SparseGpt.pruneWithPrior(t.name(), w, rows, cols, h, k, priors.of(t), structure, block, dampening);
+        });
+  }
+
+  /** One layer's OBS step on the reconstruction's Hessian, given the plan's mask of the layer. */
+  @FunctionalInterface
+  private interface ObsStep {
+    SparseGpt.Result apply(TensorMeta t, double[] weights, int rows, int cols, double[] hessian, byte[] mask)
+        throws IOException;
+  }
+
+  /**
+   * Per candidate of {@code masks}: the step on {@code H_dom + λ·c·H_gen}, its weights written into the model,
+   * its mask kept, and the relative errors of the plan's mask before and of the step's result after.
+   */
+  private static Adaptive reconstructEach(Model model, Map<String, byte[]> masks, double generalWeight,
+      String needsGrams, ObsStep step) throws IOException {
     var newMasks = new LinkedHashMap<String, byte[]>();
     var errors = new ArrayList<Reconstruction>();
     for (var t : model.tensors()) {
@@ -165,17 +168,12 @@ public final class LayerwisePruner {
       int cols = Math.toIntExact(t.size() / rows);
       var inputs = model.inputs(t);
       if (!inputs.hasGrams()) {
-        throw new IllegalArgumentException("tensor " + t.name() + " has no input Gram matrix Σx·xᵀ, which the "
-            + "adaptive reconstruction needs: collect the statistics with it among the methods");
-      }
-      long k = 0;
-      for (byte b : mask) {
-        k += b == 0 ? 1 : 0;
+        throw new IllegalArgumentException("tensor " + t.name() + " has no input Gram matrix Σx·xᵀ, which "
+            + needsGrams);
       }
       var h = weightedHessian(t.name(), inputs, generalWeight, cols);
-      var prior = priors.of(t);
       var w = widen(model.weights(t));
-      var result = SparseGpt.pruneWithPrior(t.name(), w, rows, cols, h, k, prior, structure, block, dampening);
+      var result = step.apply(t, w, rows, cols, h, mask);
       double before = error(w, masked(w, mask), h, rows, cols);
       double after = error(w, result.weights(), h, rows, cols);
       double energy = error(w, new double[w.length], h, rows, cols);
