@@ -206,29 +206,39 @@ public final class LayerwisePruner {
     return PackedSymmetric.unpack(packed, cols);
   }
 
-  /** {@code tr((W − V)·H·(W − V)ᵀ)} = {@code ‖W·X − V·X‖²} on the inputs whose Gram matrix is H. */
+  /**
+   * {@code tr((W − V)·H·(W − V)ᵀ)} = {@code ‖W·X − V·X‖²} on the inputs whose Gram matrix is H: rows in parallel,
+   * their sums added in row order (the same value at any thread count).
+   */
   static double error(double[] w, double[] v, double[] h, int rows, int cols) {
-    double total = 0;
-    var d = new double[cols];
-    for (int r = 0; r < rows; r++) {
+    var perRow = new double[rows];
+    ParallelRows.shared().forEach(0, rows, (long) cols * cols, r -> {
+      var d = new double[cols];
       boolean any = false;
       for (int j = 0; j < cols; j++) {
         d[j] = w[r * cols + j] - v[r * cols + j];
         any |= d[j] != 0;
       }
       if (!any) {
-        continue;
+        return;
       }
+      double total = 0;
       for (int i = 0; i < cols; i++) {
         if (d[i] == 0) {
           continue;
         }
         double s = 0;
+        int hi = i * cols;
         for (int j = 0; j < cols; j++) {
-          s += h[i * cols + j] * d[j];
+          s += h[hi + j] * d[j];
         }
         total += d[i] * s;
       }
+      perRow[r] = total;
+    });
+    double total = 0;
+    for (double e : perRow) {
+      total += e;
     }
     return total;
   }

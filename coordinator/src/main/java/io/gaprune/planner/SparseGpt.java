@@ -57,7 +57,7 @@ public final class SparseGpt {
   public static Result prune(String name, double[] weights, int rows, int cols, double[] hessian, long k,
       Structure structure, int block, double dampening) {
     checkBudget(name, rows, cols, k, structure);
-    return run(name, weights, rows, cols, hessian, null, null, structure, k, block, dampening);
+    return run(name, weights, rows, cols, hessian, null, null, structure, k, block, dampening, ParallelRows.shared());
   }
 
   /**
@@ -80,7 +80,8 @@ public final class SparseGpt {
       }
     }
     checkBudget(name, rows, cols, k, structure);
-    return run(name, weights, rows, cols, hessian, null, logPrior, structure, k, block, dampening);
+    return run(name, weights, rows, cols, hessian, null, logPrior, structure, k, block, dampening,
+        ParallelRows.shared());
   }
 
   private static void checkBudget(String name, int rows, int cols, long k, Structure structure) {
@@ -105,11 +106,18 @@ public final class SparseGpt {
       throw new IllegalArgumentException("tensor " + name + ": mask has " + mask.length + " values, the weights "
           + rows + "×" + cols);
     }
-    return run(name, weights, rows, cols, hessian, mask, null, Structure.UNSTRUCTURED, 0, block, dampening);
+    return run(name, weights, rows, cols, hessian, mask, null, Structure.UNSTRUCTURED, 0, block, dampening,
+        ParallelRows.shared());
   }
 
-  private static Result run(String name, double[] weights, int rows, int cols, double[] hessian, byte[] fixedMask,
-      double[] logPrior, Structure structure, long k, int block, double dampening) {
+  /**
+   * The one algorithm behind {@link #prune}, {@link #pruneWithPrior} and {@link #reconstruct}, on {@code par}'s
+   * threads (the same bits at any count).
+   *
+   * @param fixedMask the mask to reconstruct, or null to select one (with {@code logPrior} when not null)
+   */
+  static Result run(String name, double[] weights, int rows, int cols, double[] hessian, byte[] fixedMask,
+      double[] logPrior, Structure structure, long k, int block, double dampening, ParallelRows par) {
     if (weights.length != (long) rows * cols) {
       throw new IllegalArgumentException("tensor " + name + ": " + weights.length + " weights, shape " + rows + "×"
           + cols);
@@ -144,58 +152,54 @@ public final class SparseGpt {
     for (int j = 0; j < cols; j++) {
       h[j * cols + j] += damp;
     }
-    double[] u = upperCholeskyOfInverse(name, h, cols);
+    double[] u = upperCholeskyOfInverse(name, h, cols, par);
+    h = null; // not needed once U is there: free before the updates
     var mask = new byte[rows * cols];
     Arrays.fill(mask, (byte) 1);
     long[] blockBudgets = fixedMask == null && structure.unstructured() ? blockBudgets(k, rows, cols, block) : null;
     int pruneInGroup = structure.unstructured() ? 0 : structure.m() - structure.n();
     for (int start = 0, b = 0; start < cols; start += block, b++) {
+      int from = start;
       int end = Math.min(cols, start + block);
       int width = end - start;
-      var err = new double[rows * width];
-      if (fixedMask != null) {
-        for (int r = 0; r < rows; r++) {
-          for (int j = start; j < end; j++) {
-            mask[r * cols + j] = fixedMask[r * cols + j];
-          }
-        }
-      } else if (blockBudgets != null) {
-        selectLowest(w, u, logPrior, rows, cols, start, end, blockBudgets[b], mask);
+      if (fixedMask == null && blockBudgets != null) {
+        selectLowest(w, u, logPrior, rows, cols, start, end, blockBudgets[b], mask, par);
       }
-      for (int j = start; j < end; j++) {
-        if (pruneInGroup > 0 && fixedMask == null && (j - start) % structure.m() == 0) {
-          selectPerRowGroup(w, u, logPrior, rows, cols, j, structure.m(), pruneInGroup, mask);
+      // rows are independent from here to the block's end: each row's updates read only its own weights and U
+      par.forEach(0, rows, (long) width * (cols - start), r -> {
+        int row = r * cols;
+        if (fixedMask != null) {
+          System.arraycopy(fixedMask, row + from, mask, row + from, width);
         }
-        double d = u[j * cols + j];
-        for (int r = 0; r < rows; r++) {
-          int at = r * cols + j;
+        var err = new double[width];
+        for (int j = from; j < end; j++) {
+          if (pruneInGroup > 0 && fixedMask == null && (j - from) % structure.m() == 0) {
+            selectInRowGroup(w, u, logPrior, cols, r, j, structure.m(), pruneInGroup, mask);
+          }
+          int at = row + j;
           if (mask[at] != 0) {
             continue; // kept: q = w, no error from this column
           }
-          double e = w[at] / d;
-          err[r * width + (j - start)] = e;
+          double e = w[at] / u[j * cols + j];
+          err[j - from] = e;
           // inside the block, at once: the columns right of j up to the block's end
           for (int c = j + 1; c < end; c++) {
-            w[r * cols + c] -= e * u[j * cols + c];
+            w[row + c] -= e * u[j * cols + c];
           }
           w[at] = 0;
         }
-      }
-      if (end < cols) { // the lazy batch update of every column right of the block
-        for (int r = 0; r < rows; r++) {
-          for (int jj = 0; jj < width; jj++) {
-            double e = err[r * width + jj];
-            if (e == 0) {
-              continue;
-            }
-            int uRow = (start + jj) * cols;
-            int wRow = r * cols;
-            for (int c = end; c < cols; c++) {
-              w[wRow + c] -= e * u[uRow + c];
-            }
+        // the lazy batch update of every column right of the block
+        for (int jj = 0; jj < width && end < cols; jj++) {
+          double e = err[jj];
+          if (e == 0) {
+            continue;
+          }
+          int uRow = (from + jj) * cols;
+          for (int c = end; c < cols; c++) {
+            w[row + c] -= e * u[uRow + c];
           }
         }
-      }
+      });
     }
     long pruned = 0;
     for (int i = 0; i < mask.length; i++) {
@@ -233,19 +237,19 @@ public final class SparseGpt {
 
   /** Marks the {@code count} lowest {@code w²/U_jj²} of the block's columns pruned (ties: lower flat index first). */
   private static void selectLowest(double[] w, double[] u, double[] logPrior, int rows, int cols, int start, int end,
-      long count, byte[] mask) {
+      long count, byte[] mask, ParallelRows par) {
     if (count == 0) {
       return;
     }
     int width = end - start;
     int size = rows * width;
     var scores = new double[size];
-    var order = new Integer[size];
-    for (int r = 0; r < rows; r++) {
+    par.forEach(0, rows, width * 4L, r -> {
       for (int j = start; j < end; j++) {
         scores[r * width + (j - start)] = saliency(w, u, logPrior, cols, r, j);
       }
-    }
+    });
+    var order = new Integer[size];
     for (int i = 0; i < size; i++) {
       order[i] = i;
     }
@@ -259,23 +263,21 @@ public final class SparseGpt {
     }
   }
 
-  /** In each row, the {@code prune} lowest {@code w²/U_jj²} of columns {@code [from, from + m)} (ties: lower column). */
-  private static void selectPerRowGroup(double[] w, double[] u, double[] logPrior, int rows, int cols, int from,
-      int m, int prune, byte[] mask) {
+  /** In row {@code r}, the {@code prune} lowest {@code w²/U_jj²} of columns {@code [from, from + m)} (ties: lower column). */
+  private static void selectInRowGroup(double[] w, double[] u, double[] logPrior, int cols, int r, int from, int m,
+      int prune, byte[] mask) {
     var scores = new double[m];
     var order = new Integer[m];
-    for (int r = 0; r < rows; r++) {
-      for (int g = 0; g < m; g++) {
-        scores[g] = saliency(w, u, logPrior, cols, r, from + g);
-        order[g] = g;
-      }
-      Arrays.sort(order, (a, b) -> {
-        int c = Double.compare(scores[a], scores[b]);
-        return c != 0 ? c : Integer.compare(a, b);
-      });
-      for (int i = 0; i < prune; i++) {
-        mask[r * cols + from + order[i]] = 0;
-      }
+    for (int g = 0; g < m; g++) {
+      scores[g] = saliency(w, u, logPrior, cols, r, from + g);
+      order[g] = g;
+    }
+    Arrays.sort(order, (a, b) -> {
+      int c = Double.compare(scores[a], scores[b]);
+      return c != 0 ? c : Integer.compare(a, b);
+    });
+    for (int i = 0; i < prune; i++) {
+      mask[r * cols + from + order[i]] = 0;
     }
   }
 
@@ -293,48 +295,61 @@ public final class SparseGpt {
   /**
    * {@code U} upper triangular with {@code H⁻¹ = Uᵀ·U}: Cholesky {@code H = L·Lᵀ}, {@code H⁻¹ = L⁻ᵀ·L⁻¹}, then the
    * upper Cholesky factor of that (torch's {@code cholesky}, {@code cholesky_inverse}, {@code cholesky(upper=True)}).
+   * {@code L⁻¹} is held transposed, so that every inner product runs along rows in memory; each element is summed
+   * in the same order as the textbook loops.
    *
    * @throws IllegalArgumentException naming the tensor when {@code H} is not positive definite after dampening
    */
-  static double[] upperCholeskyOfInverse(String name, double[] h, int n) {
-    double[] l = cholesky(name, h, n, "the dampened Hessian");
-    // L⁻¹ (lower triangular), by forward substitution column by column
-    var li = new double[n * n];
-    for (int c = 0; c < n; c++) {
-      li[c * n + c] = 1 / l[c * n + c];
-      for (int r = c + 1; r < n; r++) {
-        double s = 0;
-        for (int t = c; t < r; t++) {
-          s += l[r * n + t] * li[t * n + c];
-        }
-        li[r * n + c] = -s / l[r * n + r];
-      }
-    }
+  static double[] upperCholeskyOfInverse(String name, double[] h, int n, ParallelRows par) {
+    double[] li = inverseTransposed(cholesky(name, h, n, "the dampened Hessian", par), n, par);
     // H⁻¹ = L⁻ᵀ·L⁻¹: (i, j) = Σ_{t ≥ max(i, j)} L⁻¹[t, i]·L⁻¹[t, j]
     var inv = new double[n * n];
-    for (int i = 0; i < n; i++) {
+    par.forEach(0, n, n / 2L * n / 2, i -> {
+      int ri = i * n;
       for (int j = i; j < n; j++) {
+        int rj = j * n;
         double s = 0;
         for (int t = j; t < n; t++) {
-          s += li[t * n + i] * li[t * n + j];
+          s += li[ri + t] * li[rj + t];
         }
-        inv[i * n + j] = s;
-        inv[j * n + i] = s;
+        inv[ri + j] = s;
+        inv[rj + i] = s;
       }
-    }
-    // upper Cholesky of H⁻¹ is the transpose of its lower Cholesky factor
-    double[] lower = cholesky(name, inv, n, "the inverse Hessian");
-    var u = new double[n * n];
+    });
+    // the upper Cholesky factor of H⁻¹ is the transpose of its lower one
+    double[] u = cholesky(name, inv, n, "the inverse Hessian", par);
     for (int i = 0; i < n; i++) {
-      for (int j = i; j < n; j++) {
-        u[i * n + j] = lower[j * n + i];
+      for (int j = i + 1; j < n; j++) {
+        u[i * n + j] = u[j * n + i];
+        u[j * n + i] = 0;
       }
     }
     return u;
   }
 
-  /** Lower Cholesky factor of a symmetric positive definite {@code n × n} matrix. */
-  static double[] cholesky(String name, double[] a, int n, String what) {
+  /**
+   * {@code L⁻¹} of a lower triangular {@code L} by forward substitution, held transposed: column c of {@code L⁻¹}
+   * in row c of the result, so that each column is one thread's and its sums run along rows in memory.
+   */
+  private static double[] inverseTransposed(double[] l, int n, ParallelRows par) {
+    var li = new double[n * n];
+    par.forEach(0, n, n / 2L * n / 2, c -> {
+      int lc = c * n;
+      li[lc + c] = 1 / l[c * n + c];
+      for (int r = c + 1; r < n; r++) {
+        int lr = r * n;
+        double s = 0;
+        for (int t = c; t < r; t++) {
+          s += l[lr + t] * li[lc + t];
+        }
+        li[lc + r] = -s / l[lr + r];
+      }
+    });
+    return li;
+  }
+
+  /** Lower Cholesky factor of a symmetric positive definite {@code n × n} matrix; below each pivot, rows in parallel. */
+  static double[] cholesky(String name, double[] a, int n, String what, ParallelRows par) {
     var l = new double[n * n];
     for (int j = 0; j < n; j++) {
       double s = a[j * n + j];
@@ -347,15 +362,16 @@ public final class SparseGpt {
       }
       double d = Math.sqrt(s);
       l[j * n + j] = d;
-      for (int i = j + 1; i < n; i++) {
-        double v = a[i * n + j];
+      int rj = j * n;
+      int col = j;
+      par.forEach(j + 1, n, j, i -> {
         int ri = i * n;
-        int rj = j * n;
-        for (int t = 0; t < j; t++) {
+        double v = a[ri + col];
+        for (int t = 0; t < col; t++) {
           v -= l[ri + t] * l[rj + t];
         }
-        l[i * n + j] = v / d;
-      }
+        l[ri + col] = v / d;
+      });
     }
     return l;
   }

@@ -227,7 +227,7 @@ class SparseGptTest {
     var layer = Layer.random(3, 4, 20, 60);
     var h = layer.hessian();
     int n = 20;
-    var u = SparseGpt.upperCholeskyOfInverse("t", h, n);
+    var u = SparseGpt.upperCholeskyOfInverse("t", h, n, ParallelRows.shared());
     // (Uᵀ·U)·H = I
     for (int i = 0; i < n; i++) {
       for (int j = 0; j < n; j++) {
@@ -245,6 +245,45 @@ class SparseGptTest {
         assertEquals(0.0, u[i * n + j], "U is upper triangular");
       }
     }
+  }
+
+  /**
+   * Rows, factor columns and pivots go to threads only above {@link ParallelRows#MIN_PARALLEL_WORK}: 544 inputs
+   * put every loop of the layer (the Cholesky's rows below a pivot included) on several threads.
+   */
+  @Test
+  void theSameBitsOnOneThreadAndOnMany() {
+    int rows = 40;
+    int cols = 544;
+    var layer = Layer.random(21, rows, cols, 1200);
+    var h = layer.hessian();
+    long k = (long) (0.6 * rows * cols);
+    var prior = new double[rows * cols];
+    var rnd = new Random(4);
+    for (int i = 0; i < prior.length; i++) {
+      prior[i] = rnd.nextGaussian();
+    }
+    var mask = layer.magnitudeMask(k);
+    var one = ParallelRows.of(1);
+    var many = ParallelRows.of(4);
+    var nm = Structure.parse("2:4");
+    record Case(String what, byte[] fixedMask, double[] prior, Structure structure) {}
+    for (var c : new Case[] {new Case("unstructured", null, null, Structure.UNSTRUCTURED),
+        new Case("2:4", null, null, nm), new Case("with a prior", null, prior, Structure.UNSTRUCTURED),
+        new Case("2:4 with a prior", null, prior, nm), new Case("a fixed mask", mask, null, Structure.UNSTRUCTURED)}) {
+      var a = SparseGpt.run("t", layer.w(), rows, cols, h, c.fixedMask(), c.prior(), c.structure(), k, 128, 0.01, one);
+      var b = SparseGpt.run("t", layer.w(), rows, cols, h, c.fixedMask(), c.prior(), c.structure(), k, 128, 0.01, many);
+      assertArrayEquals(a.mask(), b.mask(), c.what());
+      assertArrayEquals(a.weights(), b.weights(), c.what());
+      assertEquals(c.structure().unstructured() ? k : rows * cols / 2, b.pruned(), c.what());
+    }
+    assertArrayEquals(SparseGpt.upperCholeskyOfInverse("t", h, cols, one),
+        SparseGpt.upperCholeskyOfInverse("t", h, cols, many));
+    var indefinite = h.clone();
+    indefinite[300 * cols + 300] = -1; // pivot 300 fails, after the parallel rows of the pivots before it
+    var e = assertThrows(IllegalArgumentException.class, () -> SparseGpt.upperCholeskyOfInverse("layer.2.down",
+        indefinite, cols, many));
+    assertTrue(e.getMessage().contains("layer.2.down") && e.getMessage().contains("pivot 300"), e.getMessage());
   }
 
   @Test
