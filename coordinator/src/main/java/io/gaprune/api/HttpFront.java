@@ -84,7 +84,10 @@ public final class HttpFront implements AutoCloseable {
   private static final String SESSIONS = OperatorJson.API + "/sessions";
   /** The files a finished session's report may hand out, by the names they have in its masks directory. */
   private static final Map<String, String> REPORT_FILES = Map.of(
-      "plan.json", "application/json", "masks.safetensors", "application/octet-stream");
+      "plan.json", "application/json", "masks.safetensors", "application/octet-stream",
+      "weights.safetensors", "application/octet-stream");
+  /** The file only a plan whose scoring updates the kept weights writes. */
+  private static final String WEIGHTS_FILE = "weights.safetensors";
   /**
    * {@link PrometheusText#CONTENT_TYPE} as written there (Pekko would spell a text type's charset "UTF-8"): the
    * text is UTF-8 bytes, so a binary media type carrying the parameters as they are is exact.
@@ -438,6 +441,10 @@ public final class HttpFront implements AutoCloseable {
       if (type == null) {
         throw ApiException.badRequest("file must be one of " + REPORT_FILES.keySet().stream().sorted().toList());
       }
+      if (file.equals(WEIGHTS_FILE) && plan.getWeightsPath().isEmpty()) {
+        throw ApiException.notFound("session " + id + "'s scoring does not update the kept weights: its plan has "
+            + "no " + WEIGHTS_FILE);
+      }
       Path f = dir.resolve(file);
       requireOnThisNode(id, f);
       return new FileBody(f, contentType, Map.of("Content-Disposition", "attachment; filename=\"" + id + "-" + file + "\"",
@@ -451,7 +458,8 @@ public final class HttpFront implements AutoCloseable {
     o.add("plan", OperatorJson.plan(plan));
     o.add("report", JsonParser.parseString(Files.readString(planJson, StandardCharsets.UTF_8)));
     JsonObject files = new JsonObject();
-    REPORT_FILES.keySet().stream().sorted().forEach(name ->
+    REPORT_FILES.keySet().stream().sorted().filter(name -> !name.equals(WEIGHTS_FILE)
+        || !plan.getWeightsPath().isEmpty()).forEach(name ->
         files.addProperty(name, SESSIONS + "/" + Paths.encode(id) + "/report?file=" + name));
     o.add("files", files);
     return new Json(200, o);

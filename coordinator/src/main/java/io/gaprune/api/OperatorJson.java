@@ -190,6 +190,10 @@ final class OperatorJson {
     o.addProperty("pruned_weights", p.getPrunedWeights());
     o.addProperty("masks_path", p.getMasksPath());
     o.addProperty("masks_sha256", p.getMasksSha256());
+    if (!p.getWeightsPath().isEmpty()) {
+      o.addProperty("weights_path", p.getWeightsPath());
+      o.addProperty("weights_sha256", p.getWeightsSha256());
+    }
     return o;
   }
 

@@ -243,7 +243,8 @@ public final class SessionCommand implements Runnable {
   static final class Report extends Base {
     @Parameters(index = "0", arity = "0..1", paramLabel = "ID", description = "session id (default: the current)")
     String id;
-    @Option(names = "--file", description = "plan.json or masks.safetensors: download that file as it is") String file;
+    @Option(names = "--file", description = "plan.json, masks.safetensors or (scorings that update the kept "
+        + "weights) weights.safetensors: download that file as it is") String file;
     @Option(names = "--out", description = "write to this file instead of standard output") Path outFile;
 
     @Override

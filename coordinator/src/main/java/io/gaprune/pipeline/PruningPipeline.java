@@ -660,20 +660,9 @@ public final class PruningPipeline {
   private void adaptive(LoadedModel model, MergedStatistics statistics, MethodSpec spec, PruningPoint point,
       Path masksFile, String variant) throws IOException {
     var config = spec.apply(options.scoringParameters().config(spec.method(), options.seed()));
-    var scorer = new io.gaprune.planner.Scorer(config);
-    var source = new EncoderTensorSource(model.encoder(), statistics, false);
     double p = spec.priorExponent();
-    LayerwisePruner.LogPriors priors = t -> {
-      var input = source.load(t);
-      var scores = scorer.score(input);
-      var w = input.weights();
-      var prior = new double[scores.length];
-      for (int i = 0; i < prior.length; i++) {
-        // the score less its magnitude term 2·log|θ|: what the method adds to magnitude
-        prior[i] = w[i] == 0 || !Double.isFinite(scores[i]) ? 0 : p * (scores[i] - 2 * Math.log(Math.abs(w[i])));
-      }
-      return prior;
-    };
+    var priors = LayerwisePruner.scorePriors(new EncoderTensorSource(model.encoder(), statistics, false),
+        new io.gaprune.planner.Scorer(config), p);
     var result = timed("adaptive reconstruction " + variant, () -> LayerwisePruner.adaptive(
         new EncoderLayers(model.encoder(), statistics), Masks.read(masksFile), priors, point.structure(),
         config.calibrated().generalWeight(), SparseGpt.DEFAULT_BLOCK, SparseGpt.DEFAULT_DAMPENING));

@@ -122,6 +122,24 @@ public final class LayerwisePruner {
   }
 
   /**
+   * The adaptive reconstruction's prior of a scored method: per weight {@code p·(score − 2·log|θ|)}, the score less
+   * its magnitude term (what the method adds to magnitude) to the power p; 0 for a weight already 0 or a score
+   * that is not finite.
+   */
+  public static LogPriors scorePriors(TensorSource source, Scorer scorer, double p) {
+    return t -> {
+      var input = source.load(t);
+      var scores = scorer.score(input);
+      var w = input.weights();
+      var prior = new double[scores.length];
+      for (int i = 0; i < prior.length; i++) {
+        prior[i] = w[i] == 0 || !Double.isFinite(scores[i]) ? 0 : p * (scores[i] - 2 * Math.log(Math.abs(w[i])));
+      }
+      return prior;
+    };
+  }
+
+  /**
    * The adaptive reconstruction after any mask: per candidate of {@code masks}, as many weights as the mask prunes
    * (or its N:M structure), re-chosen block by block as SparseGPT chooses them while it updates the kept weights
    * ({@link SparseGpt#pruneWithPrior}), each saliency {@code w²/U_jj²} weighted by {@code e^prior} (the method's
@@ -293,6 +311,36 @@ public final class LayerwisePruner {
     return out;
   }
 
+  /**
+   * The plan of a layer-wise method: the counts per tensor and per layer group of what its masks prune (no
+   * selections, no score summary: there is no global score).
+   *
+   * @param pruned per candidate, the weights its mask prunes
+   */
+  public static PlanResult result(double sparsity, Structure structure, List<TensorMeta> candidates,
+      Map<String, Long> pruned) {
+    var tensorCounts = new ArrayList<PlanResult.TensorCount>();
+    var groups = new LinkedHashMap<String, long[]>();
+    long total = 0;
+    long prunedAll = 0;
+    for (var t : candidates) {
+      long p = pruned.get(t.name());
+      String g = LayerType.group(t.name());
+      var counts = groups.computeIfAbsent(g, k -> new long[2]);
+      counts[0] += t.size();
+      counts[1] += p;
+      total += t.size();
+      prunedAll += p;
+      boolean entire = p == t.size() && t.size() > 0;
+      tensorCounts.add(new PlanResult.TensorCount(t.name(), t.shape(), g, t.size(), p, entire, entire));
+    }
+    var layers = new ArrayList<PlanResult.GroupCount>();
+    groups.forEach((g, c) -> layers.add(new PlanResult.GroupCount(g, c[0], c[1])));
+    return new PlanResult(structure.unstructured() ? sparsity : structure.sparsity(),
+        total == 0 ? 0 : (double) prunedAll / total, total, prunedAll, List.of(), layers, tensorCounts,
+        new PlanResult.ScoreSummary(0, 0, 0, 0, List.of()), 1, List.of(), structure);
+  }
+
   private static PlanResult run(String method, Model model, Settings settings, Path masksOut, Path statsOut,
       LayerMethod layer) throws IOException {
     var candidates = model.tensors().stream()
@@ -313,10 +361,7 @@ public final class LayerwisePruner {
     md.put("gaprune.structure", settings.structure().toString());
     md.put("gaprune.calibration", settings.calibration().toString());
     md.put("gaprune.layer_types", LayerType.describe(settings.layerTypes()));
-    var tensorCounts = new ArrayList<PlanResult.TensorCount>();
-    var groups = new LinkedHashMap<String, long[]>();
-    long total = 0;
-    long pruned = 0;
+    var prunedOf = new LinkedHashMap<String, Long>();
     var budgets = tensorBudgets(candidates, settings);
     var writer = SafetensorsWriter.create(masksOut, specs, md);
     try {
@@ -341,14 +386,7 @@ public final class LayerwisePruner {
           p += b == 0 ? 1 : 0;
         }
         writer.writeBytes(t.name(), result.mask());
-        String g = LayerType.group(t.name());
-        var counts = groups.computeIfAbsent(g, k -> new long[2]);
-        counts[0] += t.size();
-        counts[1] += p;
-        total += t.size();
-        pruned += p;
-        boolean entire = p == t.size() && t.size() > 0;
-        tensorCounts.add(new PlanResult.TensorCount(t.name(), t.shape(), g, t.size(), p, entire, entire));
+        prunedOf.put(t.name(), p);
       }
       writer.close();
       writer = null;
@@ -357,11 +395,9 @@ public final class LayerwisePruner {
         writer.abort();
       }
     }
-    var layers = new ArrayList<PlanResult.GroupCount>();
-    groups.forEach((g, c) -> layers.add(new PlanResult.GroupCount(g, c[0], c[1])));
-    var result = new PlanResult(settings.structure().unstructured() ? settings.sparsity()
-        : settings.structure().sparsity(), total == 0 ? 0 : (double) pruned / total, total, pruned, List.of(), layers,
-        tensorCounts, new PlanResult.ScoreSummary(0, 0, 0, 0, List.of()), 1, List.of(), settings.structure());
+    var result = result(settings.sparsity(), settings.structure(), candidates, prunedOf);
+    long total = result.candidates();
+    long pruned = result.pruned();
     if (statsOut != null) {
       Files.writeString(statsOut, String.format(Locale.ROOT,
           "{\n  \"method\": \"%s\",\n  \"structure\": \"%s\",\n  \"calibration\": \"%s\",\n  \"budget\": \"%s\","

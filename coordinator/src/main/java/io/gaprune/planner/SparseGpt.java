@@ -152,8 +152,7 @@ public final class SparseGpt {
     for (int j = 0; j < cols; j++) {
       h[j * cols + j] += damp;
     }
-    double[] u = upperCholeskyOfInverse(name, h, cols, par);
-    h = null; // not needed once U is there: free before the updates
+    double[] u = upperCholeskyOfInverse(name, h, cols, par); // h becomes U: two cols × cols arrays of its own at the peak
     var mask = new byte[rows * cols];
     Arrays.fill(mask, (byte) 1);
     long[] blockBudgets = fixedMask == null && structure.unstructured() ? blockBudgets(k, rows, cols, block) : null;
@@ -296,14 +295,15 @@ public final class SparseGpt {
    * {@code U} upper triangular with {@code H⁻¹ = Uᵀ·U}: Cholesky {@code H = L·Lᵀ}, {@code H⁻¹ = L⁻ᵀ·L⁻¹}, then the
    * upper Cholesky factor of that (torch's {@code cholesky}, {@code cholesky_inverse}, {@code cholesky(upper=True)}).
    * {@code L⁻¹} is held transposed, so that every inner product runs along rows in memory; each element is summed
-   * in the same order as the textbook loops.
+   * in the same order as the textbook loops. In place: {@code h} is overwritten and returned as {@code U}, so the
+   * factor needs one more {@code n × n} array, not four (757 MB each for Qwen3-4B's 9728 inputs).
    *
    * @throws IllegalArgumentException naming the tensor when {@code H} is not positive definite after dampening
    */
   static double[] upperCholeskyOfInverse(String name, double[] h, int n, ParallelRows par) {
-    double[] li = inverseTransposed(cholesky(name, h, n, "the dampened Hessian", par), n, par);
-    // H⁻¹ = L⁻ᵀ·L⁻¹: (i, j) = Σ_{t ≥ max(i, j)} L⁻¹[t, i]·L⁻¹[t, j]
-    var inv = new double[n * n];
+    choleskyInPlace(name, h, n, "the dampened Hessian", par);
+    double[] li = inverseTransposed(h, n, par);
+    // H⁻¹ = L⁻ᵀ·L⁻¹ over L: (i, j) = Σ_{t ≥ max(i, j)} L⁻¹[t, i]·L⁻¹[t, j]
     par.forEach(0, n, n / 2L * n / 2, i -> {
       int ri = i * n;
       for (int j = i; j < n; j++) {
@@ -312,24 +312,25 @@ public final class SparseGpt {
         for (int t = j; t < n; t++) {
           s += li[ri + t] * li[rj + t];
         }
-        inv[ri + j] = s;
-        inv[rj + i] = s;
+        h[ri + j] = s;
+        h[rj + i] = s;
       }
     });
     // the upper Cholesky factor of H⁻¹ is the transpose of its lower one
-    double[] u = cholesky(name, inv, n, "the inverse Hessian", par);
+    choleskyInPlace(name, h, n, "the inverse Hessian", par);
     for (int i = 0; i < n; i++) {
       for (int j = i + 1; j < n; j++) {
-        u[i * n + j] = u[j * n + i];
-        u[j * n + i] = 0;
+        h[i * n + j] = h[j * n + i];
+        h[j * n + i] = 0;
       }
     }
-    return u;
+    return h;
   }
 
   /**
-   * {@code L⁻¹} of a lower triangular {@code L} by forward substitution, held transposed: column c of {@code L⁻¹}
-   * in row c of the result, so that each column is one thread's and its sums run along rows in memory.
+   * {@code L⁻¹} of a lower triangular {@code L} (read below and on the diagonal only) by forward substitution, held
+   * transposed: column c of {@code L⁻¹} in row c of the result, so that each column is one thread's and its sums
+   * run along rows in memory.
    */
   private static double[] inverseTransposed(double[] l, int n, ParallelRows par) {
     var li = new double[n * n];
@@ -348,31 +349,32 @@ public final class SparseGpt {
     return li;
   }
 
-  /** Lower Cholesky factor of a symmetric positive definite {@code n × n} matrix; below each pivot, rows in parallel. */
-  static double[] cholesky(String name, double[] a, int n, String what, ParallelRows par) {
-    var l = new double[n * n];
+  /**
+   * The lower Cholesky factor of a symmetric positive definite {@code n × n} matrix, written over its lower
+   * triangle and diagonal (the upper triangle is neither read nor changed); below each pivot, rows in parallel.
+   */
+  static void choleskyInPlace(String name, double[] a, int n, String what, ParallelRows par) {
     for (int j = 0; j < n; j++) {
-      double s = a[j * n + j];
+      int rj = j * n;
+      double s = a[rj + j];
       for (int t = 0; t < j; t++) {
-        s -= l[j * n + t] * l[j * n + t];
+        s -= a[rj + t] * a[rj + t];
       }
       if (!(s > 0)) {
         throw new IllegalArgumentException("tensor " + name + ": " + what + " is not positive definite (pivot "
             + j + " is " + s + "); raise the dampening or collect more calibration tokens");
       }
       double d = Math.sqrt(s);
-      l[j * n + j] = d;
-      int rj = j * n;
+      a[rj + j] = d;
       int col = j;
       par.forEach(j + 1, n, j, i -> {
         int ri = i * n;
         double v = a[ri + col];
         for (int t = 0; t < col; t++) {
-          v -= l[ri + t] * l[rj + t];
+          v -= a[ri + t] * a[rj + t];
         }
-        l[ri + col] = v / d;
+        a[ri + col] = v / d;
       });
     }
-    return l;
   }
 }

@@ -48,13 +48,111 @@ public final class AccumulatorPlanner implements MaskPlanner {
     ScoringConfig scoring = config.scoring();
     Files.createDirectories(outDir);
     Path masks = outDir.resolve("masks.safetensors");
-    PlanResult result = plan(config, s, partitions, store, model, masks);
+    Path weights = GroupLayerwise.updatesWeights(s) ? outDir.resolve("weights.safetensors") : null;
+    PlanResult result = weights == null ? plan(config, s, partitions, store, model, masks)
+        : planLayerwise(config, s, partitions, store, model, masks, weights);
     Files.writeString(outDir.resolve("plan.json"), new Planner(config).toJson(result));
     List<TensorSpec> specs = new ArrayList<>();
     partitions.forEach(p -> specs.addAll(p.getTensorsList()));
-    return MaskPlan.newBuilder().setSessionId(s.getSessionId()).setSparsity(config.sparsity())
+    var plan = MaskPlan.newBuilder().setSessionId(s.getSessionId()).setSparsity(config.sparsity())
         .setCandidateWeights(result.candidates()).setPrunedWeights(result.pruned()).addAllTensors(specs)
-        .setMasksPath(masks.toString()).setMasksSha256(sha256(masks)).build();
+        .setMasksPath(masks.toString()).setMasksSha256(sha256(masks));
+    if (weights != null) {
+      plan.setWeightsPath(weights.toString()).setWeightsSha256(sha256(weights));
+    }
+    return plan.build();
+  }
+
+  /**
+   * A plan whose scoring updates the kept weights ({@link GroupLayerwise}): the masks as {@link #plan} selects
+   * them (none for SparseGPT, which chooses its own), then the layer-wise step over the groups in the fixed order,
+   * each on the node that holds its statistics: a local group here, a remote one by its owner, which streams back
+   * its final masks and new weights. Writes the final {@code masks} and the candidates' {@code weights} (F32).
+   */
+  static PlanResult planLayerwise(PlannerConfig sessionConfig, SessionConfig s, List<LayerPartition> partitions,
+      SessionAccumulators store, ModelRuntime model, Path masks, Path weights) throws IOException {
+    boolean choose = GroupLayerwise.choosesMasks(s);
+    Path planned = masks.resolveSibling("plan-masks.safetensors");
+    String planId = s.getSessionId() + "/plan-" + Long.toHexString(System.nanoTime());
+    PlanResult selection = choose ? null : plan(sessionConfig, s, partitions, store, model, planned, planId, true);
+    var layout = PlanLayout.of(sessionConfig, metas(partitions));
+    var metadata = new java.util.LinkedHashMap<>(new Planner(sessionConfig).maskMetadata());
+    metadata.put("gaprune.layerwise", s.getScoring());
+    var maskWriter = SafetensorsWriter.create(masks, Planner.maskSpecs(layout), metadata);
+    var weightSpecs = layout.candidates().stream()
+        .map(t -> new io.gaprune.model.safetensors.TensorSpec(t.name(), io.gaprune.model.safetensors.DType.F32,
+            t.shape())).toList();
+    var weightWriter = SafetensorsWriter.create(weights, weightSpecs, Map.of("format", "pt", "gaprune.kind",
+        "weights", "gaprune.layerwise", s.getScoring()));
+    var pruned = new java.util.LinkedHashMap<String, Long>();
+    boolean written = false;
+    try (var plannedMasks = choose ? null : io.gaprune.model.safetensors.SafetensorsFile.open(planned)) {
+      var sink = new GroupLayerwise.Sink() {
+        @Override
+        public void weights(TensorMeta t, float[] values) throws IOException {
+          weightWriter.writeFloats(t.name(), values);
+        }
+
+        @Override
+        public void mask(TensorMeta t, byte[] mask) throws IOException {
+          maskWriter.writeBytes(t.name(), mask);
+          long p = 0;
+          for (byte b : mask) {
+            p += 1 - b;
+          }
+          pruned.put(t.name(), p);
+        }
+      };
+      var context = PlanContext.newBuilder().setSession(s).addAllPartitions(partitions);
+      int index = 0;
+      for (TensorGroup g : store.groups()) {
+        var part = TensorGroups.asPartition(g);
+        var tensors = metas(List.of(part));
+        if (store.isLocal(g)) {
+          Map<String, byte[]> planMasks = null;
+          if (!choose) {
+            planMasks = new java.util.LinkedHashMap<>();
+            for (var t : tensors) {
+              planMasks.put(t.name(), plannedMasks.readRawBytes(t.name()));
+            }
+          }
+          GroupLayerwise.run(s, List.of(part), tensors, store.only(g).merged(), model, planMasks,
+              masks.resolveSibling("plan-layerwise-" + g.getIndex() + ".safetensors"), sink);
+        } else {
+          var owners = store.owners();
+          var target = MergerTarget.newBuilder().setSessionId(s.getSessionId()).setStatistics(s.getStatistics())
+              .setInputStatistics(s.getInputStatistics()).setGroup(g);
+          var step = PlanWire.layerwise(planId, index).toBuilder()
+              .setContext(context.clone().setTarget(target)).build();
+          var outcome = PlanWire.layerwiseResult(owners.ask(g, step), tensors);
+          owners.pullWeights(g, tensors, outcome, weightWriter::writeFloats);
+          owners.pullMasks(g, tensors, PlanWire.masksOf(outcome), (t, values) -> maskWriter.writeBytes(t.name(),
+              values));
+          outcome.getTensorsList().forEach(t -> pruned.put(t.getName(), t.getPruned()));
+        }
+        index++;
+      }
+      maskWriter.close();
+      weightWriter.close();
+      written = true;
+    } finally {
+      if (!written) {
+        maskWriter.abort();
+        weightWriter.abort();
+      }
+      Files.deleteIfExists(planned);
+    }
+    if (choose) {
+      var structure = structure(s);
+      return io.gaprune.planner.LayerwisePruner.result(s.getSparsity(), structure, layout.candidates(), pruned);
+    }
+    for (var t : selection.tensors()) { // the step keeps each tensor's count (reconstruct: the mask; adaptive: N)
+      if (pruned.get(t.name()) != t.pruned()) {
+        throw new IllegalStateException("the layer-wise step of " + t.name() + " pruned " + pruned.get(t.name())
+            + " weights where the plan prunes " + t.pruned());
+      }
+    }
+    return selection;
   }
 
   /**
@@ -65,6 +163,17 @@ public final class AccumulatorPlanner implements MaskPlanner {
    */
   static PlanResult plan(PlannerConfig sessionConfig, SessionConfig s, List<LayerPartition> partitions,
       SessionAccumulators store, ModelRuntime model, Path masks) throws IOException {
+    return plan(sessionConfig, s, partitions, store, model, masks,
+        s.getSessionId() + "/plan-" + Long.toHexString(System.nanoTime()), false);
+  }
+
+  /**
+   * @param ownersKeepMasks whether remote owners keep their masks for the plan's layer-wise step rather than
+   *     stream them here (the layer-wise step's final masks are what the plan writes)
+   */
+  private static PlanResult plan(PlannerConfig sessionConfig, SessionConfig s, List<LayerPartition> partitions,
+      SessionAccumulators store, ModelRuntime model, Path masks, String planId, boolean ownersKeepMasks)
+      throws IOException {
     boolean remote = store.groups().stream().anyMatch(g -> !store.isLocal(g));
     if (remote && store.owners() == null) {
       store.store(store.groups().stream().filter(g -> !store.isLocal(g)).findFirst().orElseThrow()); // says why
@@ -73,7 +182,6 @@ public final class AccumulatorPlanner implements MaskPlanner {
     var planner = new Planner(config);
     var layout = PlanLayout.of(config, metas(partitions));
     boolean reference = config.scoring().method() == ScoringMethod.DAI_REFERENCE;
-    String planId = s.getSessionId() + "/plan-" + Long.toHexString(System.nanoTime());
     var context = PlanContext.newBuilder().setSession(s).addAllPartitions(partitions);
     var writer = SafetensorsWriter.create(masks, Planner.maskSpecs(layout), planner.maskMetadata());
     boolean written = false;
@@ -91,9 +199,12 @@ public final class AccumulatorPlanner implements MaskPlanner {
           var target = MergerTarget.newBuilder().setSessionId(s.getSessionId()).setStatistics(s.getStatistics())
               .setInputStatistics(s.getInputStatistics()).setGroup(g);
           var stepContext = context.clone().setTarget(target).build();
+          // with the masks kept by their owner, the plan's file holds placeholders (all kept) for its tensors
           participants.add(new RemoteParticipant(planId, index, tensors,
               step -> owners.ask(g, step.toBuilder().setContext(stepContext).build()),
-              outcome -> owners.pullMasks(g, tensors, outcome, (t, values) -> writer.writeBytes(t.name(), values))));
+              ownersKeepMasks ? outcome -> keptPlaceholders(tensors, writer)
+                  : outcome -> owners.pullMasks(g, tensors, outcome, (t, values) -> writer.writeBytes(t.name(),
+                      values))));
         }
         index++;
       }
@@ -104,6 +215,16 @@ public final class AccumulatorPlanner implements MaskPlanner {
     } finally {
       if (!written) {
         writer.abort();
+      }
+    }
+  }
+
+  private static void keptPlaceholders(List<TensorMeta> tensors, SafetensorsWriter writer) throws IOException {
+    for (var t : tensors) {
+      var ones = new byte[(int) Math.min(t.size(), 1 << 20)];
+      java.util.Arrays.fill(ones, (byte) 1);
+      for (long done = 0; done < t.size(); done += ones.length) {
+        writer.writeBytes(t.name(), ones, 0, (int) Math.min(ones.length, t.size() - done));
       }
     }
   }
@@ -158,7 +279,12 @@ public final class AccumulatorPlanner implements MaskPlanner {
 
     AccumulatorTensorSource(List<LayerPartition> partitions, SessionAccumulators store, ModelRuntime model,
         boolean referenceFisher) {
-      this.statistics = store.merged(); // every accumulator's checksum checked here, once
+      this(partitions, store.merged(), model, referenceFisher); // every accumulator's checksum checked here, once
+    }
+
+    AccumulatorTensorSource(List<LayerPartition> partitions, MergedStatistics statistics, ModelRuntime model,
+        boolean referenceFisher) {
+      this.statistics = statistics;
       this.model = model;
       this.referenceFisher = referenceFisher;
       this.tensors = metas(partitions);

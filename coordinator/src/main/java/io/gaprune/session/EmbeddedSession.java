@@ -60,6 +60,25 @@ public final class EmbeddedSession {
       return store.merged();
     }
 
+    /**
+     * The candidates' new weights of a plan whose scoring updates them ({@code weights.safetensors}, float32,
+     * pruned weights 0), by tensor; empty for any other plan.
+     */
+    public Map<String, float[]> weights() throws IOException {
+      if (plan == null || plan.getWeightsPath().isEmpty()) {
+        return Map.of();
+      }
+      var out = new java.util.LinkedHashMap<String, float[]>();
+      try (var file = io.gaprune.model.safetensors.SafetensorsFile.open(Path.of(plan.getWeightsPath()))) {
+        for (var t : file.tensors()) {
+          var values = new float[Math.toIntExact(t.elementCount())];
+          file.readFloats(t.name(), 0, values, 0, values.length);
+          out.put(t.name(), values);
+        }
+      }
+      return out;
+    }
+
     /** Every merged statistic in memory. */
     public UnitStatistics statistics() {
       try {

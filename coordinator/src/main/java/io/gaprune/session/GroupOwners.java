@@ -2,11 +2,13 @@ package io.gaprune.session;
 
 import com.google.protobuf.GeneratedMessage;
 import io.gaprune.planner.TensorMeta;
+import io.gaprune.protocol.LayerwiseOutcome;
 import io.gaprune.protocol.MaskChunk;
 import io.gaprune.protocol.MaskOutcome;
 import io.gaprune.protocol.PlanStep;
 import io.gaprune.protocol.PlanStepReply;
 import io.gaprune.protocol.TensorGroup;
+import io.gaprune.protocol.WeightChunk;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
@@ -69,26 +71,97 @@ public final class GroupOwners {
   /** Pulls the masks an owner offers into {@code writer}, checking that they are the group's, whole and intact. */
   public void pullMasks(TensorGroup group, List<TensorMeta> tensors, MaskOutcome masks, MaskWriter writer)
       throws IOException {
-    SourceRef<MaskChunk> ref = StreamRefResolver.get(system).resolveSourceRef(masks.getMasksRef());
     var check = new ChunkCheck(group, tensors, writer);
-    var done = ref.getSource().idleTimeout(timeout)
-        .runWith(Sink.<MaskChunk>foreach(check::accept)
+    pull(group, "masks", masks.getMasksRef(), check::accept);
+    check.finish(masks);
+  }
+
+  /** Where a group's new weights go, tensor by tensor in the fixed order, in pieces. */
+  @FunctionalInterface
+  public interface WeightWriter {
+    void write(String tensor, float[] values, int offset, int count) throws IOException;
+  }
+
+  /**
+   * Pulls the new weights an owner offers after its layer-wise step into {@code writer}, checking that they are the
+   * group's, in order, whole and intact.
+   */
+  public void pullWeights(TensorGroup group, List<TensorMeta> tensors, LayerwiseOutcome outcome, WeightWriter writer)
+      throws IOException {
+    var check = new WeightCheck(group, tensors, writer);
+    pull(group, "weights", outcome.getWeightsRef(), check::accept);
+    check.finish(outcome);
+  }
+
+  /** Runs the stream an owner offers ({@code ref}, a resolvable SourceRef) into {@code accept}, to its end. */
+  private <T> void pull(TensorGroup group, String what, String ref, org.apache.pekko.japi.function.Procedure<T> accept)
+      throws IOException {
+    SourceRef<T> source = StreamRefResolver.get(system).resolveSourceRef(ref);
+    var done = source.getSource().idleTimeout(timeout)
+        .runWith(Sink.<T>foreach(accept)
             .withAttributes(ActorAttributes.dispatcher("pekko.stream.materializer.blocking-io-dispatcher")), system);
     try {
       done.toCompletableFuture().get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new IOException("interrupted while pulling the masks of " + describe(group));
+      throw new IOException("interrupted while pulling the " + what + " of " + describe(group));
     } catch (ExecutionException e) {
       var cause = e.getCause();
       throw cause instanceof IOException io ? io
-          : new IOException("the masks stream of " + describe(group) + " failed: " + cause, cause);
+          : new IOException("the " + what + " stream of " + describe(group) + " failed: " + cause, cause);
     }
-    check.finish(masks);
   }
 
   private String describe(TensorGroup g) {
     return "merger group " + g.getIndex() + " of partition " + g.getPartition() + " (session " + sessionId + ")";
+  }
+
+  /** The weights stream's checks: chunks in the group's tensor order, contiguous, the promised bytes and checksum. */
+  private final class WeightCheck {
+    private final TensorGroup group;
+    private final List<TensorMeta> tensors;
+    private final WeightWriter writer;
+    private final CRC32C crc = new CRC32C();
+    private int tensor;
+    private long offset;
+    private long bytes;
+
+    WeightCheck(TensorGroup group, List<TensorMeta> tensors, WeightWriter writer) {
+      this.group = group;
+      this.tensors = tensors;
+      this.writer = writer;
+    }
+
+    void accept(WeightChunk c) throws IOException {
+      while (tensor < tensors.size() && offset == tensors.get(tensor).size()) {
+        tensor++;
+        offset = 0;
+      }
+      int n = c.getValues().size() / Float.BYTES;
+      if (tensor == tensors.size() || !c.getTensor().equals(tensors.get(tensor).name()) || c.getOffset() != offset
+          || n == 0 || c.getValues().size() % Float.BYTES != 0 || c.getValues().size() > GroupPlanning.CHUNK_BYTES
+          || offset + n > tensors.get(tensor).size()) {
+        throw new IOException("weights of " + describe(group) + ": chunk of " + c.getTensor() + " at " + c.getOffset()
+            + " (" + c.getValues().size() + " bytes) where " + (tensor == tensors.size() ? "the group has ended"
+            : tensors.get(tensor).name() + " at " + offset + " was expected"));
+      }
+      var raw = c.getValues().toByteArray();
+      crc.update(raw, 0, raw.length);
+      var values = new float[n];
+      java.nio.ByteBuffer.wrap(raw).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
+      writer.write(tensors.get(tensor).name(), values, 0, n);
+      offset += n;
+      bytes += raw.length;
+    }
+
+    void finish(LayerwiseOutcome o) throws IOException {
+      long expected = tensors.stream().mapToLong(TensorMeta::size).sum() * Float.BYTES;
+      if (bytes != expected || bytes != o.getWeightBytes() || (int) crc.getValue() != o.getWeightsCrc32C()) {
+        throw new IOException("weights of " + describe(group) + ": received " + bytes + " bytes (CRC32C "
+            + Integer.toHexString((int) crc.getValue()) + "), the group's weights are " + expected + " bytes and its "
+            + "owner sent " + o.getWeightBytes() + " (CRC32C " + Integer.toHexString(o.getWeightsCrc32C()) + ")");
+      }
+    }
   }
 
   /** The stream's checks: chunks in the group's tensor order, contiguous, the promised bytes and checksum. */

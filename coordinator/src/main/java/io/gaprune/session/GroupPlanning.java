@@ -7,22 +7,29 @@ import io.gaprune.planner.Planner;
 import io.gaprune.planner.PlannerConfig;
 import io.gaprune.planner.ScoringMethod;
 import io.gaprune.planner.TensorMeta;
+import io.gaprune.protocol.LayerwiseOutcome;
 import io.gaprune.protocol.MaskChunk;
 import io.gaprune.protocol.PlanContext;
 import io.gaprune.protocol.PlanStep;
 import io.gaprune.protocol.PlanStepReply;
+import io.gaprune.protocol.TensorError;
 import io.gaprune.protocol.TensorGroup;
+import io.gaprune.protocol.TensorPruned;
+import io.gaprune.protocol.WeightChunk;
 import io.gaprune.worker.ModelRuntime;
 import io.gaprune.worker.ShardCodec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.zip.CRC32C;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -46,9 +53,15 @@ final class GroupPlanning {
 
   private final String planId;
   private final List<TensorMeta> tensors;
-  private final PlanShare share;
+  private final PlanShare share; // null when the layer-wise step chooses the masks (SparseGPT)
   private final Path masksFile;
   private final ActorSystem<?> system;
+  private final io.gaprune.protocol.SessionConfig session;
+  private final io.gaprune.protocol.LayerPartition partition;
+  private final SessionAccumulators store;
+  private final ModelRuntime model;
+  private final Path dir;
+  private final boolean layerwise;
   private FileChannel masksOut;
   private CRC32C crc;
   private long maskBytes;
@@ -68,11 +81,21 @@ final class GroupPlanning {
     Path dir = TensorGroups.dir(workDir, sessionId, group);
     var store = new SessionAccumulators(TensorGroups.sessionDir(workDir, sessionId), sessionId, List.of(group),
         ShardCodec.statistics(c.getTarget().getStatistics(), c.getTarget().getInputStatistics()), g -> dir);
-    var source = new AccumulatorPlanner.AccumulatorTensorSource(List.of(TensorGroups.asPartition(group)), store,
-        model, config.scoring().method() == ScoringMethod.DAI_REFERENCE);
+    this.session = c.getSession();
+    this.partition = TensorGroups.asPartition(group);
+    this.store = store;
+    this.model = model;
+    this.dir = dir;
+    this.layerwise = GroupLayerwise.updatesWeights(session);
     // one plan at a time per group: each plan's mask step truncates it
     this.masksFile = dir.resolve("plan-masks.u8");
-    this.share = new Planner(config).share(layout, source, tensors, (t, mask) -> writeMask(mask));
+    if (GroupLayerwise.choosesMasks(session)) {
+      this.share = null;
+    } else {
+      var source = new AccumulatorPlanner.AccumulatorTensorSource(List.of(partition), store, model,
+          config.scoring().method() == ScoringMethod.DAI_REFERENCE);
+      this.share = new Planner(config).share(layout, source, tensors, (t, mask) -> writeMask(mask));
+    }
   }
 
   String planId() {
@@ -81,6 +104,14 @@ final class GroupPlanning {
 
   /** Answers one step; never throws (a failure is the reply's error). */
   PlanStepReply answer(PlanStep step) {
+    if (step.getStepCase() == PlanStep.StepCase.LAYERWISE) {
+      return layerwise(step);
+    }
+    if (share == null) {
+      return PlanStepReply.newBuilder().setPlanId(step.getPlanId()).setGroup(step.getGroup())
+          .setError("scoring \"" + session.getScoring() + "\" chooses its masks in the layer-wise step: a "
+              + step.getStepCase().name().toLowerCase() + " step has nothing to answer").build();
+    }
     if (step.getStepCase() != PlanStep.StepCase.MASKS) {
       return PlanWire.answer(step, share);
     }
@@ -97,10 +128,10 @@ final class GroupPlanning {
       } finally {
         masksOut = null;
       }
-      if (!reply.getError().isEmpty()) {
-        return reply;
+      if (!reply.getError().isEmpty() || layerwise) {
+        return reply; // a layer-wise plan's masks stay here for its layer-wise step
       }
-      var ref = Source.fromIterator(() -> new ChunkIterator(masksFile, tensors))
+      var ref = Source.fromIterator(() -> maskChunks(masksFile, tensors))
           .withAttributes(ActorAttributes.dispatcher("pekko.stream.materializer.blocking-io-dispatcher"))
           .runWith(StreamRefs.sourceRef(), system);
       var masks = reply.getMasks().toBuilder()
@@ -113,6 +144,88 @@ final class GroupPlanning {
     }
   }
 
+  /**
+   * The layer-wise step on the group's tensors ({@link GroupLayerwise}), from this node's statistics and the
+   * masks of the mask step (kept in {@code plan-masks.u8}; none for SparseGPT): the new weights go to
+   * {@code plan-weights.f32} and the final masks to {@code plan-masks.u8}, both offered as streams.
+   */
+  private PlanStepReply layerwise(PlanStep step) {
+    var reply = PlanStepReply.newBuilder().setPlanId(step.getPlanId()).setGroup(step.getGroup());
+    Path weightsFile = dir.resolve("plan-weights.f32");
+    try {
+      Map<String, byte[]> planMasks = null;
+      if (share != null) {
+        planMasks = new LinkedHashMap<>();
+        try (FileChannel in = FileChannel.open(masksFile, StandardOpenOption.READ)) {
+          for (var t : tensors) {
+            var buf = ByteBuffer.allocate(Math.toIntExact(t.size()));
+            while (buf.hasRemaining()) {
+              if (in.read(buf) < 0) {
+                throw new IOException("the group's masks file " + masksFile + " ends inside tensor " + t.name()
+                    + ": the mask step did not complete");
+              }
+            }
+            planMasks.put(t.name(), buf.array());
+          }
+        }
+      }
+      var outcome = LayerwiseOutcome.newBuilder();
+      var weightsCrc = new CRC32C();
+      long[] weightBytes = {0};
+      try (FileChannel weightsOut = FileChannel.open(weightsFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          StandardOpenOption.TRUNCATE_EXISTING);
+           FileChannel masksOut = FileChannel.open(masksFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+               StandardOpenOption.TRUNCATE_EXISTING)) {
+        this.masksOut = masksOut;
+        crc = new CRC32C();
+        maskBytes = 0;
+        var errors = GroupLayerwise.run(session, List.of(partition), tensors, store.merged(), model, planMasks,
+            dir.resolve("plan-sparsegpt.safetensors"), new GroupLayerwise.Sink() {
+              @Override
+              public void weights(TensorMeta t, float[] values) throws IOException {
+                var buf = ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+                buf.asFloatBuffer().put(values);
+                weightsCrc.update(buf.array(), 0, buf.capacity());
+                weightBytes[0] += buf.capacity();
+                while (buf.hasRemaining()) {
+                  weightsOut.write(buf);
+                }
+              }
+
+              @Override
+              public void mask(TensorMeta t, byte[] mask) throws IOException {
+                writeMask(mask);
+                long p = 0;
+                for (byte b : mask) {
+                  p += 1 - b;
+                }
+                outcome.addTensors(TensorPruned.newBuilder().setName(t.name()).setPruned(p));
+              }
+            });
+        weightsOut.force(true);
+        masksOut.force(true);
+        errors.forEach(e -> outcome.addErrors(TensorError.newBuilder().setName(e.tensor()).setBefore(e.before())
+            .setAfter(e.after())));
+      } finally {
+        this.masksOut = null;
+      }
+      var resolver = StreamRefResolver.get(system);
+      var masksRef = Source.fromIterator(() -> maskChunks(masksFile, tensors))
+          .withAttributes(ActorAttributes.dispatcher("pekko.stream.materializer.blocking-io-dispatcher"))
+          .runWith(StreamRefs.sourceRef(), system);
+      var weightsRef = Source.fromIterator(() -> weightChunks(weightsFile, tensors))
+          .withAttributes(ActorAttributes.dispatcher("pekko.stream.materializer.blocking-io-dispatcher"))
+          .runWith(StreamRefs.sourceRef(), system);
+      outcome.setMasksRef(resolver.toSerializationFormat(masksRef)).setMaskBytes(maskBytes)
+          .setMasksCrc32C((int) crc.getValue()).setWeightsRef(resolver.toSerializationFormat(weightsRef))
+          .setWeightBytes(weightBytes[0]).setWeightsCrc32C((int) weightsCrc.getValue());
+      return reply.setLayerwise(outcome).build();
+    } catch (IOException | RuntimeException e) {
+      return reply.setError("the layer-wise step (scoring \"" + session.getScoring() + "\") failed: "
+          + (e.getMessage() == null ? e.toString() : e.getMessage())).build();
+    }
+  }
+
   private void writeMask(byte[] mask) throws IOException {
     var buf = ByteBuffer.wrap(mask);
     while (buf.hasRemaining()) {
@@ -122,21 +235,49 @@ final class GroupPlanning {
     maskBytes += mask.length;
   }
 
+  /** Builds one chunk of a tensor from its bytes in the file. */
+  @FunctionalInterface
+  private interface ChunkMaker<T> {
+    T make(TensorMeta tensor, long offset, int weights, byte[] bytes);
+  }
+
+  /** The group's masks, one byte per weight, as {@link MaskChunk}s (eight weights per byte on the wire). */
+  private static Iterator<MaskChunk> maskChunks(Path file, List<TensorMeta> tensors) throws IOException {
+    return new ChunkIterator<>(file, tensors, 1, 8L * CHUNK_BYTES, (t, offset, n, bytes) -> MaskChunk.newBuilder()
+        .setTensor(t.name()).setOffset(offset).setWeights(n)
+        .setValues(UnsafeByteOperations.unsafeWrap(MaskBits.pack(bytes, 0, n))).build());
+  }
+
+  /** The group's new weights, four bytes each (float32, little-endian), as {@link WeightChunk}s of CHUNK_BYTES. */
+  private static Iterator<WeightChunk> weightChunks(Path file, List<TensorMeta> tensors) throws IOException {
+    return new ChunkIterator<>(file, tensors, Float.BYTES, CHUNK_BYTES / Float.BYTES, (t, offset, n, bytes) ->
+        WeightChunk.newBuilder().setTensor(t.name()).setOffset(offset)
+            .setValues(UnsafeByteOperations.unsafeWrap(bytes)).build());
+  }
+
   /**
-   * The masks file read back tensor by tensor, in chunks that never cross a tensor; deleted once read to the end
-   * (a plan that fails before leaves it for the next plan of the group, which truncates it).
+   * A file of the group's tensors in order, read back tensor by tensor in chunks that never cross a tensor;
+   * deleted once read to the end (a plan that fails before leaves it for the next plan of the group, which
+   * truncates it).
    */
-  private static final class ChunkIterator implements Iterator<MaskChunk> {
+  private static final class ChunkIterator<T> implements Iterator<T> {
     private final Path file;
     private final FileChannel in;
     private final List<TensorMeta> tensors;
+    private final int bytesPerWeight;
+    private final long weightsPerChunk;
+    private final ChunkMaker<T> maker;
     private int tensor;
     private long offset;
 
-    ChunkIterator(Path file, List<TensorMeta> tensors) throws IOException {
+    ChunkIterator(Path file, List<TensorMeta> tensors, int bytesPerWeight, long weightsPerChunk,
+        ChunkMaker<T> maker) throws IOException {
       this.file = file;
       this.in = FileChannel.open(file, StandardOpenOption.READ);
       this.tensors = tensors;
+      this.bytesPerWeight = bytesPerWeight;
+      this.weightsPerChunk = weightsPerChunk;
+      this.maker = maker;
       skipEmpty();
     }
 
@@ -157,22 +298,20 @@ final class GroupPlanning {
     }
 
     @Override
-    public MaskChunk next() {
+    public T next() {
       if (!hasNext()) {
         throw new NoSuchElementException();
       }
       var t = tensors.get(tensor);
-      // CHUNK_BYTES on the wire: eight weights per byte
-      int n = (int) Math.min(8L * CHUNK_BYTES, t.size() - offset);
-      var buf = ByteBuffer.allocate(n);
+      int n = (int) Math.min(weightsPerChunk, t.size() - offset);
+      var buf = ByteBuffer.allocate(n * bytesPerWeight);
       try {
         while (buf.hasRemaining()) {
           if (in.read(buf) < 0) {
-            throw new IOException("masks file ends inside tensor " + t.name());
+            throw new IOException(file.getFileName() + " ends inside tensor " + t.name());
           }
         }
-        var chunk = MaskChunk.newBuilder().setTensor(t.name()).setOffset(offset).setWeights(n)
-            .setValues(UnsafeByteOperations.unsafeWrap(MaskBits.pack(buf.array(), 0, n))).build();
+        var chunk = maker.make(t, offset, n, buf.array());
         offset += n;
         skipEmpty();
         return chunk;

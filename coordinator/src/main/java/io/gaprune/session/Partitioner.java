@@ -62,9 +62,7 @@ public final class Partitioner {
         ? io.gaprune.planner.MethodSpec.DEFAULT_SCORING : cfg.getScoring());
     if (!cfg.getStatisticsOnly() && (spec.method() == io.gaprune.planner.ScoringMethod.SPARSEGPT
         || spec.reconstruct())) {
-      throw new IllegalArgumentException("scoring \"" + cfg.getScoring() + "\" updates the kept weights, and a "
-          + "session's plan carries masks only: run it with `gaprune run` or `compare`, or start a statistics-only "
-          + "session and plan from its statistics");
+      layerwiseSettings(cfg, spec);
     }
     if (!cfg.getStatisticsOnly() && spec.method() == io.gaprune.planner.ScoringMethod.WANDA) {
       wandaBudget(cfg, spec, b);
@@ -87,6 +85,27 @@ public final class Partitioner {
   }
 
   /**
+   * A scoring that updates the kept weights in a session that plans (the plan's layer-wise step,
+   * {@link GroupLayerwise}): SparseGPT prunes every tensor at the session's sparsity or N:M structure, so a budget
+   * other than {@code global} or {@code uniform} and an N:M written in the scoring entry are refused; the adaptive
+   * reconstruction's power is checked here, before any work.
+   */
+  private static void layerwiseSettings(SessionConfig cfg, io.gaprune.planner.MethodSpec spec) {
+    if (spec.adaptive()) {
+      spec.priorExponent();
+    }
+    if (spec.method() != io.gaprune.planner.ScoringMethod.SPARSEGPT) {
+      return;
+    }
+    requireSessionStructure(cfg, spec);
+    var budget = cfg.getBudget().isBlank() ? BudgetMode.GLOBAL : BudgetMode.parse(cfg.getBudget());
+    if (budget != BudgetMode.GLOBAL && budget != BudgetMode.UNIFORM) {
+      throw new IllegalArgumentException("scoring \"sparsegpt\" prunes every tensor at the session's sparsity: "
+          + "budget must be \"global\" or \"uniform\" (both mean that for it), got \"" + cfg.getBudget() + "\"");
+    }
+  }
+
+  /**
    * Wanda in a session that plans: its scores compared within each output row ({@code budget: rows}) or within
    * the session's N:M groups. The coordinator's default budget, {@code global} (what a request that names none
    * gets), is taken as {@code rows}, since Wanda is defined per row and {@code run --scoring wanda} plans it so;
@@ -94,10 +113,7 @@ public final class Partitioner {
    * session's {@code structure}.
    */
   private static void wandaBudget(SessionConfig cfg, io.gaprune.planner.MethodSpec spec, SessionConfig.Builder b) {
-    if (!spec.structure().unstructured()) {
-      throw new IllegalArgumentException("scoring \"" + cfg.getScoring() + "\": give the N:M structure as the "
-          + "session's \"structure\", not in the scoring entry");
-    }
+    requireSessionStructure(cfg, spec);
     if (!AccumulatorPlanner.structure(cfg).unstructured()) {
       return; // N:M decides per group of M; the budget is not used
     }
@@ -107,6 +123,14 @@ public final class Partitioner {
     } else if (budget != BudgetMode.ROWS) {
       throw new IllegalArgumentException("scoring \"wanda\" compares the weights of each output row: budget must "
           + "be \"rows\" (or the default, global, taken as rows), got \"" + cfg.getBudget() + "\"");
+    }
+  }
+
+  /** A layer-wise method's N:M belongs in the session's {@code structure}, where the planner and report read it. */
+  private static void requireSessionStructure(SessionConfig cfg, io.gaprune.planner.MethodSpec spec) {
+    if (!spec.structure().unstructured()) {
+      throw new IllegalArgumentException("scoring \"" + cfg.getScoring() + "\": give the N:M structure as the "
+          + "session's \"structure\", not in the scoring entry");
     }
   }
 

@@ -5,10 +5,13 @@ import io.gaprune.planner.KeyHistogram;
 import io.gaprune.planner.PassAccumulator;
 import io.gaprune.planner.PlanParticipant;
 import io.gaprune.planner.PlannerConfig;
+import io.gaprune.planner.TensorMeta;
 import io.gaprune.protocol.CollectionState;
 import io.gaprune.protocol.HistogramState;
+import io.gaprune.protocol.LayerwiseOutcome;
 import io.gaprune.protocol.MaskOutcome;
 import io.gaprune.protocol.PassAccumulatorState;
+import io.gaprune.protocol.PlanLayerwise;
 import io.gaprune.protocol.PlanMasks;
 import io.gaprune.protocol.PlanPass;
 import io.gaprune.protocol.PlanStep;
@@ -18,6 +21,7 @@ import io.gaprune.protocol.TensorPruned;
 import io.gaprune.protocol.TieCounts;
 import java.io.IOException;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Planning by histograms on the wire: the planner's questions to a tensor group's owner and the owner's answers,
@@ -65,6 +69,31 @@ public final class PlanWire {
       masks.addThresholdKeys(thresholdKeys[i]).addTieQuotas(tieQuotas[i]);
     }
     return PlanStep.newBuilder().setPlanId(planId).setGroup(group).setMasks(masks).build();
+  }
+
+  /** The layer-wise step of a plan whose scoring updates the kept weights ({@link GroupLayerwise}). */
+  public static PlanStep layerwise(String planId, int group) {
+    return PlanStep.newBuilder().setPlanId(planId).setGroup(group).setLayerwise(PlanLayerwise.getDefaultInstance())
+        .build();
+  }
+
+  /** An owner's answer to the layer-wise step; checks it counts the group's tensors, in order. */
+  public static LayerwiseOutcome layerwiseResult(PlanStepReply reply, List<TensorMeta> tensors) throws IOException {
+    checkReply(reply, PlanStepReply.ReplyCase.LAYERWISE);
+    var o = reply.getLayerwise();
+    var expected = tensors.stream().map(TensorMeta::name).toList();
+    var got = o.getTensorsList().stream().map(TensorPruned::getName).toList();
+    if (!got.equals(expected)) {
+      throw new IOException("owner of group " + reply.getGroup() + " ran the layer-wise step on " + got + ", it owns "
+          + expected);
+    }
+    return o;
+  }
+
+  /** The final masks an owner offers after its layer-wise step, as the mask step offers masks. */
+  public static MaskOutcome masksOf(LayerwiseOutcome o) {
+    return MaskOutcome.newBuilder().addAllTensors(o.getTensorsList()).setMasksRef(o.getMasksRef())
+        .setMaskBytes(o.getMaskBytes()).setMasksCrc32C(o.getMasksCrc32C()).build();
   }
 
   /** The filled accumulators of an owner's answer to a pass; checks they answer what was asked. */

@@ -19,6 +19,12 @@ class ParallelRowsTest {
     ParallelRows.of(4).forEach(10, 1000, 1_000_000, i -> {
       runs.incrementAndGet(i);
       threads.add(Thread.currentThread());
+      // whichever thread takes the first index holds it until another thread has taken a chunk (on a loaded
+      // machine one thread could otherwise finish everything before the others start)
+      long deadline = System.nanoTime() + 20_000_000_000L;
+      while (i == 10 && threads.size() < 2 && System.nanoTime() < deadline) {
+        Thread.onSpinWait();
+      }
       double s = 0;
       for (int t = i; t < 1000; t++) {
         s += Math.sqrt(t);

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 /**
  * SparseGPT on one layer of a real size, side by side in one run: the factor {@code U} of the inverse Hessian as
  * the textbook loops compute it (the project's code before {@link ParallelRows}: {@code L⁻¹} walked down its
- * columns, one thread), the same factor on one thread and on every core, and the whole layer (factor, adaptive
+ * columns, one thread, a new array for each step), the same factor on one thread and on every core, and the whole layer (factor, adaptive
  * mask, updates; unstructured 50%) on one thread and on every core. Every variant gives the same bits (checked).
  *
  * <p>Run: {@code mvn -B -ntp -Pbench -pl coordinator -am verify -Dtest=SparseGptBenchmark
@@ -49,9 +49,10 @@ class SparseGptBenchmark {
         all.threads());
     for (int round = 0; round < rounds; round++) {
       var textbook = time(times, "factor, textbook loops, 1 thread", () -> textbookFactor(dampened, cols));
-      var serial = time(times, "factor, 1 thread", () -> SparseGpt.upperCholeskyOfInverse("b", dampened, cols, one));
+      var serial = time(times, "factor, 1 thread",
+          () -> SparseGpt.upperCholeskyOfInverse("b", dampened.clone(), cols, one));
       var parallel = time(times, "factor, " + all.threads() + " threads",
-          () -> SparseGpt.upperCholeskyOfInverse("b", dampened, cols, all));
+          () -> SparseGpt.upperCholeskyOfInverse("b", dampened.clone(), cols, all));
       assertArrayEquals(textbook, serial);
       assertArrayEquals(serial, parallel);
       var a = time(times, "layer, 1 thread", () -> SparseGpt.run("b", w, rows, cols, h, null, null,
@@ -110,7 +111,8 @@ class SparseGptBenchmark {
   /** The factor as the project computed it before: {@code L⁻¹} and {@code H⁻¹} summed down columns (stride n). */
   private static double[] textbookFactor(double[] h, int n) {
     var serial = ParallelRows.of(1);
-    double[] l = SparseGpt.cholesky("b", h, n, "H", serial);
+    var l = h.clone();
+    SparseGpt.choleskyInPlace("b", l, n, "H", serial);
     var li = new double[n * n];
     for (int c = 0; c < n; c++) {
       li[c * n + c] = 1 / l[c * n + c];
@@ -133,7 +135,8 @@ class SparseGptBenchmark {
         inv[j * n + i] = s;
       }
     }
-    double[] lower = SparseGpt.cholesky("b", inv, n, "H⁻¹", serial);
+    SparseGpt.choleskyInPlace("b", inv, n, "H⁻¹", serial);
+    var lower = inv;
     var u = new double[n * n];
     for (int i = 0; i < n; i++) {
       for (int j = i; j < n; j++) {

@@ -227,7 +227,7 @@ class SparseGptTest {
     var layer = Layer.random(3, 4, 20, 60);
     var h = layer.hessian();
     int n = 20;
-    var u = SparseGpt.upperCholeskyOfInverse("t", h, n, ParallelRows.shared());
+    var u = SparseGpt.upperCholeskyOfInverse("t", h.clone(), n, ParallelRows.shared());
     // (Uᵀ·U)·H = I
     for (int i = 0; i < n; i++) {
       for (int j = 0; j < n; j++) {
@@ -277,8 +277,8 @@ class SparseGptTest {
       assertArrayEquals(a.weights(), b.weights(), c.what());
       assertEquals(c.structure().unstructured() ? k : rows * cols / 2, b.pruned(), c.what());
     }
-    assertArrayEquals(SparseGpt.upperCholeskyOfInverse("t", h, cols, one),
-        SparseGpt.upperCholeskyOfInverse("t", h, cols, many));
+    assertArrayEquals(SparseGpt.upperCholeskyOfInverse("t", h.clone(), cols, one),
+        SparseGpt.upperCholeskyOfInverse("t", h.clone(), cols, many));
     var indefinite = h.clone();
     indefinite[300 * cols + 300] = -1; // pivot 300 fails, after the parallel rows of the pivots before it
     var e = assertThrows(IllegalArgumentException.class, () -> SparseGpt.upperCholeskyOfInverse("layer.2.down",

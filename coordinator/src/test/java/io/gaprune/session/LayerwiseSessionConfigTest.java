@@ -11,13 +11,14 @@ import io.gaprune.worker.ShardCodec;
 import org.junit.jupiter.api.Test;
 
 /**
- * A session's input statistics follow its scoring; a session that plans takes Wanda (row budget or N:M) and
- * refuses SparseGPT and the reconstruction, whose weight updates a plan of masks cannot carry.
+ * A session's input statistics follow its scoring; a session that plans takes Wanda (row budget or N:M), and
+ * SparseGPT and the reconstructions with the Gram matrices their layer-wise step reads, refusing what it cannot
+ * honour.
  */
 class LayerwiseSessionConfigTest {
 
   @Test
-  void theScoringChoosesTheInputStatisticsAndPlanningSessionsRefuseLayerwiseMethods() {
+  void theScoringChoosesTheInputStatistics() {
     var statisticsOnly = SessionConfig.newBuilder().setSessionId("s").setStatisticsOnly(true);
     var wanda = Partitioner.resolve(statisticsOnly.clone().setScoring("wanda").build(), 1 << 20);
     assertEquals(InputStatistics.INPUT_NORMS, wanda.getInputStatistics());
@@ -33,18 +34,30 @@ class LayerwiseSessionConfigTest {
     assertEquals(InputStatistics.INPUT_GRAMS, more.getInputStatistics());
     assertEquals(InputStatistics.INPUT_STATISTICS_NONE,
         Partitioner.resolve(statisticsOnly.clone().setScoring("magnitude").build(), 1 << 20).getInputStatistics());
-    var e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(SessionConfig.newBuilder()
-        .setSessionId("s").setScoring("sparsegpt").build(), 1 << 20));
-    assertTrue(e.getMessage().contains("sparsegpt") && e.getMessage().contains("masks only"), e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(SessionConfig.newBuilder()
-        .setSessionId("s").setScoring("magnitude:reconstruct=1").build(), 1 << 20));
-    assertTrue(e.getMessage().contains("updates the kept weights"), e.getMessage());
-    // the adaptive DAI: the same refusal when planning, the Gram matrices when collecting
-    e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(SessionConfig.newBuilder()
-        .setSessionId("s").setScoring("dai-calibrated:adaptive=1").build(), 1 << 20));
-    assertTrue(e.getMessage().contains("updates the kept weights"), e.getMessage());
+    // a session that plans collects the Gram matrices for its layer-wise step
+    var planning = SessionConfig.newBuilder().setSessionId("s");
+    for (var scoring : new String[] {"sparsegpt", "magnitude:reconstruct=1", "dai-calibrated:adaptive=1"}) {
+      assertEquals(InputStatistics.INPUT_GRAMS, Partitioner.resolve(planning.clone().setScoring(scoring).build(),
+          1 << 20).getInputStatistics(), scoring);
+    }
     assertEquals(InputStatistics.INPUT_GRAMS, Partitioner.resolve(statisticsOnly.clone()
         .setScoring("dai-calibrated:adaptive=1").build(), 1 << 20).getInputStatistics());
+  }
+
+  @Test
+  void aPlanningSessionRefusesLayerwiseSettingsItCannotHonour() {
+    var planning = SessionConfig.newBuilder().setSessionId("s");
+    var e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(planning.clone()
+        .setScoring("sparsegpt:n=2:m=4").build(), 1 << 20));
+    assertTrue(e.getMessage().contains("session's \"structure\""), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(planning.clone()
+        .setScoring("sparsegpt").setBudget("rows").build(), 1 << 20));
+    assertTrue(e.getMessage().contains("budget must be \"global\" or \"uniform\""), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(planning.clone()
+        .setScoring("dai-calibrated:adaptive=-1").build(), 1 << 20));
+    assertTrue(e.getMessage().contains("adaptive must be a number ≥ 0"), e.getMessage());
+    assertEquals("2:4", Partitioner.resolve(planning.clone().setScoring("sparsegpt").setStructure("2:4").build(),
+        1 << 20).getStructure());
   }
 
   @Test

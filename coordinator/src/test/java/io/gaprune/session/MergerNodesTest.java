@@ -22,7 +22,9 @@ import org.junit.jupiter.api.Timeout;
  * bytes, straight from the worker, and the statistics are the same bits as a one-process run; a merger node
  * killed mid-session has its groups reopened on the remaining merger node and the units they held recomputed
  * (lineage), none folded twice. A session that plans with groups on both nodes plans by histograms (each owner
- * scores its own groups) and writes the masks a one-process plan writes.
+ * scores its own groups) and writes the masks a one-process plan writes; one whose scoring updates the kept
+ * weights (the adaptive DAI) has each owner run the layer-wise step on its groups and writes the masks and
+ * weights a one-process plan writes.
  */
 @Tag("slow")
 class MergerNodesTest {
@@ -49,7 +51,7 @@ class MergerNodesTest {
   }
 
   @Test
-  @Timeout(value = 6, unit = TimeUnit.MINUTES)
+  @Timeout(value = 8, unit = TimeUnit.MINUTES)
   void twoMergerNodesEachReceiveTheirShare() throws Exception {
     Path dir = ClusterTestSupport.testDir("merger-nodes");
     SessionConfig session = session(dir, "spread", 24).toBuilder().setStatisticsOnly(true).build();
@@ -110,6 +112,30 @@ class MergerNodesTest {
       assertEquals(referencePlan.plan().getMasksSha256(), planned.getPlan().getMasksSha256(),
           "masks planned by histograms over two nodes differ from a one-process plan");
       assertEquals(referencePlan.plan().getPrunedWeights(), planned.getPlan().getPrunedWeights());
+
+      // A scoring that updates the kept weights: each owner runs the layer-wise step on its own groups (its Gram
+      // matrices never leave its node) and streams its final masks and new weights; both files are a one-process
+      // plan's, byte for byte, and no owner keeps a scratch file.
+      SessionConfig adaptive = session.toBuilder().setSessionId("spread-adaptive").setStatisticsOnly(false)
+          .setScoring("dai-calibrated:adaptive=1").build();
+      cluster.start(adaptive);
+      SessionStatus adapted = cluster.awaitStatus(s -> s.getSessionId().equals("spread-adaptive")
+          && !s.getState().equals("RUNNING") && !s.getState().equals("PLANNING"), Duration.ofSeconds(180));
+      assertEquals("DONE", adapted.getState(), adapted.getMessage());
+      assertTrue(!groupsOn(workerWork, "spread-adaptive", adapted.getGroupsList()).isEmpty(),
+          "the adaptive session's groups should be on both nodes");
+      for (TensorGroup g : adapted.getGroupsList()) {
+        for (String scratch : new String[] {"plan-masks.u8", "plan-weights.f32"}) {
+          assertTrue(!Files.exists(TensorGroups.dir(workerWork, "spread-adaptive", g).resolve(scratch)), scratch);
+        }
+      }
+      var referenceAdaptive = EmbeddedSession.run(adaptive, ClusterTestSupport.load(refConf), 1,
+          Duration.ofSeconds(120));
+      assertEquals(referenceAdaptive.plan().getMasksSha256(), adapted.getPlan().getMasksSha256(),
+          "masks of the layer-wise step over two nodes differ from a one-process plan");
+      assertEquals(referenceAdaptive.plan().getWeightsSha256(), adapted.getPlan().getWeightsSha256(),
+          "weights of the layer-wise step over two nodes differ from a one-process plan");
+      assertEquals(referenceAdaptive.plan().getPrunedWeights(), adapted.getPlan().getPrunedWeights());
     }
   }
 

@@ -250,6 +250,10 @@ class OperatorApiTest {
     assertEquals(200, planFile.statusCode());
     assertEquals(r.get("report"), JsonParser.parseString(planFile.body()));
     assertError(400, "file must be one of", call("GET", "/api/v1/sessions/ops-1/report?file=../../etc/passwd", null, TOKEN));
+    // weights.safetensors is only a plan's whose scoring updates the kept weights (LayerwiseSessionTest)
+    assertError(404, "does not update the kept weights",
+        call("GET", "/api/v1/sessions/ops-1/report?file=weights.safetensors", null, TOKEN));
+    assertEquals(java.util.Set.of("masks.safetensors", "plan.json"), r.getAsJsonObject("files").keySet());
 
     // The CLI on the same API: list, status, report to a file, and a refusal without the token.
     var list = cli("session", "list", "--coordinator", url, "--token", TOKEN);
