@@ -133,7 +133,9 @@ public final class SessionCommand implements Runnable {
     @Option(names = "--candidates", description = "mlp, attention, linear, all") String candidates;
     @Option(names = "--partition-budget-mb") Long partitionBudgetMb;
     @Option(names = "--scoring", description = "planner scoring as compare's entries, e.g. "
-        + "dai-calibrated (default), dai-calibrated:q=1:lambda=1, dai, magnitude") String scoring;
+        + "dai-calibrated (default), dai-calibrated:q=1:lambda=1, dai, magnitude, wanda; sparsegpt, "
+        + "dai-calibrated:reconstruct=1 and dai-calibrated:adaptive=1 also write weights.safetensors (their "
+        + "updated weights)") String scoring;
     @Option(names = "--structure", description = "unstructured (default) or N:M, e.g. 2:4: every group of M "
         + "consecutive input weights of a row keeps N; fixes the sparsity at 1 − N/M") String structure;
 

@@ -645,10 +645,9 @@ public final class PruningPipeline {
     var result = timed("reconstruct " + variant, () -> LayerwisePruner.reconstruct(
         new EncoderLayers(model.encoder(), statistics), Masks.read(masksFile), lambda, SparseGpt.DEFAULT_BLOCK,
         SparseGpt.DEFAULT_DAMPENING));
-    double before = result.stream().mapToDouble(LayerwisePruner.Reconstruction::before).average().orElse(0);
-    double after = result.stream().mapToDouble(LayerwisePruner.Reconstruction::after).average().orElse(0);
+    var mean = LayerwisePruner.Reconstruction.mean(result);
     progress.note(String.format(Locale.ROOT, "%s: reconstructed %d tensors, mean relative error on the calibration "
-        + "inputs %.4f -> %.4f", variant, result.size(), before, after));
+        + "inputs %.4f -> %.4f", variant, result.size(), mean.before(), mean.after()));
   }
 
   /**
@@ -667,10 +666,10 @@ public final class PruningPipeline {
         new EncoderLayers(model.encoder(), statistics), Masks.read(masksFile), priors, point.structure(),
         config.calibrated().generalWeight(), SparseGpt.DEFAULT_BLOCK, SparseGpt.DEFAULT_DAMPENING));
     Masks.rewrite(masksFile, result.masks(), Map.of("gaprune.adaptive", Double.toString(p)));
-    double before = result.errors().stream().mapToDouble(LayerwisePruner.Reconstruction::before).average().orElse(0);
-    double after = result.errors().stream().mapToDouble(LayerwisePruner.Reconstruction::after).average().orElse(0);
+    var mean = LayerwisePruner.Reconstruction.mean(result.errors());
     progress.note(String.format(Locale.ROOT, "%s: adaptive reconstruction of %d tensors, mean relative error on the "
-        + "calibration inputs %.4f (the plan's mask) -> %.4f", variant, result.errors().size(), before, after));
+        + "calibration inputs %.4f (the plan's mask) -> %.4f", variant, result.errors().size(), mean.before(),
+        mean.after()));
   }
 
   private void retrain(LoadedModel model, Map<String, NDArray> masks) throws IOException {

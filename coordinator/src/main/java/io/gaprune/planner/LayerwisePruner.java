@@ -206,7 +206,14 @@ public final class LayerwisePruner {
   public record Adaptive(Map<String, byte[]> masks, List<Reconstruction> errors) {}
 
   /** A tensor's relative reconstruction error of its mask before and after the update. */
-  public record Reconstruction(String tensor, double before, double after) {}
+  public record Reconstruction(String tensor, double before, double after) {
+
+    /** The mean of the tensors' errors before and after (what the notes report), named {@code mean}. */
+    public static Reconstruction mean(List<Reconstruction> errors) {
+      return new Reconstruction("mean", errors.stream().mapToDouble(Reconstruction::before).average().orElse(0),
+          errors.stream().mapToDouble(Reconstruction::after).average().orElse(0));
+    }
+  }
 
   /** {@code H_dom + λ·c·H_gen}, {@code c = tr H_dom / tr H_gen} (0 when the general half saw nothing), full. */
   static double[] weightedHessian(String name, InputSums inputs, double generalWeight, int cols) {

@@ -40,6 +40,7 @@ import java.util.Map;
  * never holds more than one tensor's statistics.
  */
 public final class AccumulatorPlanner implements MaskPlanner {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(AccumulatorPlanner.class);
 
   @Override
   public MaskPlan plan(SessionConfig s, List<LayerPartition> partitions, SessionAccumulators store, ModelRuntime model,
@@ -71,6 +72,7 @@ public final class AccumulatorPlanner implements MaskPlanner {
    */
   static PlanResult planLayerwise(PlannerConfig sessionConfig, SessionConfig s, List<LayerPartition> partitions,
       SessionAccumulators store, ModelRuntime model, Path masks, Path weights) throws IOException {
+    requireOwners(store);
     boolean choose = GroupLayerwise.choosesMasks(s);
     Path planned = masks.resolveSibling("plan-masks.safetensors");
     String planId = s.getSessionId() + "/plan-" + Long.toHexString(System.nanoTime());
@@ -85,6 +87,7 @@ public final class AccumulatorPlanner implements MaskPlanner {
     var weightWriter = SafetensorsWriter.create(weights, weightSpecs, Map.of("format", "pt", "gaprune.kind",
         "weights", "gaprune.layerwise", s.getScoring()));
     var pruned = new java.util.LinkedHashMap<String, Long>();
+    var errors = new ArrayList<io.gaprune.planner.LayerwisePruner.Reconstruction>();
     boolean written = false;
     try (var plannedMasks = choose ? null : io.gaprune.model.safetensors.SafetensorsFile.open(planned)) {
       var sink = new GroupLayerwise.Sink() {
@@ -116,8 +119,8 @@ public final class AccumulatorPlanner implements MaskPlanner {
               planMasks.put(t.name(), plannedMasks.readRawBytes(t.name()));
             }
           }
-          GroupLayerwise.run(s, List.of(part), tensors, store.only(g).merged(), model, planMasks,
-              masks.resolveSibling("plan-layerwise-" + g.getIndex() + ".safetensors"), sink);
+          errors.addAll(GroupLayerwise.run(s, List.of(part), tensors, store.only(g).merged(), model, planMasks,
+              masks.resolveSibling("plan-layerwise-" + g.getIndex() + ".safetensors"), sink));
         } else {
           var owners = store.owners();
           var target = MergerTarget.newBuilder().setSessionId(s.getSessionId()).setStatistics(s.getStatistics())
@@ -129,6 +132,8 @@ public final class AccumulatorPlanner implements MaskPlanner {
           owners.pullMasks(g, tensors, PlanWire.masksOf(outcome), (t, values) -> maskWriter.writeBytes(t.name(),
               values));
           outcome.getTensorsList().forEach(t -> pruned.put(t.getName(), t.getPruned()));
+          outcome.getErrorsList().forEach(e -> errors.add(new io.gaprune.planner.LayerwisePruner.Reconstruction(
+              e.getName(), e.getBefore(), e.getAfter())));
         }
         index++;
       }
@@ -141,6 +146,12 @@ public final class AccumulatorPlanner implements MaskPlanner {
         weightWriter.abort();
       }
       Files.deleteIfExists(planned);
+    }
+    if (!errors.isEmpty()) {
+      var mean = io.gaprune.planner.LayerwisePruner.Reconstruction.mean(errors);
+      LOG.info(String.format(java.util.Locale.ROOT, "session %s: the layer-wise step (%s) reconstructed %d tensors, "
+          + "mean relative error on the calibration inputs %.4f (the plan's mask) -> %.4f", s.getSessionId(),
+          s.getScoring(), errors.size(), mean.before(), mean.after()));
     }
     if (choose) {
       var structure = structure(s);
@@ -174,10 +185,7 @@ public final class AccumulatorPlanner implements MaskPlanner {
   private static PlanResult plan(PlannerConfig sessionConfig, SessionConfig s, List<LayerPartition> partitions,
       SessionAccumulators store, ModelRuntime model, Path masks, String planId, boolean ownersKeepMasks)
       throws IOException {
-    boolean remote = store.groups().stream().anyMatch(g -> !store.isLocal(g));
-    if (remote && store.owners() == null) {
-      store.store(store.groups().stream().filter(g -> !store.isLocal(g)).findFirst().orElseThrow()); // says why
-    }
+    boolean remote = requireOwners(store);
     PlannerConfig config = remote ? PlanWire.forOwners(sessionConfig) : sessionConfig;
     var planner = new Planner(config);
     var layout = PlanLayout.of(config, metas(partitions));
@@ -217,6 +225,15 @@ public final class AccumulatorPlanner implements MaskPlanner {
         writer.abort();
       }
     }
+  }
+
+  /** Whether some group is on another node; then the owners must be reachable (else: the reason, thrown). */
+  private static boolean requireOwners(SessionAccumulators store) {
+    boolean remote = store.groups().stream().anyMatch(g -> !store.isLocal(g));
+    if (remote && store.owners() == null) {
+      store.store(store.groups().stream().filter(g -> !store.isLocal(g)).findFirst().orElseThrow()); // says why
+    }
+    return remote;
   }
 
   private static void keptPlaceholders(List<TensorMeta> tensors, SafetensorsWriter writer) throws IOException {
