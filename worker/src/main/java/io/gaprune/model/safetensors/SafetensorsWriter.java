@@ -76,12 +76,16 @@ public final class SafetensorsWriter implements Closeable {
     return w;
   }
 
-  /** The header bytes, padded with spaces to a multiple of 8 (without the 8-byte length before them). */
+  /**
+   * The header bytes, padded with spaces to a multiple of 8 (without the 8-byte length before them). Metadata keys
+   * are written sorted, so the same content gives the same bytes whatever map holds it ({@code Map.of} iterates in
+   * an order that changes from one JVM to the next, which made equal files differ in their SHA-256).
+   */
   static byte[] header(List<TensorSpec> specs, Map<String, String> metadata) {
     var root = new JsonObject();
     if (metadata != null && !metadata.isEmpty()) {
       var md = new JsonObject();
-      metadata.forEach(md::addProperty);
+      new java.util.TreeMap<>(metadata).forEach(md::addProperty);
       root.add("__metadata__", md);
     }
     long offset = 0;

@@ -37,6 +37,26 @@ class SafetensorsTest {
     return assertThrows(type, e).getMessage();
   }
 
+  /**
+   * The same tensors and metadata give the same bytes whatever order the metadata map iterates in (a session's
+   * weights file written by two JVMs once differed in its SHA-256 only by the order of {@code Map.of}'s keys).
+   */
+  @Test
+  void metadataIsWrittenInKeyOrderWhateverTheMapsOrder() {
+    var specs = List.of(new TensorSpec("w", DType.F32, new long[] {2, 3}));
+    var forward = new java.util.LinkedHashMap<String, String>();
+    var backward = new java.util.LinkedHashMap<String, String>();
+    for (String k : new String[] {"format", "gaprune.kind", "gaprune.layerwise", "a", "z"}) {
+      forward.put(k, "v-" + k);
+    }
+    var keys = new java.util.ArrayList<>(forward.keySet());
+    java.util.Collections.reverse(keys);
+    keys.forEach(k -> backward.put(k, "v-" + k));
+    var header = new String(SafetensorsWriter.header(specs, forward), StandardCharsets.UTF_8);
+    assertEquals(header, new String(SafetensorsWriter.header(specs, backward), StandardCharsets.UTF_8));
+    assertTrue(header.startsWith("{\"__metadata__\":{\"a\":\"v-a\",\"format\":\"v-format\",\"gaprune.kind\""), header);
+  }
+
   @Test
   void roundTripOfEveryWritableType() throws IOException {
     var p = dir.resolve("all.safetensors");
