@@ -218,8 +218,8 @@ public final class SessionEstimate {
 
     /** The scorings' statistic set as the session names it. */
     public StatisticSet statisticSet() {
-      return statistics.size() == ShardCodec.statistics(StatisticSet.FISHER).size() ? StatisticSet.FISHER
-          : StatisticSet.FISHER_AND_GRADIENTS;
+      return statistics.contains(io.gaprune.protocol.Statistic.SUM_GENERAL) ? StatisticSet.FISHER_AND_GRADIENTS
+          : StatisticSet.FISHER;
     }
 
     /** One JSON object, snake_case keys, every byte count in bytes. */
@@ -363,11 +363,16 @@ public final class SessionEstimate {
           + "\" (a candidate has at least two dimensions; valid: " + LayerType.VALID + ")");
     }
     boolean gradientSums = false;
+    var inputs = io.gaprune.protocol.InputStatistics.INPUT_STATISTICS_NONE;
     for (var scoring : request.scorings()) {
-      gradientSums |= MethodSpec.parse(scoring).apply(ScoringConfig.defaults()).needsGradientSums();
+      var spec = MethodSpec.parse(scoring);
+      gradientSums |= spec.apply(ScoringConfig.defaults()).needsGradientSums();
+      if (spec.inputStatistics().getNumber() > inputs.getNumber()) {
+        inputs = spec.inputStatistics(); // Σx² (Wanda), or the Gram matrices (SparseGPT, the reconstructions)
+      }
     }
     var statisticSet = gradientSums ? StatisticSet.FISHER_AND_GRADIENTS : StatisticSet.FISHER;
-    var statistics = ShardCodec.statistics(statisticSet);
+    var statistics = ShardCodec.statistics(statisticSet, inputs);
     long bytesPerWeight = Partitioner.bytesPerWeight(statistics);
     long parameters = model.weights();
     long modelBytes = parameters * WEIGHT_BYTES;
@@ -394,13 +399,19 @@ public final class SessionEstimate {
         .setBatchesPerUnit(batchesPerUnit)
         .setPartitionBudgetBytes(accumulatorMemory)
         .setStatistics(statisticSet)
+        .setInputStatistics(inputs)
         .setCandidates(request.layers())
         .build();
     var plan = Partitioner.plan(session, candidates, request.samples(), request.samples());
 
-    long valueBytesPerWeight = (long) statistics.size() * ShardCodec.VALUE_BYTES;
+    // values each tensor ships per unit and each merger folds: one per weight for the gradient statistics, the
+    // input width for Σx², in·(in+1)/2 for a packed Gram matrix
     var elementsByName = new HashMap<String, Long>();
-    candidates.forEach(t -> elementsByName.put(t.getName(), Partitioner.elements(t)));
+    var valuesByName = new HashMap<String, Long>();
+    candidates.forEach(t -> {
+      elementsByName.put(t.getName(), Partitioner.elements(t));
+      valuesByName.put(t.getName(), statistics.stream().mapToLong(s -> ShardCodec.length(t, s)).sum());
+    });
     long candidateWeights = elementsByName.values().stream().mapToLong(Long::longValue).sum();
 
     long largestPartition = 0;
@@ -437,10 +448,10 @@ public final class SessionEstimate {
     var unitBatches = new ArrayList<Integer>();
     long shardBytesTotal = 0;
     for (WorkUnit u : plan.units()) {
-      long weights = u.getTensorsList().stream().mapToLong(t -> elementsByName.get(t.getName())).sum();
-      unitBytes.add(weights * valueBytesPerWeight);
+      long values = u.getTensorsList().stream().mapToLong(t -> valuesByName.get(t.getName())).sum();
+      unitBytes.add(values * ShardCodec.VALUE_BYTES);
       unitBatches.add(u.getBatchEnd() - u.getBatchStart());
-      shardBytesTotal += weights * valueBytesPerWeight;
+      shardBytesTotal += values * ShardCodec.VALUE_BYTES;
     }
     int units = plan.units().size();
     int unitsBusiestWorker = (units + request.workers() - 1) / request.workers();
@@ -471,11 +482,11 @@ public final class SessionEstimate {
     for (WorkUnit u : plan.units()) {
       for (TensorSpec t : u.getTensorsList()) {
         if (share.tensors().contains(t.getName())) {
-          shardBytesBusiestNode += elementsByName.get(t.getName()) * valueBytesPerWeight;
+          shardBytesBusiestNode += valuesByName.get(t.getName()) * ShardCodec.VALUE_BYTES;
         }
       }
     }
-    long mergerAccumulatorBytes = share.weights() * statistics.size() * MERGER_VALUE_BYTES;
+    long mergerAccumulatorBytes = share.tensors().stream().mapToLong(valuesByName::get).sum() * MERGER_VALUE_BYTES;
 
     return new Result(request, model.config().family().name().toLowerCase(Locale.ROOT), parameters, modelBytes,
         candidates.size(), candidateWeights, statistics, plan.batches(), batchesPerUnit,

@@ -222,6 +222,19 @@ class SessionEstimateTest {
     assertEquals(StatisticSet.FISHER_AND_GRADIENTS, dai.statisticSet());
     assertEquals(MLP_0_6B * 36, dai.workerAccumulatorBytes());
     assertEquals(2 * e.shardBytesTotal(), dai.shardBytesTotal());
+
+    // SparseGPT and the reconstructions ship the input statistics too: Σx² (in values) and the packed Gram
+    // matrix (in·(in+1)/2) of each half, per tensor; Qwen3-0.6B's MLP: gate, up [3072, 1024], down [1024, 3072]
+    var adaptive = SessionEstimate.estimate(new SessionEstimate.Request(dir.toString(), 8, "mlp", 512, 16, 0,
+        List.of("dai-calibrated:adaptive=1"), SessionEstimate.DEFAULT_DEVICE_MEMORY, 0, 1));
+    assertTrue(adaptive.statistics().contains(io.gaprune.protocol.Statistic.INPUT_GRAM_DOMAIN),
+        adaptive.statistics().toString());
+    assertEquals(StatisticSet.FISHER, adaptive.statisticSet());
+    long perLayer = 3 * 3072L * 1024 * 2 // the Fisher of both halves
+        + 2 * (2 * 1024 + 3072) // Σx² of both halves: gate and up read 1024 inputs, down 3072
+        + 2 * (2 * (1024L * 1025 / 2) + 3072L * 3073 / 2); // the Gram matrices of both halves
+    assertEquals(28 * perLayer * 4 * adaptive.units(), adaptive.shardBytesTotal());
+    assertEquals(28 * perLayer * 8, adaptive.mergerAccumulatorBytes());
   }
 
   @Test
