@@ -121,14 +121,7 @@ public final class Masks {
 
   /** Pruned weights (mask 0) over all masks. */
   public static long prunedCount(Map<String, byte[]> masks) {
-    long pruned = 0;
-    for (byte[] mask : masks.values()) {
-      for (byte b : mask) {
-        if (b == 0) {
-          pruned++;
-        }
-      }
-    }
-    return pruned;
+    return masks.values().stream().mapToLong(io.gaprune.planner.PlanResult::pruned).sum();
   }
+
 }

@@ -153,13 +153,8 @@ public final class LayerwisePruner {
   public static Adaptive adaptive(Model model, Map<String, byte[]> masks, LogPriors priors, Structure structure,
       double generalWeight, int block, double dampening) throws IOException {
     return reconstructEach(model, masks, generalWeight, "the adaptive reconstruction needs: collect the statistics "
-        + "with it among the methods", (t, w, rows, cols, h, mask) -> {
-          long k = 0;
-          for (byte v : mask) {
-            k += v == 0 ? 1 : 0;
-          }
-          return SparseGpt.pruneWithPrior(t.name(), w, rows, cols, h, k, priors.of(t), structure, block, dampening);
-        });
+        + "with it among the methods", (t, w, rows, cols, h, mask) -> SparseGpt.pruneWithPrior(t.name(), w, rows,
+        cols, h, PlanResult.pruned(mask), priors.of(t), structure, block, dampening));
   }
 
   /** One layer's OBS step on the reconstruction's Hessian, given the plan's mask of the layer. */
@@ -388,12 +383,8 @@ public final class LayerwisePruner {
         if (result.weights() != null) {
           model.update(t, result.weights());
         }
-        long p = 0;
-        for (byte b : result.mask()) {
-          p += b == 0 ? 1 : 0;
-        }
         writer.writeBytes(t.name(), result.mask());
-        prunedOf.put(t.name(), p);
+        prunedOf.put(t.name(), PlanResult.pruned(result.mask()));
       }
       writer.close();
       writer = null;

@@ -43,6 +43,15 @@ public record PlanResult(
   public record Selection(String group, long size, long k, Threshold threshold, int passes) {}
 
   /** A layer group's size and pruned count. */
+  /** The weights a mask prunes: its zeros (1 kept, 0 pruned). */
+  public static long pruned(byte[] mask) {
+    long n = 0;
+    for (byte b : mask) {
+      n += b == 0 ? 1 : 0;
+    }
+    return n;
+  }
+
   public record GroupCount(String group, long size, long pruned) {
     public double sparsity() {
       return size == 0 ? 0 : (double) pruned / size;

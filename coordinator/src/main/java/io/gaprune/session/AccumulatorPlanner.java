@@ -75,7 +75,7 @@ public final class AccumulatorPlanner implements MaskPlanner {
     requireOwners(store);
     boolean choose = GroupLayerwise.choosesMasks(s);
     Path planned = masks.resolveSibling("plan-masks.safetensors");
-    String planId = s.getSessionId() + "/plan-" + Long.toHexString(System.nanoTime());
+    String planId = newPlanId(s);
     PlanResult selection = choose ? null : plan(sessionConfig, s, partitions, store, model, planned, planId, true);
     var layout = PlanLayout.of(sessionConfig, metas(partitions));
     var metadata = new java.util.LinkedHashMap<>(new Planner(sessionConfig).maskMetadata());
@@ -99,14 +99,9 @@ public final class AccumulatorPlanner implements MaskPlanner {
         @Override
         public void mask(TensorMeta t, byte[] mask) throws IOException {
           maskWriter.writeBytes(t.name(), mask);
-          long p = 0;
-          for (byte b : mask) {
-            p += 1 - b;
-          }
-          pruned.put(t.name(), p);
+          pruned.put(t.name(), PlanResult.pruned(mask));
         }
       };
-      var context = PlanContext.newBuilder().setSession(s).addAllPartitions(partitions);
       int index = 0;
       for (TensorGroup g : store.groups()) {
         var part = TensorGroups.asPartition(g);
@@ -123,10 +118,7 @@ public final class AccumulatorPlanner implements MaskPlanner {
               masks.resolveSibling("plan-layerwise-" + g.getIndex() + ".safetensors"), sink));
         } else {
           var owners = store.owners();
-          var target = MergerTarget.newBuilder().setSessionId(s.getSessionId()).setStatistics(s.getStatistics())
-              .setInputStatistics(s.getInputStatistics()).setGroup(g);
-          var step = PlanWire.layerwise(planId, index).toBuilder()
-              .setContext(context.clone().setTarget(target)).build();
+          var step = PlanWire.layerwise(planId, index).toBuilder().setContext(stepContext(s, partitions, g)).build();
           var outcome = PlanWire.layerwiseResult(owners.ask(g, step), tensors);
           owners.pullWeights(g, tensors, outcome, weightWriter::writeFloats);
           owners.pullMasks(g, tensors, PlanWire.masksOf(outcome), (t, values) -> maskWriter.writeBytes(t.name(),
@@ -174,8 +166,27 @@ public final class AccumulatorPlanner implements MaskPlanner {
    */
   static PlanResult plan(PlannerConfig sessionConfig, SessionConfig s, List<LayerPartition> partitions,
       SessionAccumulators store, ModelRuntime model, Path masks) throws IOException {
-    return plan(sessionConfig, s, partitions, store, model, masks,
-        s.getSessionId() + "/plan-" + Long.toHexString(System.nanoTime()), false);
+    return plan(sessionConfig, s, partitions, store, model, masks, newPlanId(s), false);
+  }
+
+  private static String newPlanId(SessionConfig s) {
+    return s.getSessionId() + "/plan-" + Long.toHexString(System.nanoTime());
+  }
+
+  /** What a remote owner needs with its first step to plan its group as this planner does. */
+  private static PlanContext stepContext(SessionConfig s, List<LayerPartition> partitions, TensorGroup g) {
+    var target = MergerTarget.newBuilder().setSessionId(s.getSessionId()).setStatistics(s.getStatistics())
+        .setInputStatistics(s.getInputStatistics()).setGroup(g);
+    return PlanContext.newBuilder().setSession(s).addAllPartitions(partitions).setTarget(target).build();
+  }
+
+  /** float64 values narrowed to float32, as the model runtime holds its weights. */
+  static float[] narrow(double[] values) {
+    var out = new float[values.length];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = (float) values[i];
+    }
+    return out;
   }
 
   /**
@@ -190,7 +201,6 @@ public final class AccumulatorPlanner implements MaskPlanner {
     var planner = new Planner(config);
     var layout = PlanLayout.of(config, metas(partitions));
     boolean reference = config.scoring().method() == ScoringMethod.DAI_REFERENCE;
-    var context = PlanContext.newBuilder().setSession(s).addAllPartitions(partitions);
     var writer = SafetensorsWriter.create(masks, Planner.maskSpecs(layout), planner.maskMetadata());
     boolean written = false;
     try {
@@ -204,9 +214,7 @@ public final class AccumulatorPlanner implements MaskPlanner {
           participants.add(planner.share(layout, source, tensors, (t, mask) -> writer.writeBytes(t.name(), mask)));
         } else {
           var owners = store.owners();
-          var target = MergerTarget.newBuilder().setSessionId(s.getSessionId()).setStatistics(s.getStatistics())
-              .setInputStatistics(s.getInputStatistics()).setGroup(g);
-          var stepContext = context.clone().setTarget(target).build();
+          var stepContext = stepContext(s, partitions, g);
           // with the masks kept by their owner, the plan's file holds placeholders (all kept) for its tensors
           participants.add(new RemoteParticipant(planId, index, tensors,
               step -> owners.ask(g, step.toBuilder().setContext(stepContext).build()),
@@ -321,11 +329,7 @@ public final class AccumulatorPlanner implements MaskPlanner {
     public TensorInput load(TensorMeta tensor) throws IOException {
       var stats = statistics.tensor(tensor.name());
       checkFinite(stats, partitionOf.get(tensor.name()));
-      double[] w = model.weights(tensor.name());
-      float[] f = new float[w.length];
-      for (int i = 0; i < w.length; i++) {
-        f[i] = (float) w[i];
-      }
+      float[] f = narrow(model.weights(tensor.name()));
       var weightStats = referenceFisher
           ? WeightStatistics.referenceFromSums(stats, statistics.generalSamples(), statistics.domainSamples(),
               statistics.batches(), statistics.batches())

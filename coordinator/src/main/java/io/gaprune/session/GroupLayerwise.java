@@ -122,12 +122,7 @@ final class GroupLayerwise {
 
     @Override
     public float[] weights(TensorMeta tensor) {
-      double[] w = model.weights(tensor.name());
-      var out = new float[w.length];
-      for (int i = 0; i < w.length; i++) {
-        out[i] = (float) w[i];
-      }
-      return out;
+      return AccumulatorPlanner.narrow(model.weights(tensor.name()));
     }
 
     @Override
@@ -138,11 +133,7 @@ final class GroupLayerwise {
 
     @Override
     public void update(TensorMeta tensor, double[] weights) throws IOException {
-      var out = new float[weights.length];
-      for (int i = 0; i < out.length; i++) {
-        out[i] = (float) weights[i];
-      }
-      sink.weights(tensor, out);
+      sink.weights(tensor, AccumulatorPlanner.narrow(weights));
     }
   }
 }

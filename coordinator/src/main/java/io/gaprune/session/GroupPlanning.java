@@ -195,11 +195,8 @@ final class GroupPlanning {
               @Override
               public void mask(TensorMeta t, byte[] mask) throws IOException {
                 writeMask(mask);
-                long p = 0;
-                for (byte b : mask) {
-                  p += 1 - b;
-                }
-                outcome.addTensors(TensorPruned.newBuilder().setName(t.name()).setPruned(p));
+                outcome.addTensors(TensorPruned.newBuilder().setName(t.name())
+                    .setPruned(io.gaprune.planner.PlanResult.pruned(mask)));
               }
             });
         weightsOut.force(true);
