@@ -71,9 +71,22 @@ public final class GroupOwners {
   /** Pulls the masks an owner offers into {@code writer}, checking that they are the group's, whole and intact. */
   public void pullMasks(TensorGroup group, List<TensorMeta> tensors, MaskOutcome masks, MaskWriter writer)
       throws IOException {
-    var check = new ChunkCheck(group, tensors, writer);
-    pull(group, "masks", masks.getMasksRef(), check::accept);
-    check.finish(masks);
+    var check = new StreamCheck(group, tensors, "masks");
+    pull(group, "masks", masks.getMasksRef(), (MaskChunk c) -> {
+      var tensor = check.next(c.getTensor(), c.getOffset(), c.getWeights(), GroupPlanning.CHUNK_BYTES * 8L,
+          c.getWeights() + " weights");
+      byte[] values;
+      try {
+        values = MaskBits.unpack(c.getValues().toByteArray(), (int) c.getWeights());
+      } catch (IllegalArgumentException e) {
+        throw new IOException("masks of " + describe(group) + ": chunk of " + c.getTensor() + " at " + c.getOffset()
+            + ": " + e.getMessage());
+      }
+      check.received(values, values.length);
+      writer.write(tensor, values);
+    });
+    // one byte per weight: the owner's count and checksum are over the unpacked masks
+    check.finish(tensors.stream().mapToLong(TensorMeta::size).sum(), masks.getMaskBytes(), masks.getMasksCrc32C());
   }
 
   /** Where a group's new weights go, tensor by tensor in the fixed order, in pieces. */
@@ -88,9 +101,21 @@ public final class GroupOwners {
    */
   public void pullWeights(TensorGroup group, List<TensorMeta> tensors, LayerwiseOutcome outcome, WeightWriter writer)
       throws IOException {
-    var check = new WeightCheck(group, tensors, writer);
-    pull(group, "weights", outcome.getWeightsRef(), check::accept);
-    check.finish(outcome);
+    var check = new StreamCheck(group, tensors, "weights");
+    pull(group, "weights", outcome.getWeightsRef(), (WeightChunk c) -> {
+      int size = c.getValues().size();
+      // a partial float is a count of -1: refused as an empty chunk
+      long n = size % Float.BYTES == 0 ? size / Float.BYTES : -1;
+      var tensor = check.next(c.getTensor(), c.getOffset(), n, GroupPlanning.CHUNK_BYTES / Float.BYTES,
+          size + " bytes");
+      var raw = c.getValues().toByteArray();
+      check.received(raw, n);
+      var values = new float[(int) n];
+      java.nio.ByteBuffer.wrap(raw).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
+      writer.write(tensor.name(), values, 0, values.length);
+    });
+    check.finish(tensors.stream().mapToLong(TensorMeta::size).sum() * Float.BYTES, outcome.getWeightBytes(),
+        outcome.getWeightsCrc32C());
   }
 
   /** Runs the stream an owner offers ({@code ref}, a resolvable SourceRef) into {@code accept}, to its end. */
@@ -116,101 +141,52 @@ public final class GroupOwners {
     return "merger group " + g.getIndex() + " of partition " + g.getPartition() + " (session " + sessionId + ")";
   }
 
-  /** The weights stream's checks: chunks in the group's tensor order, contiguous, the promised bytes and checksum. */
-  private final class WeightCheck {
+  /**
+   * One owner's stream, checked as it arrives: chunks in the group's tensor order, each tensor's values contiguous
+   * from 0, no chunk over the limit, and at the end the bytes and CRC32C the owner promised.
+   */
+  private final class StreamCheck {
     private final TensorGroup group;
     private final List<TensorMeta> tensors;
-    private final WeightWriter writer;
+    private final String what;
     private final CRC32C crc = new CRC32C();
     private int tensor;
     private long offset;
     private long bytes;
 
-    WeightCheck(TensorGroup group, List<TensorMeta> tensors, WeightWriter writer) {
+    StreamCheck(TensorGroup group, List<TensorMeta> tensors, String what) {
       this.group = group;
       this.tensors = tensors;
-      this.writer = writer;
+      this.what = what;
     }
 
-    void accept(WeightChunk c) throws IOException {
+    /** The tensor a chunk of {@code count} values at {@code chunkOffset} of {@code name} must belong to, or why not. */
+    TensorMeta next(String name, long chunkOffset, long count, long maxCount, String size) throws IOException {
       while (tensor < tensors.size() && offset == tensors.get(tensor).size()) {
         tensor++;
         offset = 0;
       }
-      int n = c.getValues().size() / Float.BYTES;
-      if (tensor == tensors.size() || !c.getTensor().equals(tensors.get(tensor).name()) || c.getOffset() != offset
-          || n == 0 || c.getValues().size() % Float.BYTES != 0 || c.getValues().size() > GroupPlanning.CHUNK_BYTES
-          || offset + n > tensors.get(tensor).size()) {
-        throw new IOException("weights of " + describe(group) + ": chunk of " + c.getTensor() + " at " + c.getOffset()
-            + " (" + c.getValues().size() + " bytes) where " + (tensor == tensors.size() ? "the group has ended"
+      if (tensor == tensors.size() || !name.equals(tensors.get(tensor).name()) || chunkOffset != offset
+          || count <= 0 || count > maxCount || offset + count > tensors.get(tensor).size()) {
+        throw new IOException(what + " of " + describe(group) + ": chunk of " + name + " at " + chunkOffset
+            + " (" + size + ") where " + (tensor == tensors.size() ? "the group has ended"
             : tensors.get(tensor).name() + " at " + offset + " was expected"));
       }
-      var raw = c.getValues().toByteArray();
-      crc.update(raw, 0, raw.length);
-      var values = new float[n];
-      java.nio.ByteBuffer.wrap(raw).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
-      writer.write(tensors.get(tensor).name(), values, 0, n);
-      offset += n;
-      bytes += raw.length;
+      return tensors.get(tensor);
     }
 
-    void finish(LayerwiseOutcome o) throws IOException {
-      long expected = tensors.stream().mapToLong(TensorMeta::size).sum() * Float.BYTES;
-      if (bytes != expected || bytes != o.getWeightBytes() || (int) crc.getValue() != o.getWeightsCrc32C()) {
-        throw new IOException("weights of " + describe(group) + ": received " + bytes + " bytes (CRC32C "
-            + Integer.toHexString((int) crc.getValue()) + "), the group's weights are " + expected + " bytes and its "
-            + "owner sent " + o.getWeightBytes() + " (CRC32C " + Integer.toHexString(o.getWeightsCrc32C()) + ")");
-      }
-    }
-  }
-
-  /** The stream's checks: chunks in the group's tensor order, contiguous, the promised bytes and checksum. */
-  private final class ChunkCheck {
-    private final TensorGroup group;
-    private final List<TensorMeta> tensors;
-    private final MaskWriter writer;
-    private final CRC32C crc = new CRC32C();
-    private int tensor;
-    private long offset;
-    private long bytes;
-
-    ChunkCheck(TensorGroup group, List<TensorMeta> tensors, MaskWriter writer) {
-      this.group = group;
-      this.tensors = tensors;
-      this.writer = writer;
+    /** The chunk {@link #next} accepted, as the bytes the owner's checksum covers, and its count of values. */
+    void received(byte[] checked, long count) {
+      crc.update(checked, 0, checked.length);
+      bytes += checked.length;
+      offset += count;
     }
 
-    void accept(MaskChunk c) throws IOException {
-      while (tensor < tensors.size() && offset == tensors.get(tensor).size()) {
-        tensor++;
-        offset = 0;
-      }
-      if (tensor == tensors.size() || !c.getTensor().equals(tensors.get(tensor).name()) || c.getOffset() != offset
-          || c.getWeights() <= 0 || c.getWeights() > GroupPlanning.CHUNK_BYTES * 8L
-          || offset + c.getWeights() > tensors.get(tensor).size()) {
-        throw new IOException("masks of " + describe(group) + ": chunk of " + c.getTensor() + " at " + c.getOffset()
-            + " (" + c.getWeights() + " weights) where " + (tensor == tensors.size() ? "the group has ended"
-            : tensors.get(tensor).name() + " at " + offset + " was expected"));
-      }
-      byte[] values;
-      try {
-        values = MaskBits.unpack(c.getValues().toByteArray(), (int) c.getWeights());
-      } catch (IllegalArgumentException e) {
-        throw new IOException("masks of " + describe(group) + ": chunk of " + c.getTensor() + " at " + c.getOffset()
-            + ": " + e.getMessage());
-      }
-      crc.update(values, 0, values.length);
-      writer.write(tensors.get(tensor), values);
-      offset += values.length;
-      bytes += values.length;
-    }
-
-    void finish(MaskOutcome masks) throws IOException {
-      long expected = tensors.stream().mapToLong(TensorMeta::size).sum();
-      if (bytes != expected || bytes != masks.getMaskBytes() || (int) crc.getValue() != masks.getMasksCrc32C()) {
-        throw new IOException("masks of " + describe(group) + ": received " + bytes + " bytes (CRC32C "
-            + Integer.toHexString((int) crc.getValue()) + "), the group has " + expected + " weights and its owner"
-            + " sent " + masks.getMaskBytes() + " bytes (CRC32C " + Integer.toHexString(masks.getMasksCrc32C()) + ")");
+    void finish(long expected, long sent, int sentCrc) throws IOException {
+      if (bytes != expected || bytes != sent || (int) crc.getValue() != sentCrc) {
+        throw new IOException(what + " of " + describe(group) + ": received " + bytes + " bytes (CRC32C "
+            + Integer.toHexString((int) crc.getValue()) + "), the group's " + what + " are " + expected + " bytes and"
+            + " its owner sent " + sent + " (CRC32C " + Integer.toHexString(sentCrc) + ")");
       }
     }
   }
