@@ -154,6 +154,14 @@ abstract class PipelineCommand {
     return options(scoring, new PruningPoint(pattern, pattern.sparsity(sparsity, DEFAULT_SPARSITY)));
   }
 
+  private Calibration calibration() {
+    try {
+      return Calibration.parse(calibration);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--calibration " + e.getMessage(), e);
+    }
+  }
+
   PipelineOptions options(String scoring, PruningPoint point) {
     var sample = home().resolve("data").resolve("sample");
     return new PipelineOptions(model,
@@ -165,7 +173,7 @@ abstract class PipelineCommand {
         new PipelineOptions.ScoringParameters(beta, gamma, alpha, alignment, postProcess,
             new ScoringConfig.Calibrated(fisherExponent, generalWeight, alignmentWeight,
                 ScoringConfig.Calibrated.defaults().alignmentWindow(), rank1, fisherFloor)),
-        statistics, saveStatistics, point.structure(), Calibration.parse(calibration));
+        statistics, saveStatistics, point.structure(), calibration());
   }
 
   /**

@@ -138,6 +138,8 @@ public final class SessionCommand implements Runnable {
         + "updated weights)") String scoring;
     @Option(names = "--structure", description = "unstructured (default) or N:M, e.g. 2:4: every group of M "
         + "consecutive input weights of a row keeps N; fixes the sparsity at 1 − N/M") String structure;
+    @Option(names = "--calibration", description = "the half whose input statistics wanda and sparsegpt read: "
+        + "domain (default), general or both") String calibration;
 
     @Override
     int run() throws Exception {
@@ -150,6 +152,7 @@ public final class SessionCommand implements Runnable {
         if (sparsity != null) SessionRules.check("sparsity", sparsity, SessionRules.SESSION_START);
         if (candidates != null) SessionRules.check("candidates", candidates, SessionRules.SESSION_START);
         if (scoring != null) SessionRules.check("scoring", scoring, SessionRules.SESSION_START);
+        if (calibration != null) SessionRules.check("calibration", calibration, SessionRules.SESSION_START);
         if (partitionBudgetMb != null && (partitionBudgetMb < 0 || partitionBudgetMb > Long.MAX_VALUE >> 20)) {
           throw new IllegalArgumentException("--partition-budget-mb must be between 0 and " + (Long.MAX_VALUE >> 20)
               + ", got " + partitionBudgetMb);
@@ -174,6 +177,7 @@ public final class SessionCommand implements Runnable {
       if (partitionBudgetMb != null) o.addProperty("partition_budget_bytes", partitionBudgetMb << 20);
       if (scoring != null) o.addProperty("scoring", scoring);
       if (structure != null) o.addProperty("structure", structure);
+      if (calibration != null) o.addProperty("calibration", calibration);
       return print(api.post(ApiClient.API + "/sessions", o.toString()));
     }
   }

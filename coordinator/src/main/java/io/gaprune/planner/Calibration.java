@@ -20,7 +20,7 @@ public enum Calibration {
       case "domain" -> DOMAIN;
       case "general" -> GENERAL;
       case "both" -> BOTH;
-      default -> throw new IllegalArgumentException("--calibration \"" + text + "\" is not one of domain, general, both");
+      default -> throw new IllegalArgumentException("\"" + text + "\" is not one of domain, general, both");
     };
   }
 
@@ -32,6 +32,11 @@ public enum Calibration {
   /** The packed Gram matrix Σx·xᵀ of the chosen half or halves. */
   public double[] gram(InputSums s) {
     return pick(s.gramGeneral(), s.gramDomain());
+  }
+
+  /** Σx² per input channel of the chosen half or halves, from a tensor's statistics. */
+  public double[] squares(WeightStatistics s) {
+    return pick(s.inputSquaresGeneral(), s.inputSquaresDomain());
   }
 
   private double[] pick(double[] general, double[] domain) {

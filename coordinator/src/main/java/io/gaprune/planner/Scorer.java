@@ -169,8 +169,8 @@ public final class Scorer {
       }
       case DAI_CALIBRATED -> calibrated(t, out);
       case WANDA -> {
-        // a session's Wanda (budget rows or N:M): the domain half's Σx², as run's default --calibration domain
-        var scores = Wanda.scores(t.name(), w, rows(t.meta()), cols(t.meta()), t.stats().inputSquaresDomain());
+        // a session's Wanda (budget rows or N:M): the Σx² of the session's calibration half or halves
+        var scores = Wanda.scores(t.name(), w, rows(t.meta()), cols(t.meta()), c.calibration().squares(t.stats()));
         System.arraycopy(scores, 0, out, 0, n);
       }
       case SPARSEGPT -> throw new IllegalArgumentException(c.method() + " is planned layer by layer from the "

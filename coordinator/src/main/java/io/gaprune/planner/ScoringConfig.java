@@ -21,6 +21,8 @@ package io.gaprune.planner;
  * @param fusionBeta β_f of the same
  * @param seed seed of the random baseline
  * @param calibrated the parameters of {@code dai-calibrated} ({@link Calibrated})
+ * @param calibration which half's input statistics {@code wanda}'s scores read (a session's; {@code run} and
+ *     {@code compare} plan Wanda layer by layer with their own {@code --calibration})
  */
 public record ScoringConfig(
     ScoringMethod method,
@@ -39,7 +41,8 @@ public record ScoringConfig(
     double fusionAlpha,
     double fusionBeta,
     long seed,
-    Calibrated calibrated) {
+    Calibrated calibrated,
+    Calibration calibration) {
 
   /**
    * The calibrated DAI's parameters (docs/planner.md, "The calibrated DAI"): the score is
@@ -131,7 +134,7 @@ public record ScoringConfig(
   }
 
   public ScoringConfig {
-    if (method == null || alignment == null || postProcess == null || calibrated == null) {
+    if (method == null || alignment == null || postProcess == null || calibrated == null || calibration == null) {
       throw new IllegalArgumentException("scoring method, alignment and post-processing are required");
     }
     for (double v : new double[] {beta, gamma, alpha, cosineEpsilon, referenceClampLow, referenceClampHigh,
@@ -157,48 +160,61 @@ public record ScoringConfig(
   /** The paper's DAI with its defaults: β = 1, γ = 0.5, α = 0.2, per-tensor cosine, no post-processing. */
   public static ScoringConfig defaults() {
     return new ScoringConfig(ScoringMethod.DAI, 1.0, 0.5, 0.2, Alignment.TENSOR, 3, 1e-8, 0.8, 1.2, false,
-        PostProcess.NONE, 1.0, false, 1.0, 1.0, 0L, Calibrated.defaults());
+        PostProcess.NONE, 1.0, false, 1.0, 1.0, 0L, Calibrated.defaults(),
+        Calibration.DOMAIN);
   }
 
   public ScoringConfig withMethod(ScoringMethod m) {
     return new ScoringConfig(m, beta, gamma, alpha, alignment, alignmentWindow, cosineEpsilon, referenceClampLow,
-        referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed, calibrated);
+        referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed, calibrated,
+        calibration);
   }
 
   public ScoringConfig withPostProcess(PostProcess p, double t) {
     return new ScoringConfig(method, beta, gamma, alpha, alignment, alignmentWindow, cosineEpsilon,
-        referenceClampLow, referenceClampHigh, referenceHalfStorage, p, t, fusion, fusionAlpha, fusionBeta, seed, calibrated);
+        referenceClampLow, referenceClampHigh, referenceHalfStorage, p, t, fusion, fusionAlpha, fusionBeta, seed, calibrated,
+        calibration);
   }
 
   public ScoringConfig withAlignment(Alignment a, int window) {
     return new ScoringConfig(method, beta, gamma, alpha, a, window, cosineEpsilon, referenceClampLow,
-        referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed, calibrated);
+        referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed, calibrated,
+        calibration);
   }
 
   public ScoringConfig withFusion(double fa, double fb) {
     return new ScoringConfig(method, beta, gamma, alpha, alignment, alignmentWindow, cosineEpsilon,
-        referenceClampLow, referenceClampHigh, referenceHalfStorage, postProcess, temperature, true, fa, fb, seed, calibrated);
+        referenceClampLow, referenceClampHigh, referenceHalfStorage, postProcess, temperature, true, fa, fb, seed, calibrated,
+        calibration);
   }
 
   public ScoringConfig withHyper(double b, double g, double a) {
     return new ScoringConfig(method, b, g, a, alignment, alignmentWindow, cosineEpsilon, referenceClampLow,
-        referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed, calibrated);
+        referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed, calibrated,
+        calibration);
   }
 
   public ScoringConfig withReferenceHalfStorage(boolean on) {
     return new ScoringConfig(method, beta, gamma, alpha, alignment, alignmentWindow, cosineEpsilon,
-        referenceClampLow, referenceClampHigh, on, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed, calibrated);
+        referenceClampLow, referenceClampHigh, on, postProcess, temperature, fusion, fusionAlpha, fusionBeta, seed, calibrated,
+        calibration);
   }
 
   public ScoringConfig withSeed(long s) {
     return new ScoringConfig(method, beta, gamma, alpha, alignment, alignmentWindow, cosineEpsilon,
         referenceClampLow, referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha,
-        fusionBeta, s, calibrated);
+        fusionBeta, s, calibrated, calibration);
   }
 
   public ScoringConfig withCalibrated(Calibrated c) {
     return new ScoringConfig(method, beta, gamma, alpha, alignment, alignmentWindow, cosineEpsilon,
         referenceClampLow, referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha,
-        fusionBeta, seed, c);
+        fusionBeta, seed, c, calibration);
+  }
+
+  public ScoringConfig withCalibration(Calibration c) {
+    return new ScoringConfig(method, beta, gamma, alpha, alignment, alignmentWindow, cosineEpsilon,
+        referenceClampLow, referenceClampHigh, referenceHalfStorage, postProcess, temperature, fusion, fusionAlpha,
+        fusionBeta, seed, calibrated, c);
   }
 }

@@ -2,6 +2,7 @@ package io.gaprune.session;
 
 import io.gaprune.model.LayerType;
 import io.gaprune.planner.BudgetMode;
+import io.gaprune.planner.Calibration;
 import io.gaprune.model.safetensors.SafetensorsWriter;
 import io.gaprune.planner.PlanLayout;
 import io.gaprune.planner.PlanParticipant;
@@ -344,8 +345,14 @@ public final class AccumulatorPlanner implements MaskPlanner {
    * starts.
    */
   public static ScoringConfig scoring(SessionConfig s) {
-    var base = ScoringConfig.defaults().withHyper(s.getBeta(), s.getGamma(), s.getAlpha()).withSeed(s.getSeed());
+    var base = ScoringConfig.defaults().withHyper(s.getBeta(), s.getGamma(), s.getAlpha()).withSeed(s.getSeed())
+        .withCalibration(calibration(s));
     return MethodSpec.parse(s.getScoring().isBlank() ? MethodSpec.DEFAULT_SCORING : s.getScoring()).apply(base);
+  }
+
+  /** The half whose input statistics wanda and sparsegpt read: its {@code calibration}; empty is the domain. */
+  public static Calibration calibration(SessionConfig s) {
+    return s.getCalibration().isBlank() ? Calibration.DOMAIN : Calibration.parse(s.getCalibration());
   }
 
   /** The session's mask pattern: its {@code structure} entry; empty (journals from before it) is unstructured. */

@@ -1,7 +1,6 @@
 package io.gaprune.session;
 
 import io.gaprune.model.LayerType;
-import io.gaprune.planner.Calibration;
 import io.gaprune.planner.LayerwisePruner;
 import io.gaprune.planner.MethodSpec;
 import io.gaprune.planner.Scorer;
@@ -69,7 +68,7 @@ final class GroupLayerwise {
     if (spec.method() == ScoringMethod.SPARSEGPT) {
       var settings = LayerwisePruner.Settings.of(LayerType.parse(s.getCandidates().isEmpty() ? "mlp"
           : s.getCandidates()), structure.unstructured() ? s.getSparsity() : structure.sparsity())
-          .withStructure(structure).withCalibration(Calibration.DOMAIN);
+          .withStructure(structure).withCalibration(AccumulatorPlanner.calibration(s));
       try {
         LayerwisePruner.sparseGpt(layers, settings, scratch, null);
         var masks = io.gaprune.pipeline.Masks.read(scratch);

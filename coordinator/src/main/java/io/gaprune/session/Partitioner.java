@@ -3,6 +3,7 @@ package io.gaprune.session;
 import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
 import io.gaprune.planner.BudgetMode;
+import io.gaprune.planner.Calibration;
 import io.gaprune.protocol.BatchIndices;
 import io.gaprune.protocol.InputStatistics;
 import io.gaprune.protocol.LayerPartition;
@@ -67,6 +68,10 @@ public final class Partitioner {
     if (!cfg.getStatisticsOnly() && spec.method() == io.gaprune.planner.ScoringMethod.WANDA) {
       wandaBudget(cfg, spec, b);
     }
+    calibration(cfg, spec);
+    if (!cfg.getCalibration().isBlank()) {
+      b.setCalibration(AccumulatorPlanner.calibration(cfg).toString());
+    }
     boolean owl = !cfg.getBudget().isEmpty() && BudgetMode.parse(cfg.getBudget()) == BudgetMode.OWL;
     if (owl && !cfg.getStatisticsOnly()) {
       throw new IllegalArgumentException("budget \"owl\" measures each layer's outliers from the input statistics "
@@ -123,6 +128,30 @@ public final class Partitioner {
     } else if (budget != BudgetMode.ROWS) {
       throw new IllegalArgumentException("scoring \"wanda\" compares the weights of each output row: budget must "
           + "be \"rows\" (or the default, global, taken as rows), got \"" + cfg.getBudget() + "\"");
+    }
+  }
+
+  /**
+   * A {@code calibration} other than the domain (the default) must change something: it is the half whose input
+   * statistics {@code wanda} and {@code sparsegpt} read when the session plans. Any other scoring reads both
+   * halves by its own rule, and a statistics-only session keeps both halves for whoever plans from them
+   * ({@code run --calibration}), so a value there would be silently ignored: refused instead.
+   */
+  private static void calibration(SessionConfig cfg, io.gaprune.planner.MethodSpec spec) {
+    if (cfg.getCalibration().isBlank() || AccumulatorPlanner.calibration(cfg) == Calibration.DOMAIN) {
+      return;
+    }
+    if (cfg.getStatisticsOnly()) {
+      throw new IllegalArgumentException("calibration \"" + cfg.getCalibration() + "\" chooses what a plan reads, and "
+          + "a statistics-only session does not plan: it keeps both halves; choose the half where you plan "
+          + "(`gaprune run --statistics FILE --calibration " + cfg.getCalibration() + "`)");
+    }
+    var method = spec.method();
+    if (method != io.gaprune.planner.ScoringMethod.WANDA && method != io.gaprune.planner.ScoringMethod.SPARSEGPT) {
+      throw new IllegalArgumentException("calibration \"" + cfg.getCalibration() + "\" chooses the half whose input "
+          + "statistics wanda and sparsegpt read; scoring \"" + (cfg.getScoring().isBlank()
+          ? io.gaprune.planner.MethodSpec.DEFAULT_SCORING : cfg.getScoring()) + "\" reads both halves by its own "
+          + "rule: leave calibration out");
     }
   }
 

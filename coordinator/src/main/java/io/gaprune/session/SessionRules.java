@@ -3,6 +3,7 @@ package io.gaprune.session;
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import io.gaprune.model.LayerType;
 import io.gaprune.planner.BudgetMode;
+import io.gaprune.planner.Calibration;
 import io.gaprune.planner.MethodSpec;
 import io.gaprune.protocol.SessionConfig;
 import java.util.Map;
@@ -34,7 +35,7 @@ public final class SessionRules {
       Map.entry("batches_per_unit", "--batches-per-unit"), Map.entry("general_limit", "--limit"),
       Map.entry("domain_limit", "--limit"), Map.entry("sparsity", "--sparsity"),
       Map.entry("candidates", "--candidates"), Map.entry("partition_budget_bytes", "--partition-budget-mb"),
-      Map.entry("scoring", "--scoring")));
+      Map.entry("scoring", "--scoring"), Map.entry("calibration", "--calibration")));
 
   /** {@code gaprune run} and {@code compare}: the options they share with a session. */
   public static final UnaryOperator<String> PIPELINE = names(Map.of("sparsity", "--sparsity",
@@ -49,8 +50,8 @@ public final class SessionRules {
 
   /**
    * Every field of {@code cfg}, as the coordinator checks a start: a field the session leaves at its zero value
-   * where zero means "the default" (max_seq_len: the workers' own length; candidates, budget, scoring: mlp, global,
-   * the default scoring; session_id: one generated) is not checked.
+   * where zero means "the default" (max_seq_len: the workers' own length; candidates, budget, scoring, calibration:
+   * mlp, global, the default scoring, domain; session_id: one generated) is not checked.
    *
    * @throws IllegalArgumentException naming the first setting that breaks its rule
    */
@@ -118,6 +119,12 @@ public final class SessionRules {
         String s = (String) value;
         if (!s.isBlank()) {
           wrap(name, () -> MethodSpec.parse(s));
+        }
+      }
+      case "calibration" -> {
+        String s = (String) value;
+        if (!s.isBlank()) {
+          wrap(name, () -> Calibration.parse(s));
         }
       }
       default -> {

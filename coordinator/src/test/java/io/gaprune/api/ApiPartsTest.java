@@ -60,6 +60,22 @@ class ApiPartsTest {
     });
   }
 
+  /** The half wanda and sparsegpt calibrate on: one of three names, else a 400 naming the field. */
+  @Test
+  void aSessionBodysCalibrationIsOneOfThreeHalves() {
+    String paths = "{\"general_path\":\"/g.json\",\"domain_path\":\"/d.json\",\"scoring\":\"wanda\",";
+    assertEquals("both", SessionRequest.parse(paths + "\"calibration\":\"both\"}", CONFIG).getCalibration());
+    assertEquals("", SessionRequest.parse(paths + "\"sparsity\":0.5}", CONFIG).getCalibration());
+    Map<String, String> cases = Map.of(
+        paths + "\"calibration\":\"chem\"}", "calibration: \"chem\" is not one of domain, general, both",
+        paths + "\"calibration\":2}", "must be a string");
+    cases.forEach((body, fragment) -> {
+      ApiException e = assertThrows(ApiException.class, () -> SessionRequest.parse(body, CONFIG), body);
+      assertEquals(400, e.status, body);
+      assertTrue(e.getMessage().contains(fragment), body + " → " + e.getMessage());
+    });
+  }
+
   @Test
   void aBadSessionBodyIsA400NamingTheProblem() {
     Map<String, String> cases = Map.of(

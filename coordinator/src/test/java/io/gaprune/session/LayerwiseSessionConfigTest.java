@@ -93,4 +93,34 @@ class LayerwiseSessionConfigTest {
         .setSessionId("s").setScoring("magnitude").setBudget("owl").build(), 1 << 20));
     assertTrue(e.getMessage().contains("owl") && e.getMessage().contains("statistics-only"), e.getMessage());
   }
+
+  @Test
+  void aSessionsCalibrationIsReadByWandaAndSparseGptAndRefusedElsewhere() {
+    var planning = SessionConfig.newBuilder().setSessionId("s");
+    assertEquals("general", Partitioner.resolve(planning.clone().setScoring("wanda").setCalibration(" General ")
+        .build(), 1 << 20).getCalibration());
+    assertEquals("both", Partitioner.resolve(planning.clone().setScoring("sparsegpt").setCalibration("both")
+        .build(), 1 << 20).getCalibration());
+    // the default, named or not, is accepted with any scoring
+    assertEquals("domain", Partitioner.resolve(planning.clone().setCalibration("domain").build(), 1 << 20)
+        .getCalibration());
+    assertEquals("", Partitioner.resolve(planning.clone().build(), 1 << 20).getCalibration());
+    var e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(planning.clone()
+        .setScoring("dai-calibrated:adaptive=1").setCalibration("general").build(), 1 << 20));
+    assertTrue(e.getMessage().contains("calibration \"general\" chooses the half whose input statistics wanda and "
+        + "sparsegpt read; scoring \"dai-calibrated:adaptive=1\" reads both halves"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(planning.clone()
+        .setCalibration("both").build(), 1 << 20));
+    assertTrue(e.getMessage().contains("scoring \"dai-calibrated\" reads both halves"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(planning.clone().setScoring("wanda")
+        .setStatisticsOnly(true).setCalibration("general").build(), 1 << 20));
+    assertTrue(e.getMessage().contains("a statistics-only session does not plan"), e.getMessage());
+    // a value that is none of the three is named with the field, as the API and `session start` write it
+    e = assertThrows(IllegalArgumentException.class,
+        () -> SessionRules.check("calibration", "chem", SessionRules.API));
+    assertEquals("calibration: \"chem\" is not one of domain, general, both", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> SessionRules.check("calibration", "chem", SessionRules.SESSION_START));
+    assertEquals("--calibration: \"chem\" is not one of domain, general, both", e.getMessage());
+  }
 }

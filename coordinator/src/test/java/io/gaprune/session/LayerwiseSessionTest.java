@@ -47,20 +47,31 @@ class LayerwiseSessionTest {
         .map(t -> new TensorMeta(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray()))
         .toList();
 
-    // SparseGPT, unstructured and 2:4: its own masks and updates
-    for (var structure : new String[] {"", "2:4"}) {
-      var s = base.toBuilder().setSessionId("sgpt" + structure.replace(":", "of")).setScoring("sparsegpt")
-          .setStructure(structure).build();
+    // SparseGPT, unstructured and 2:4, on the domain's Hessians (the default) and on both halves': its own masks
+    // and updates
+    var sparseGptMasks = new java.util.HashMap<String, Map<String, byte[]>>();
+    for (var structureAndHalf : new String[][] {{"", ""}, {"2:4", ""}, {"", "both"}}) {
+      var structure = structureAndHalf[0];
+      var half = structureAndHalf[1];
+      var s = base.toBuilder().setSessionId("sgpt" + structure.replace(":", "of") + half).setScoring("sparsegpt")
+          .setStructure(structure).setCalibration(half).build();
       var result = run(s, conf);
       var layers = new Layers(candidates, result.merged(), runtime);
       var expected = Structure.parse(structure.isEmpty() ? "unstructured" : structure);
       var settings = LayerwisePruner.Settings.of(LayerType.parse("mlp"), expected.unstructured() ? 0.6
-          : expected.sparsity()).withStructure(expected).withCalibration(Calibration.DOMAIN);
+          : expected.sparsity()).withStructure(expected)
+          .withCalibration(half.isEmpty() ? Calibration.DOMAIN : Calibration.parse(half));
       Path reference = tmp.resolve(s.getSessionId() + "-reference.safetensors");
       LayerwisePruner.sparseGpt(layers, settings, reference, null);
       assertSame(s.getSessionId(), EmbeddedSession.readMasks(reference), layers.updated, result);
       assertTrue(result.plan().getPrunedWeights() > 0);
+      sparseGptMasks.put(s.getSessionId(), result.masks());
     }
+    // the half matters: a step that read the domain's Hessians whatever the session asked would fail here
+    var domainMasks = sparseGptMasks.get("sgpt");
+    var bothMasks = sparseGptMasks.get("sgptboth");
+    assertTrue(domainMasks.keySet().stream().anyMatch(t -> !java.util.Arrays.equals(domainMasks.get(t),
+        bothMasks.get(t))), "calibration both gave the domain's masks");
 
     // the reconstructing and the adaptive DAI: the masks of the plain calibrated DAI's session, then the step
     var plain = run(base.toBuilder().setSessionId("plain").setScoring("dai-calibrated").build(), conf);
