@@ -27,7 +27,8 @@ public final class CompareCommand extends PipelineCommand implements Callable<In
 
   @Option(names = "--methods", split = ",", paramLabel = "METHOD[:KEY=VALUE...]",
       description = "methods to compare, comma-separated, each optionally with its own hyperparameters, e.g. "
-          + "dai-calibrated:q=0.25:lambda=0, sparsegpt:n=2:m=4 (default: dai, dai-reference, dai-calibrated, "
+          + "dai-calibrated:q=0.25:lambda=0, sparsegpt:n=2:m=4, dai-calibrated:budget=rows (its own budget in place of "
+          + "--budget) (default: dai, dai-reference, dai-calibrated, "
           + "magnitude, fisher-domain, fisher-general, random with the run's hyperparameters)")
   List<String> methods = new ArrayList<>();
 

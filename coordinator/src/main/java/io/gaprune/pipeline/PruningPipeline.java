@@ -625,9 +625,9 @@ public final class PruningPipeline {
     var config = PlannerConfig.of(point.sparsity())
         .withScoring(spec.apply(options.scoringParameters().config(method, options.seed())))
         .withLayerTypes(LayerType.parse(options.layers()))
-        .withBudget(BudgetMode.parse(options.budget()))
+        .withBudget(spec.budgetOr(BudgetMode.parse(options.budget())))
         .withStructure(point.structure());
-    if (outliers != null) {
+    if (outliers != null && config.budget() == BudgetMode.OWL) { // an entry's own budget=rows leaves OWL's out
       config = config.withOwlBudgets(owlBudgets(point.sparsity()));
     }
     return new Planner(config).plan(new EncoderTensorSource(model.encoder(), statistics,

@@ -17,13 +17,16 @@ import java.util.Map;
  * {@link LayerwisePruner#adaptive}); for {@code wanda} and
  * {@code sparsegpt} {@code n} and {@code m} (an N:M structure, e.g. {@code sparsegpt:n=2:m=4}); for every other
  * method {@code reconstruct} (0 or 1: the OBS reconstruction of the kept weights after the mask, e.g.
- * {@code dai-calibrated:reconstruct=1}, the reconstructing DAI).
+ * {@code dai-calibrated:reconstruct=1}, the reconstructing DAI), and {@code budget} ({@code global}, {@code uniform}
+ * or {@code rows}: this entry's budget in place of the run's {@code --budget}, so that one {@code compare} puts
+ * a method under two budgets side by side, e.g. {@code dai-calibrated,dai-calibrated:budget=rows}).
  *
  * @param label the text as written (the report's variant name)
  * @param method the scoring method
  * @param overrides the hyperparameters set in the text, in its order
+ * @param budget the entry's own budget, or null for the run's
  */
-public record MethodSpec(String label, ScoringMethod method, Map<String, Double> overrides) {
+public record MethodSpec(String label, ScoringMethod method, Map<String, Double> overrides, BudgetMode budget) {
 
   /**
    * The scoring of {@code run} and of a session that names none: the calibrated DAI with its defaults, because
@@ -38,7 +41,7 @@ public record MethodSpec(String label, ScoringMethod method, Map<String, Double>
 
   /** A method with the run's hyperparameters. */
   public static MethodSpec of(ScoringMethod method) {
-    return new MethodSpec(method.cliName(), method, Map.of());
+    return new MethodSpec(method.cliName(), method, Map.of(), null);
   }
 
   /** @throws IllegalArgumentException naming the entry and what is wrong with it */
@@ -46,12 +49,20 @@ public record MethodSpec(String label, ScoringMethod method, Map<String, Double>
     var parts = text.trim().split(":");
     var method = ScoringMethod.parse(parts[0]);
     var overrides = new LinkedHashMap<String, Double>();
+    BudgetMode budget = null;
     for (int i = 1; i < parts.length; i++) {
       var kv = parts[i].split("=", -1);
       if (kv.length != 2 || kv[0].isBlank()) {
         throw new IllegalArgumentException("method \"" + text + "\": \"" + parts[i] + "\" is not KEY=VALUE");
       }
       var key = kv[0].trim().toLowerCase(Locale.ROOT);
+      if (key.equals("budget")) {
+        if (budget != null) {
+          throw new IllegalArgumentException("method \"" + text + "\": budget is set twice");
+        }
+        budget = budget(text, method, kv[1]);
+        continue;
+      }
       boolean known = switch (key) {
         case "beta", "gamma", "alpha" -> true;
         case "q", "lambda", "a", "window", "rank1", "floor", "input", "adaptive" ->
@@ -63,7 +74,7 @@ public record MethodSpec(String label, ScoringMethod method, Map<String, Double>
       if (!known) {
         throw new IllegalArgumentException("method \"" + text + "\": " + method.cliName() + " has no parameter \""
             + key + "\" (beta, gamma, alpha; dai-calibrated also q, lambda, a, window, rank1, floor, input, adaptive; wanda and "
-            + "sparsegpt n, m; all but sparsegpt reconstruct)");
+            + "sparsegpt n, m; all but sparsegpt reconstruct; all but wanda and sparsegpt budget)");
       }
       double v;
       try {
@@ -75,7 +86,34 @@ public record MethodSpec(String label, ScoringMethod method, Map<String, Double>
         throw new IllegalArgumentException("method \"" + text + "\": " + key + " is set twice");
       }
     }
-    return new MethodSpec(text.trim(), method, overrides);
+    return new MethodSpec(text.trim(), method, overrides, budget);
+  }
+
+  /**
+   * An entry's own budget: a scored method's selection only (Wanda and SparseGPT budget per layer or row by their
+   * own rule), and not OWL, whose layer budgets are measured once per run from {@code --budget owl}.
+   */
+  private static BudgetMode budget(String text, ScoringMethod method, String value) {
+    if (method.layerwise()) {
+      throw new IllegalArgumentException("method \"" + text + "\": " + method.cliName() + " has no parameter \"budget\""
+          + " (it prunes each layer or row at the sparsity by its own rule)");
+    }
+    BudgetMode budget;
+    try {
+      budget = BudgetMode.parse(value.trim());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("method \"" + text + "\": " + e.getMessage(), e);
+    }
+    if (budget == BudgetMode.OWL) {
+      throw new IllegalArgumentException("method \"" + text + "\": budget owl measures the layers' outliers once "
+          + "per run: give it as the run's --budget owl");
+    }
+    return budget;
+  }
+
+  /** The budget this entry plans under: its own, else the run's. */
+  public BudgetMode budgetOr(BudgetMode run) {
+    return budget != null ? budget : run;
   }
 
   /** {@code base} with this entry's method and hyperparameters. */

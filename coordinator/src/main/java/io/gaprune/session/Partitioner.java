@@ -68,6 +68,10 @@ public final class Partitioner {
     if (!cfg.getStatisticsOnly() && spec.method() == io.gaprune.planner.ScoringMethod.WANDA) {
       wandaBudget(cfg, spec, b);
     }
+    if (spec.budget() != null) {
+      throw new IllegalArgumentException("scoring \"" + cfg.getScoring() + "\": give the budget as the session's "
+          + "\"budget\", not in the scoring entry");
+    }
     calibration(cfg, spec);
     if (!cfg.getCalibration().isBlank()) {
       b.setCalibration(AccumulatorPlanner.calibration(cfg).toString());

@@ -1,5 +1,6 @@
 package io.gaprune.pipeline;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -146,17 +147,47 @@ class StructuredPipelineTest {
         "--statistics", saved.toString(), "--methods", "dai-calibrated:adaptive=-2"));
     assertTrue(refused.contains("adaptive must be a number ≥ 0"), refused);
 
-    // compare from the saved statistics: every method at 70% and at 2:4, one row each
+    // compare from the saved statistics: every method at 70% and at 2:4, one row each; the calibrated DAI also
+    // under its own row budget
     var table = dir.resolve("compare");
     execute(new CompareCommand(), concat(common, "--out", table.toString(), "--statistics",
-        saved.toString(), "--methods", "magnitude,dai-calibrated,wanda", "--sparsities",
+        saved.toString(), "--methods", "magnitude,dai-calibrated,wanda,dai-calibrated:budget=rows", "--sparsities",
         "0.7", "--structures", "unstructured,2:4"));
     var compared = JsonParser.parseString(Files.readString(table.resolve("report.json"))).getAsJsonObject();
     var variants = new java.util.ArrayList<String>();
     compared.getAsJsonArray("evaluations").forEach(e -> variants.add(e.getAsJsonObject().get("variant").getAsString()
         + " " + (e.getAsJsonObject().has("structure") ? e.getAsJsonObject().get("structure").getAsString() : "-")));
     assertEquals(List.of("dense -", "magnitude@70 unstructured", "dai-calibrated@70 unstructured",
-        "wanda@70 unstructured", "magnitude@2:4 2:4", "dai-calibrated@2:4 2:4", "wanda@2:4 2:4"), variants);
+        "wanda@70 unstructured", "dai-calibrated:budget=rows@70 unstructured", "magnitude@2:4 2:4",
+        "dai-calibrated@2:4 2:4", "wanda@2:4 2:4", "dai-calibrated:budget=rows@2:4 2:4"), variants);
+    // the entry's row budget (Wanda's rule): a tensor prunes k = floor(0.7 · size), k / rows in every output row
+    // and one more in the first k mod rows, unlike the run's global budget; under 2:4 no budget is used, so its
+    // masks are the plain entry's
+    var rows70 = Masks.read(table.resolve("masks/dai-calibrated_budget_rows@70.safetensors"));
+    var global70 = Masks.read(table.resolve("masks/dai-calibrated@70.safetensors"));
+    boolean differs = false;
+    try (var file = SafetensorsFile.open(out.resolve("model/model.safetensors"))) {
+      for (var e : rows70.entrySet()) {
+        var shape = file.tensors().stream().filter(t -> t.name().equals(e.getKey()) || t.name().endsWith("."
+            + e.getKey())).findFirst().orElseThrow().shape();
+        int cols = (int) shape[1];
+        var mask = e.getValue();
+        int rows = mask.length / cols;
+        long k = io.gaprune.planner.Budgets.floorOf(0.7, mask.length);
+        for (int row = 0; row < rows; row++) {
+          int kept = 0;
+          for (int j = 0; j < cols; j++) {
+            kept += mask[row * cols + j];
+          }
+          assertEquals(cols - k / rows - (row < k % rows ? 1 : 0), kept, e.getKey() + " row " + row);
+        }
+        differs |= !java.util.Arrays.equals(mask, global70.get(e.getKey()));
+      }
+    }
+    assertTrue(differs, "budget=rows planned the run's global budget");
+    var rowsNm = Masks.read(table.resolve("masks/dai-calibrated_budget_rows@2_4.safetensors"));
+    Masks.read(table.resolve("masks/dai-calibrated@2_4.safetensors"))
+        .forEach((name, m) -> assertArrayEquals(m, rowsNm.get(name), name));
     for (var method : List.of("magnitude", "dai-calibrated")) {
       var nm = Masks.read(table.resolve("masks/" + method + "@2_4.safetensors"));
       assertEquals(candidates / 2, checkTwoOfFour(nm));
@@ -181,7 +212,7 @@ class StructuredPipelineTest {
     assertTrue(markdown.contains("| magnitude@2:4 |") && markdown.contains("| wanda@2:4 |"), markdown);
     // the sparsity chart draws the unstructured points only: one line per method, not two
     var html = Files.readString(table.resolve("report.html"));
-    assertEquals(3, html.split("class=\"method-line\"", -1).length - 1, html);
+    assertEquals(4, html.split("class=\"method-line\"", -1).length - 1, html);
   }
 
   private static String[] concat(String[] a, String... b) {

@@ -76,6 +76,27 @@ class MethodSpecTest {
             new double[] {4, 9}))), 0);
   }
 
+  /** An entry's own budget, for a method under two budgets in one compare; the run's when it names none. */
+  @Test
+  void aScoredEntryMayNameItsOwnBudget() {
+    var rows = MethodSpec.parse("dai-calibrated:budget=Rows:q=0.5");
+    assertEquals("dai-calibrated:budget=Rows:q=0.5", rows.label());
+    assertEquals(BudgetMode.ROWS, rows.budgetOr(BudgetMode.GLOBAL));
+    assertEquals(0.5, rows.apply(ScoringConfig.defaults()).calibrated().fisherExponent());
+    assertEquals(BudgetMode.UNIFORM, MethodSpec.parse("magnitude:budget=uniform").budgetOr(BudgetMode.ROWS));
+    assertEquals(BudgetMode.OWL, MethodSpec.parse("dai-calibrated").budgetOr(BudgetMode.OWL));
+    assertEquals(BudgetMode.GLOBAL, MethodSpec.parse("dai-calibrated:adaptive=1:budget=global")
+        .budgetOr(BudgetMode.ROWS));
+    assertEquals("method \"wanda:budget=rows\": wanda has no parameter \"budget\" (it prunes each layer or row at the "
+        + "sparsity by its own rule)", error("wanda:budget=rows"));
+    assertTrue(error("sparsegpt:budget=global").contains("sparsegpt has no parameter \"budget\""));
+    assertTrue(error("dai-calibrated:budget=owl").contains("budget owl measures the layers' outliers once per run: "
+        + "give it as the run's --budget owl"));
+    assertTrue(error("dai-calibrated:budget=rows:budget=global").contains("budget is set twice"));
+    var unknown = error("dai-calibrated:budget=layer");
+    assertTrue(unknown.startsWith("method \"dai-calibrated:budget=layer\": unknown budget \"layer\""), unknown);
+  }
+
   @Test
   void badEntriesNameTheProblem() {
     assertTrue(error("magnitude:q=1").contains("magnitude has no parameter \"q\""));

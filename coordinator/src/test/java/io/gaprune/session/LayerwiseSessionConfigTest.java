@@ -116,6 +116,10 @@ class LayerwiseSessionConfigTest {
         .setStatisticsOnly(true).setCalibration("general").build(), 1 << 20));
     assertTrue(e.getMessage().contains("a statistics-only session does not plan"), e.getMessage());
     // a value that is none of the three is named with the field, as the API and `session start` write it
+    // a session's budget is its "budget" field, not a scoring entry's budget=
+    e = assertThrows(IllegalArgumentException.class, () -> Partitioner.resolve(planning.clone()
+        .setScoring("dai-calibrated:budget=rows").build(), 1 << 20));
+    assertTrue(e.getMessage().contains("give the budget as the session's \"budget\""), e.getMessage());
     e = assertThrows(IllegalArgumentException.class,
         () -> SessionRules.check("calibration", "chem", SessionRules.API));
     assertEquals("calibration: \"chem\" is not one of domain, general, both", e.getMessage());
