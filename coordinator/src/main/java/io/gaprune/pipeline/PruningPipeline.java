@@ -706,6 +706,8 @@ public final class PruningPipeline {
     configuration.put("points", points.stream().map(PruningPoint::label).toList());
     if (!plan.structure().unstructured()) {
       configuration.put("budget", "none (" + plan.structure() + ")");
+    } else if (command.equals("run")) { // the scoring entry's own budget, if it names one, is what pruned the model
+      configuration.put("budget", MethodSpec.parse(chosen).budgetOr(BudgetMode.parse(options.budget())).toString());
     }
     configuration.putAll(calibrationSizes);
     if (outliers != null) {

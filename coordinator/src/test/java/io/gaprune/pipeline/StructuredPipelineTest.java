@@ -188,6 +188,16 @@ class StructuredPipelineTest {
     var rowsNm = Masks.read(table.resolve("masks/dai-calibrated_budget_rows@2_4.safetensors"));
     Masks.read(table.resolve("masks/dai-calibrated@2_4.safetensors"))
         .forEach((name, m) -> assertArrayEquals(m, rowsNm.get(name), name));
+    // run with such an entry: its masks are compare's, and the report and model card name the budget that pruned
+    var rowsRun = dir.resolve("rows-run");
+    execute(new RunCommand(), concat(common, "--out", rowsRun.toString(), "--statistics", saved.toString(),
+        "--scoring", "dai-calibrated:budget=rows", "--sparsity", "0.7"));
+    var runMasks = Masks.read(rowsRun.resolve("masks.safetensors"));
+    rows70.forEach((name, m) -> assertArrayEquals(m, runMasks.get(name), name));
+    var runConfiguration = JsonParser.parseString(Files.readString(rowsRun.resolve("report.json"))).getAsJsonObject()
+        .getAsJsonObject("configuration");
+    assertEquals("rows", runConfiguration.get("budget").getAsString());
+    assertTrue(Files.readString(rowsRun.resolve("model/README.md")).contains("| budget | `rows` |"));
     for (var method : List.of("magnitude", "dai-calibrated")) {
       var nm = Masks.read(table.resolve("masks/" + method + "@2_4.safetensors"));
       assertEquals(candidates / 2, checkTwoOfFour(nm));
