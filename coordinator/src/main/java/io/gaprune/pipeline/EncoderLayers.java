@@ -50,10 +50,6 @@ final class EncoderLayers implements LayerwisePruner.Model {
       p.set(java.nio.DoubleBuffer.wrap(weights));
       return;
     }
-    var values = new float[weights.length];
-    for (int i = 0; i < values.length; i++) {
-      values[i] = (float) weights[i];
-    }
-    p.set(values);
+    p.set(LayerwisePruner.Model.narrow(weights));
   }
 }

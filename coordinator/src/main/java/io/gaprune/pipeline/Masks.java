@@ -123,5 +123,4 @@ public final class Masks {
   public static long prunedCount(Map<String, byte[]> masks) {
     return masks.values().stream().mapToLong(io.gaprune.planner.PlanResult::pruned).sum();
   }
-
 }

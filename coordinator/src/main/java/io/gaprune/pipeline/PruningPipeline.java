@@ -602,6 +602,11 @@ public final class PruningPipeline {
     return new Calibration(target, sample.triplets().size());
   }
 
+  /** The budget an entry plans under: its own ({@code METHOD:budget=...}), else the run's {@code --budget}. */
+  private BudgetMode budget(MethodSpec spec) {
+    return spec.budgetOr(BudgetMode.parse(options.budget()));
+  }
+
   private PlanResult plan(LoadedModel model, MergedStatistics statistics, MethodSpec spec, PruningPoint point,
       Path masks, Path stats) throws IOException {
     var method = spec.method();
@@ -625,7 +630,7 @@ public final class PruningPipeline {
     var config = PlannerConfig.of(point.sparsity())
         .withScoring(spec.apply(options.scoringParameters().config(method, options.seed())))
         .withLayerTypes(LayerType.parse(options.layers()))
-        .withBudget(spec.budgetOr(BudgetMode.parse(options.budget())))
+        .withBudget(budget(spec))
         .withStructure(point.structure());
     if (outliers != null && config.budget() == BudgetMode.OWL) { // an entry's own budget=rows leaves OWL's out
       config = config.withOwlBudgets(owlBudgets(point.sparsity()));
@@ -707,7 +712,7 @@ public final class PruningPipeline {
     if (!plan.structure().unstructured()) {
       configuration.put("budget", "none (" + plan.structure() + ")");
     } else if (command.equals("run")) { // the scoring entry's own budget, if it names one, is what pruned the model
-      configuration.put("budget", MethodSpec.parse(chosen).budgetOr(BudgetMode.parse(options.budget())).toString());
+      configuration.put("budget", budget(MethodSpec.parse(chosen)).toString());
     }
     configuration.putAll(calibrationSizes);
     if (outliers != null) {

@@ -40,6 +40,15 @@ public final class LayerwisePruner {
 
     /** Replaces the tensor's weights (SparseGPT's and the reconstruction's updates). */
     void update(TensorMeta tensor, double[] weights) throws IOException;
+
+    /** float64 values narrowed to float32, as a model runtime holds its weights. */
+    static float[] narrow(double[] values) {
+      var out = new float[values.length];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = (float) values[i];
+      }
+      return out;
+    }
   }
 
   /**

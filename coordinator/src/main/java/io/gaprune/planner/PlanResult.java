@@ -42,7 +42,6 @@ public record PlanResult(
    */
   public record Selection(String group, long size, long k, Threshold threshold, int passes) {}
 
-  /** A layer group's size and pruned count. */
   /** The weights a mask prunes: its zeros (1 kept, 0 pruned). */
   public static long pruned(byte[] mask) {
     long n = 0;
@@ -52,6 +51,7 @@ public record PlanResult(
     return n;
   }
 
+  /** A layer group's size and pruned count. */
   public record GroupCount(String group, long size, long pruned) {
     public double sparsity() {
       return size == 0 ? 0 : (double) pruned / size;

@@ -9,6 +9,7 @@ import io.gaprune.planner.PlanParticipant;
 import io.gaprune.planner.Planner;
 import io.gaprune.planner.PlanResult;
 import io.gaprune.planner.PlannerConfig;
+import io.gaprune.planner.LayerwisePruner;
 import io.gaprune.planner.MethodSpec;
 import io.gaprune.planner.ScoringConfig;
 import io.gaprune.planner.ScoringMethod;
@@ -181,15 +182,6 @@ public final class AccumulatorPlanner implements MaskPlanner {
     return PlanContext.newBuilder().setSession(s).addAllPartitions(partitions).setTarget(target).build();
   }
 
-  /** float64 values narrowed to float32, as the model runtime holds its weights. */
-  static float[] narrow(double[] values) {
-    var out = new float[values.length];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = (float) values[i];
-    }
-    return out;
-  }
-
   /**
    * @param ownersKeepMasks whether remote owners keep their masks for the plan's layer-wise step rather than
    *     stream them here (the layer-wise step's final masks are what the plan writes)
@@ -330,7 +322,7 @@ public final class AccumulatorPlanner implements MaskPlanner {
     public TensorInput load(TensorMeta tensor) throws IOException {
       var stats = statistics.tensor(tensor.name());
       checkFinite(stats, partitionOf.get(tensor.name()));
-      float[] f = narrow(model.weights(tensor.name()));
+      float[] f = LayerwisePruner.Model.narrow(model.weights(tensor.name()));
       var weightStats = referenceFisher
           ? WeightStatistics.referenceFromSums(stats, statistics.generalSamples(), statistics.domainSamples(),
               statistics.batches(), statistics.batches())

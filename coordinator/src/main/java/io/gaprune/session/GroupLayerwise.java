@@ -121,7 +121,7 @@ final class GroupLayerwise {
 
     @Override
     public float[] weights(TensorMeta tensor) {
-      return AccumulatorPlanner.narrow(model.weights(tensor.name()));
+      return LayerwisePruner.Model.narrow(model.weights(tensor.name()));
     }
 
     @Override
@@ -132,7 +132,7 @@ final class GroupLayerwise {
 
     @Override
     public void update(TensorMeta tensor, double[] weights) throws IOException {
-      sink.weights(tensor, AccumulatorPlanner.narrow(weights));
+      sink.weights(tensor, LayerwisePruner.Model.narrow(weights));
     }
   }
 }

@@ -16,6 +16,19 @@ import java.util.Map;
 final class ClusterTestSupport {
   private ClusterTestSupport() {}
 
+  /**
+   * A test kit on a cluster-provider system bound to 127.0.0.1 on a free port, not joined to any cluster, Java
+   * serialization off: enough for real StreamRefs and sharded entities' messages within one JVM.
+   */
+  static org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit localClusterKit(String name, String extra) {
+    return org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit.create(name, ConfigFactory.parseString("""
+        pekko.actor.provider = cluster
+        pekko.remote.artery.canonical.hostname = 127.0.0.1
+        pekko.remote.artery.canonical.port = 0
+        pekko.actor.allow-java-serialization = off
+        """ + extra).withFallback(ConfigFactory.load()));
+  }
+
   /** A fresh directory under target/cluster-tests (kept after the run: the process logs are there). */
   static Path testDir(String name) throws IOException {
     Path d = Path.of("target", "cluster-tests", name).toAbsolutePath();

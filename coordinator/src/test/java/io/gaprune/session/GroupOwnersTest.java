@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
-import com.typesafe.config.ConfigFactory;
 import io.gaprune.planner.TensorMeta;
 import io.gaprune.protocol.LayerwiseOutcome;
 import io.gaprune.protocol.MaskChunk;
@@ -45,12 +44,7 @@ class GroupOwnersTest {
 
   @BeforeAll
   static void start() {
-    kit = ActorTestKit.create("group-owners", ConfigFactory.parseString("""
-        pekko.actor.provider = cluster
-        pekko.remote.artery.canonical.hostname = 127.0.0.1
-        pekko.remote.artery.canonical.port = 0
-        pekko.actor.allow-java-serialization = off
-        """).withFallback(ConfigFactory.load()));
+    kit = ClusterTestSupport.localClusterKit("group-owners", "");
   }
 
   @AfterAll

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.GeneratedMessage;
-import com.typesafe.config.ConfigFactory;
 import io.gaprune.protocol.MergerFold;
 import io.gaprune.protocol.MergerFolded;
 import io.gaprune.protocol.MergerHeld;
@@ -51,13 +50,7 @@ class MergerEntityTest {
 
   @BeforeAll
   static void start() {
-    kit = ActorTestKit.create("merger-entity", ConfigFactory.parseString("""
-        pekko.actor.provider = cluster
-        pekko.remote.artery.canonical.hostname = 127.0.0.1
-        pekko.remote.artery.canonical.port = 0
-        pekko.actor.allow-java-serialization = off
-        pekko.actor.serialize-messages = on
-        """).withFallback(ConfigFactory.load()));
+    kit = ClusterTestSupport.localClusterKit("merger-entity", "pekko.actor.serialize-messages = on\n");
   }
 
   @AfterAll
