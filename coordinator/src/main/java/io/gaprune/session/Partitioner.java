@@ -35,9 +35,9 @@ import java.util.Random;
  * number of workers folds the same units in the same order (the same bits).
  *
  * <p>Layer partitions are the fallback for a worker that cannot hold a unit's sums beside its model: the
- * candidate tensors in model order are packed greedily until their sums ({@link #bytesPerWeight}) reach the
- * session's accumulator memory; each partition is one more pass over every batch. A unit id sorts in the order
- * its partition folds it.
+ * candidate tensors in model order are packed greedily until what a worker holds for them
+ * ({@link #partitionBytes}) reaches the session's accumulator memory; each partition is one more pass over
+ * every batch. A unit id sorts in the order its partition folds it.
  */
 public final class Partitioner {
   private Partitioner() {}
@@ -188,12 +188,59 @@ public final class Partitioner {
   }
 
   /**
-   * A worker's memory per candidate weight while it computes a unit: the float64 sum of each statistic the
-   * session collects, and the general half's float32 gradient held until the domain half's is there (for the
-   * cosine between them).
+   * A worker's memory per candidate weight while it computes a unit, for the gradient statistics: the float64
+   * sum of each, and the general half's float32 gradient held until the domain half's is there (for the cosine
+   * between them). The input statistics are per input channel, not per weight: {@link #unitBytes}.
    */
   public static long bytesPerWeight(List<Statistic> statistics) {
-    return (long) statistics.size() * Double.BYTES + Float.BYTES;
+    return statistics.stream().filter(s -> !isInput(s)).count() * Double.BYTES + Float.BYTES;
+  }
+
+  /**
+   * What a worker holds for one tensor while it computes a unit: {@link #bytesPerWeight} per weight, and for
+   * each input statistic ({@code Σx²}: {@code in} values, a packed Gram matrix: {@code in·(in+1)/2}) two float64
+   * arrays, the unit's running sum and the batch's own, which each half's forward passes fill before they are
+   * added into the unit's ({@code StatisticsStep}).
+   */
+  public static long unitBytes(TensorSpec t, List<Statistic> statistics) {
+    long bytes = Math.multiplyExact(elements(t), bytesPerWeight(statistics));
+    for (var s : statistics) {
+      if (isInput(s)) {
+        bytes = Math.addExact(bytes, Math.multiplyExact(2L * Double.BYTES, ShardCodec.length(t, s)));
+      }
+    }
+    return bytes;
+  }
+
+  /**
+   * The largest array a worker builds for one tensor at a time: with Gram matrices, a layer's batch {@code Σx·xᵀ}
+   * in full ({@code in × in} float64) before it is packed into the sums; 0 without them.
+   */
+  public static long transientBytes(TensorSpec t, List<Statistic> statistics) {
+    if (!statistics.contains(Statistic.INPUT_GRAM_GENERAL) && !statistics.contains(Statistic.INPUT_GRAM_DOMAIN)) {
+      return 0;
+    }
+    long in = ShardCodec.length(t, Statistic.INPUT_SQ_GENERAL);
+    return Math.multiplyExact(Math.multiplyExact(in, in), (long) Double.BYTES);
+  }
+
+  /** What a worker holds at most while it computes a unit of these tensors: their sums and the largest transient. */
+  public static long partitionBytes(List<TensorSpec> tensors, List<Statistic> statistics) {
+    long sums = 0;
+    long transientMax = 0;
+    for (var t : tensors) {
+      sums = Math.addExact(sums, unitBytes(t, statistics));
+      transientMax = Math.max(transientMax, transientBytes(t, statistics));
+    }
+    return Math.addExact(sums, transientMax);
+  }
+
+  /** Whether a statistic is of a linear layer's inputs (per input channel) rather than of its weights. */
+  static boolean isInput(Statistic s) {
+    return switch (s) {
+      case INPUT_SQ_GENERAL, INPUT_SQ_DOMAIN, INPUT_GRAM_GENERAL, INPUT_GRAM_DOMAIN -> true;
+      default -> false;
+    };
   }
 
   public static Plan plan(SessionConfig cfg, List<TensorSpec> candidates, int generalCount, int domainCount) {
@@ -227,7 +274,7 @@ public final class Partitioner {
       allBatches.add(bi.build());
     }
     List<LayerPartition> partitions = partitions(candidates, cfg.getPartitionBudgetBytes(),
-        bytesPerWeight(ShardCodec.statistics(cfg)));
+        ShardCodec.statistics(cfg));
     List<WorkUnit> units = new ArrayList<>();
     for (LayerPartition p : partitions) {
       for (int start = 0; start < batches; start += cfg.getBatchesPerUnit()) {
@@ -251,27 +298,31 @@ public final class Partitioner {
     return String.format("p%03d-b%06d", partition, batchStart);
   }
 
-  static List<LayerPartition> partitions(List<TensorSpec> tensors, long budgetBytes, long bytesPerWeight) {
+  static List<LayerPartition> partitions(List<TensorSpec> tensors, long budgetBytes, List<Statistic> statistics) {
     if (budgetBytes <= 0) {
       throw new IllegalArgumentException("accumulator memory (partition budget) must be positive, got "
           + budgetBytes);
     }
     List<LayerPartition> out = new ArrayList<>();
     LayerPartition.Builder current = null;
-    long used = 0;
+    long sums = 0;
+    long transientMax = 0;
     for (TensorSpec t : tensors) {
-      long bytes = elements(t) * bytesPerWeight;
-      if (current != null && used + bytes > budgetBytes) {
+      long bytes = unitBytes(t, statistics);
+      long transientBytes = transientBytes(t, statistics);
+      if (current != null && sums + bytes + Math.max(transientMax, transientBytes) > budgetBytes) {
         out.add(current.build());
         current = null;
       }
       if (current == null) {
         current = LayerPartition.newBuilder().setIndex(out.size());
-        used = 0;
+        sums = 0;
+        transientMax = 0;
       }
       // A tensor larger than the budget gets a partition of its own (tensors are never split).
       current.addTensors(t);
-      used += bytes;
+      sums += bytes;
+      transientMax = Math.max(transientMax, transientBytes);
     }
     out.add(current.build());
     return out;

@@ -42,8 +42,8 @@ import java.util.Map;
  * ({@link HuggingFaceFolder#parameterShapes}, which the encoders hold a checkpoint to) filtered by
  * {@link LayerType}; the units and layer partitions are what {@link Partitioner#plan} makes of them for a
  * calibration set of {@code samples} triplets per side; the statistics are those the scoring reads
- * ({@link ScoringConfig#needsGradientSums()}, {@link ShardCodec#statistics}); the worker's bytes per weight are
- * {@link Partitioner#bytesPerWeight}. What is added is the arithmetic of bytes and the assignment of tensors to
+ * ({@link ScoringConfig#needsGradientSums()}, {@link ShardCodec#statistics}); what a worker holds for a
+ * partition is {@link Partitioner#partitionBytes}. What is added is the arithmetic of bytes and the assignment of tensors to
  * mergers.
  */
 public final class SessionEstimate {
@@ -170,9 +170,11 @@ public final class SessionEstimate {
    * @param passesPerBatch forward+backward passes of each batch in the session (= partitions)
    * @param unitsBusiestWorker units of the worker that computes the most, when all pull evenly
    * @param batchPassesBusiestWorker forward+backward passes of that worker (its units' batches)
-   * @param bytesPerWeight a worker's memory per candidate weight of its unit ({@link Partitioner#bytesPerWeight})
+   * @param bytesPerWeight a worker's memory per candidate weight of its unit for the gradient statistics
+   *     ({@link Partitioner#bytesPerWeight}); the input statistics come on top, per input channel
    * @param accumulatorMemory the bytes a worker gives its unit sums (the partition budget)
-   * @param workerAccumulatorBytes the unit sums of the largest partition, what a worker holds beside the model
+   * @param workerAccumulatorBytes what a worker holds beside the model for the largest partition: its unit sums
+   *     and, with Gram matrices, the largest layer's batch Gram in full ({@link Partitioner#partitionBytes})
    * @param workerMemoryBytes model + unit sums, to hold against the device memory
    * @param fits whether every partition's sums are within the accumulator memory (a tensor larger than the
    *     budget gets a partition of its own and does not)
@@ -296,7 +298,9 @@ public final class SessionEstimate {
       rows.add(row("bytes through the busiest node", bytes(shardBytesBusiestNode)));
       rows.add(row("device memory per worker", bytes(request.deviceMemory())));
       rows.add(row("accumulator memory per worker (budget)", bytes(accumulatorMemory)));
-      rows.add(row("unit sums per worker (" + bytesPerWeight + " B/weight)", bytes(workerAccumulatorBytes)
+      boolean inputs = statistics.stream().anyMatch(Partitioner::isInput);
+      rows.add(row("unit sums per worker (" + bytesPerWeight + " B/weight" + (inputs ? " + input statistics" : "")
+          + ")", bytes(workerAccumulatorBytes)
           + (fits ? "" : "  EXCEEDS the budget")));
       rows.add(row("model + unit sums per worker", bytes(workerMemoryBytes)));
       rows.add(row("accumulators per merger (float64)", bytes(mergerAccumulatorBytes)));
@@ -414,28 +418,27 @@ public final class SessionEstimate {
     });
     long candidateWeights = elementsByName.values().stream().mapToLong(Long::longValue).sum();
 
-    long largestPartition = 0;
+    long workerAccumulatorBytes = 0;
     int tooLarge = 0;
     TensorSpec largestTooLarge = null;
+    long largestTooLargeBytes = 0;
     for (LayerPartition p : plan.partitions()) {
-      long weights = p.getTensorsList().stream().mapToLong(Partitioner::elements).sum();
-      if (weights > largestPartition) {
-        largestPartition = weights;
-      }
+      long bytes = Partitioner.partitionBytes(p.getTensorsList(), statistics);
+      workerAccumulatorBytes = Math.max(workerAccumulatorBytes, bytes);
       // the partitioner gives a tensor whose sums exceed the budget a partition of its own
-      if (p.getTensorsCount() == 1 && weights * bytesPerWeight > accumulatorMemory) {
+      if (p.getTensorsCount() == 1 && bytes > accumulatorMemory) {
         tooLarge++;
-        if (largestTooLarge == null || weights > Partitioner.elements(largestTooLarge)) {
+        if (bytes > largestTooLargeBytes) {
           largestTooLarge = p.getTensors(0);
+          largestTooLargeBytes = bytes;
         }
       }
     }
     if (tooLarge > 0) {
       warnings.add(tooLarge + " tensor(s) exceed the accumulator memory " + bytes(accumulatorMemory) + " on their own ("
-          + largestTooLarge.getName() + " needs " + bytes(Partitioner.elements(largestTooLarge) * bytesPerWeight)
-          + " of unit sums); tensors are never split");
+          + largestTooLarge.getName() + " needs " + bytes(largestTooLargeBytes) + " of unit sums); tensors are never "
+          + "split");
     }
-    long workerAccumulatorBytes = largestPartition * bytesPerWeight;
     boolean fits = workerAccumulatorBytes <= accumulatorMemory;
     if (modelBytes + workerAccumulatorBytes > request.deviceMemory()) {
       warnings.add("the model's weights and the unit sums (" + bytes(modelBytes + workerAccumulatorBytes)

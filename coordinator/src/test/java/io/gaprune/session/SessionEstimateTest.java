@@ -235,6 +235,13 @@ class SessionEstimateTest {
         + 2 * (2 * (1024L * 1025 / 2) + 3072L * 3073 / 2); // the Gram matrices of both halves
     assertEquals(28 * perLayer * 4 * adaptive.units(), adaptive.shardBytesTotal());
     assertEquals(28 * perLayer * 8, adaptive.mergerAccumulatorBytes());
+    // a worker holds the Fisher sums and the general half's gradient (20 B/weight), the input statistics twice
+    // (the unit's sums and the batch's) and, while it packs one, down_proj's batch Gram matrix in full
+    long inputValues = perLayer - 3 * 3072L * 1024 * 2;
+    assertEquals(20, adaptive.bytesPerWeight());
+    assertEquals(1, adaptive.partitions());
+    assertEquals(28 * (3 * 3072L * 1024 * 20 + 2 * 8 * inputValues) + 3072L * 3072 * 8,
+        adaptive.workerAccumulatorBytes());
   }
 
   @Test
