@@ -1,6 +1,7 @@
 package io.gaprune.session;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gaprune.protocol.SessionConfig;
@@ -20,7 +21,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * One coordinator, worker processes on 127.0.0.1, the same session four times: with 1 worker, with 3, with 3
- * of which one is killed (kill -9) mid-unit, and with a worker added and another drained mid-session. The
+ * of which one is killed (kill -9) mid-unit, and with the live workers drained and another added mid-session. The
  * statistics must be the same bits and the masks the same bytes every time. Each unit carries a full
  * MiniLM MLP tensor (1536 × 384 float64, 4.7 MB per statistic), far above Artery's 256 KiB frame. The workers
  * compute ahead (the default, {@code auto}) except w2, so both ways of leasing fold the same units in the same
@@ -101,24 +102,30 @@ class SessionEquivalenceTest {
 
   @Test
   @Order(4)
-  void workerAddedAndAnotherDrainedMidSession() throws Exception {
-    Process added = null;
+  void workersDrainedAndOneAddedMidSession() throws Exception {
     cluster.start(base.toBuilder().setSessionId("scale").build());
     cluster.awaitStatus(st -> st.getUnitsDone() >= 1, Duration.ofSeconds(60));
-    // drain w1 (still alive: the killed one was another, or w1 itself; pick a live one that is not w4)
+    // Drain every live worker, then add one: the units the drained ones leave (they finish what they hold, at
+    // most a unit and one leased ahead each) can only be computed by the added worker, however slowly it starts
+    // on a loaded machine. (With one worker left running, a fast machine's running worker could finish every
+    // unit before the new JVM joins, and the test would prove nothing about it.)
     var s = cluster.status();
-    Process drained = cluster.processes.stream()
-        .filter(pr -> pr.isAlive()
-            && s.getWorkersList().stream().anyMatch(w -> w.getPid() == pr.pid()))
-        .findFirst().orElseThrow();
-    WorkerInfo toDrain = s.getWorkersList().stream().filter(w -> w.getPid() == drained.pid()).findFirst().orElseThrow();
-    assertTrue(cluster.drain(toDrain.getWorkerRef()).getOk());
-    added = cluster.startWorker("w4", "");
+    var drained = cluster.processes.stream()
+        .filter(pr -> pr.isAlive() && s.getWorkersList().stream().anyMatch(w -> w.getPid() == pr.pid()))
+        .toList();
+    assertFalse(drained.isEmpty(), "no live worker to drain: " + s.getWorkersList());
+    for (var pr : drained) {
+      WorkerInfo info = s.getWorkersList().stream().filter(w -> w.getPid() == pr.pid()).findFirst().orElseThrow();
+      assertTrue(cluster.drain(info.getWorkerRef()).getOk());
+    }
+    Process added = cluster.startWorker("w4", "");
     var result = cluster.awaitResult("scale", Duration.ofSeconds(120));
     assertTrue(added.isAlive());
     TestCluster.assertSameResult(reference, result);
-    assertTrue(drained.waitFor(30, TimeUnit.SECONDS), "drained worker did not leave");
-    assertEquals(0, drained.exitValue());
+    for (var pr : drained) {
+      assertTrue(pr.waitFor(30, TimeUnit.SECONDS), "drained worker " + pr.pid() + " did not leave");
+      assertEquals(0, pr.exitValue());
+    }
     String addedLog = Files.readString(cluster.log("w4"));
     assertTrue(addedLog.contains("leased unit"), "the worker added mid-session took no unit:\n" + TestCluster.tail(addedLog));
   }
