@@ -147,8 +147,11 @@ public final class EmbeddedSession {
             .withFallback(io.gaprune.config.GapruneConfig.settings(config));
         Files.writeString(childConf, forChildren.root().render(ConfigRenderOptions.concise().setJson(false)));
         Path logs = Files.createDirectories(coordinator.workDir().resolve("logs"));
+        // the local worker's thread count for every child, so that a unit gives the same bits wherever it runs
+        int threads = Math.max(1, model.intraOpThreads());
         for (int i = 1; i < workers; i++) {
-          children.add(startWorkerProcess(childConf, "cpu", logs.resolve("worker-" + i + ".log")));
+          children.add(startWorkerProcess(childConf, "cpu", logs.resolve("worker-" + i + ".log"),
+              ProcessHandle.current().pid(), threads));
         }
       }
       ActorRef<GeneratedMessage> endpoint = CoordinatorNode.findCoordinator(system, Duration.ofSeconds(60));
@@ -213,12 +216,18 @@ public final class EmbeddedSession {
   /** As above, ending when process {@code parentPid} ends. */
   public static Process startWorkerProcess(Path config, String device, Path logFile, long parentPid)
       throws IOException {
+    return startWorkerProcess(config, device, logFile, parentPid, 1);
+  }
+
+  /** As above, its model runtime computing with {@code threads} intra-op threads. */
+  static Process startWorkerProcess(Path config, String device, Path logFile, long parentPid, int threads)
+      throws IOException {
     List<String> cmd = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         // the lead's heap: accumulator-memory = auto sizes every worker's unit sums from it
         "-Xmx" + Math.max(2L << 30, Runtime.getRuntime().maxMemory()), "-XX:+UseSerialGC",
         "-XX:TieredStopAtLevel=1",
-        "-Dai.djl.offline=true", "-Dai.djl.default_engine=PyTorch", "-Dai.djl.pytorch.num_threads=1",
+        "-Dai.djl.offline=true", "-Dai.djl.default_engine=PyTorch", "-Dai.djl.pytorch.num_threads=" + threads,
         "-cp", System.getProperty("java.class.path"),
         // a JVM crash leaves its report beside the worker's log, not in the caller's working directory
         "-XX:ErrorFile=" + (logFile != null ? logFile.resolveSibling("hs_err_pid%p.log") : Path.of("hs_err_pid%p.log")),

@@ -18,15 +18,16 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The masks of {@code run} do not depend on how many workers computed the statistics, nor on a worker lost
- * mid-session: the unit layout comes from the data alone and units fold in id order, so one worker, three, and
- * three with a child process killed with {@code kill -9} while it holds a unit give the same bits.
+ * The statistics and masks of {@code run} do not depend on how many workers computed the statistics, nor on a
+ * worker lost mid-session: the unit layout comes from the data alone, units fold in id order and every worker
+ * computes with the lead's thread count, so one worker, three, and three with a child process killed with
+ * {@code kill -9} while it holds a unit give the same bits.
  */
 @Tag("slow")
 class WorkerCountTest {
 
   @Test
-  void masksAreTheSameBitsWithOneWorkerThreeAndThreeWithOneKilled(@TempDir Path dir) throws Exception {
+  void statisticsAndMasksAreTheSameBitsWithOneWorkerThreeAndThreeWithOneKilled(@TempDir Path dir) throws Exception {
     var sample = Path.of(System.getProperty("gaprune.root", ".")).resolve("data/sample");
     // 64 + 64 triplets: 8 batches of 8, one per unit (PruningPipeline.UNITS), whatever the worker count
     var general = dir.resolve("general.json");
@@ -34,24 +35,34 @@ class WorkerCountTest {
     TripletWriter.write(TripletReader.readAll(sample.resolve("general-train.json")).subList(0, 64), general);
     TripletWriter.write(TripletReader.readAll(sample.resolve("chem-train.json")).subList(0, 64), domain);
 
-    byte[] one = run(dir.resolve("one"), general, domain, 1, false);
-    byte[] three = run(dir.resolve("three"), general, domain, 3, false);
-    byte[] killed = run(dir.resolve("killed"), general, domain, 3, true);
+    // one and three save their statistics (every float64 of them, Σg included, to compare); the killed run
+    // collects what dai-calibrated reads, the Fisher only, whose masks are the same
+    run(dir.resolve("one"), general, domain, 1, false, true);
+    run(dir.resolve("three"), general, domain, 3, false, true);
+    run(dir.resolve("killed"), general, domain, 3, true, false);
 
-    assertArrayEquals(one, three, "masks with 3 workers differ from 1 worker's");
-    assertArrayEquals(one, killed, "masks with a worker killed mid-session differ from 1 worker's");
+    byte[] statistics = Files.readAllBytes(dir.resolve("one").resolve("statistics.safetensors"));
+    assertArrayEquals(statistics, Files.readAllBytes(dir.resolve("three").resolve("statistics.safetensors")),
+        "statistics with 3 workers differ from 1 worker's");
+    byte[] masks = Files.readAllBytes(dir.resolve("one").resolve("masks.safetensors"));
+    assertArrayEquals(masks, Files.readAllBytes(dir.resolve("three").resolve("masks.safetensors")),
+        "masks with 3 workers differ from 1 worker's");
+    assertArrayEquals(masks, Files.readAllBytes(dir.resolve("killed").resolve("masks.safetensors")),
+        "masks with a worker killed mid-session differ from 1 worker's");
     for (var name : List.of("one", "three", "killed")) {
       var session = JsonParser.parseString(Files.readString(dir.resolve(name).resolve("report.json")))
           .getAsJsonObject().getAsJsonObject("session");
       assertEquals(8, session.get("units").getAsInt(), name);
       assertEquals(1, session.get("passes").getAsInt(), name + ": one pass over the data");
-      assertEquals("fisher", session.get("statistics").getAsString(), name + ": dai-calibrated reads no Σg");
+      assertEquals(name.equals("killed") ? "fisher" : "fisher_and_gradients", session.get("statistics").getAsString(),
+          name + ": dai-calibrated reads no Σg; a saved statistics file keeps it for other scorings");
     }
   }
 
-  private static byte[] run(Path out, Path general, Path domain, int workers, boolean killOne) throws Exception {
+  private static void run(Path out, Path general, Path domain, int workers, boolean killOne, boolean save)
+      throws Exception {
     var options = new PipelineOptions("minilm", general, domain, 0.5, "mlp", "dai-calibrated", "global", workers,
-        0, List.of(), 0, 11, 32, 8, out);
+        0, List.of(), 0, 11, 32, 8, out, PipelineOptions.ScoringParameters.paper(), null, save);
     var killed = new AtomicBoolean();
     Thread killer = null;
     if (killOne) {
@@ -87,6 +98,5 @@ class WorkerCountTest {
       assertTrue(killed.get(), "a child worker should have been killed while it held a unit; its log:\n"
           + (Files.isRegularFile(log) ? new String(Files.readAllBytes(log), StandardCharsets.ISO_8859_1) : "none"));
     }
-    return Files.readAllBytes(out.resolve("masks.safetensors"));
   }
 }

@@ -34,6 +34,15 @@ public interface ModelRuntime extends AutoCloseable {
    */
   UnitStatistics compute(WorkUnit unit, SessionConfig session, BatchProgress progress) throws Exception;
 
+  /**
+   * The intra-op threads this runtime computes a unit with, or 0 when it has no such setting. An embedded
+   * session starts its child workers with the same count: the engine's kernels add in another order with
+   * another thread count, and a unit must give the same bits on every worker.
+   */
+  default int intraOpThreads() {
+    return 0;
+  }
+
   @Override
   default void close() {}
 

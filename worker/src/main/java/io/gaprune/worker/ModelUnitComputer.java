@@ -3,6 +3,7 @@ package io.gaprune.worker;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.pytorch.jni.JniUtils;
 import com.typesafe.config.Config;
 import io.gaprune.data.Triplet;
 import io.gaprune.data.TripletReader;
@@ -81,6 +82,12 @@ public final class ModelUnitComputer implements ModelRuntime {
   @Override
   public String modelHash() {
     return hash;
+  }
+
+  /** PyTorch's intra-op threads in this process (set once, when the engine starts: {@code gaprune.worker.threads}). */
+  @Override
+  public int intraOpThreads() {
+    return JniUtils.getNumThreads();
   }
 
   @Override
