@@ -43,8 +43,8 @@ import java.util.Map;
  * {@link LayerType}; the units and layer partitions are what {@link Partitioner#plan} makes of them for a
  * calibration set of {@code samples} triplets per side; the statistics are those the scoring reads
  * ({@link ScoringConfig#needsGradientSums()}, {@link ShardCodec#statistics}); what a worker holds for a
- * partition is {@link Partitioner#partitionBytes}. What is added is the arithmetic of bytes and the assignment of tensors to
- * mergers.
+ * partition is {@link Partitioner#partitionBytes}. What is added is the arithmetic of bytes and the assignment of
+ * tensors to mergers.
  */
 public final class SessionEstimate {
   private SessionEstimate() {}

@@ -1,6 +1,7 @@
 package io.gaprune.session;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gaprune.protocol.InputStatistics;
 import io.gaprune.protocol.LayerPartition;
@@ -74,6 +75,8 @@ class PartitionerTest {
     long transientGram = 64 * 64 * 8;
     long two = 2 * each + transientGram;
     assertEquals(two, Partitioner.partitionBytes(tensors.subList(0, 2), FISHER_AND_GRAMS));
+    assertTrue(4 * 256 * (6 * 8 + 4) < two, "counted per weight (six statistics of 8 bytes and the held gradient),"
+        + " all four tensors took less than two do");
 
     assertEquals(List.of(2, 2), counts(Partitioner.partitions(tensors, two, FISHER_AND_GRAMS)));
     assertEquals(List.of(1, 1, 1, 1), counts(Partitioner.partitions(tensors, two - 1, FISHER_AND_GRAMS)),
