@@ -193,7 +193,7 @@ public final class Partitioner {
    * between them). The input statistics are per input channel, not per weight: {@link #unitBytes}.
    */
   public static long bytesPerWeight(List<Statistic> statistics) {
-    return statistics.stream().filter(s -> !isInput(s)).count() * Double.BYTES + Float.BYTES;
+    return statistics.stream().filter(s -> !ShardCodec.isInputStatistic(s)).count() * Double.BYTES + Float.BYTES;
   }
 
   /**
@@ -205,7 +205,7 @@ public final class Partitioner {
   public static long unitBytes(TensorSpec t, List<Statistic> statistics) {
     long bytes = Math.multiplyExact(elements(t), bytesPerWeight(statistics));
     for (var s : statistics) {
-      if (isInput(s)) {
+      if (ShardCodec.isInputStatistic(s)) {
         bytes = Math.addExact(bytes, Math.multiplyExact(2L * Double.BYTES, ShardCodec.length(t, s)));
       }
     }
@@ -233,14 +233,6 @@ public final class Partitioner {
       transientMax = Math.max(transientMax, transientBytes(t, statistics));
     }
     return Math.addExact(sums, transientMax);
-  }
-
-  /** Whether a statistic is of a linear layer's inputs (per input channel) rather than of its weights. */
-  static boolean isInput(Statistic s) {
-    return switch (s) {
-      case INPUT_SQ_GENERAL, INPUT_SQ_DOMAIN, INPUT_GRAM_GENERAL, INPUT_GRAM_DOMAIN -> true;
-      default -> false;
-    };
   }
 
   public static Plan plan(SessionConfig cfg, List<TensorSpec> candidates, int generalCount, int domainCount) {
@@ -304,27 +296,17 @@ public final class Partitioner {
           + budgetBytes);
     }
     List<LayerPartition> out = new ArrayList<>();
-    LayerPartition.Builder current = null;
-    long sums = 0;
-    long transientMax = 0;
+    List<TensorSpec> current = new ArrayList<>();
     for (TensorSpec t : tensors) {
-      long bytes = unitBytes(t, statistics);
-      long transientBytes = transientBytes(t, statistics);
-      if (current != null && sums + bytes + Math.max(transientMax, transientBytes) > budgetBytes) {
-        out.add(current.build());
-        current = null;
-      }
-      if (current == null) {
-        current = LayerPartition.newBuilder().setIndex(out.size());
-        sums = 0;
-        transientMax = 0;
-      }
+      current.add(t);
       // A tensor larger than the budget gets a partition of its own (tensors are never split).
-      current.addTensors(t);
-      sums += bytes;
-      transientMax = Math.max(transientMax, transientBytes);
+      if (current.size() > 1 && partitionBytes(current, statistics) > budgetBytes) {
+        current.remove(current.size() - 1);
+        out.add(LayerPartition.newBuilder().setIndex(out.size()).addAllTensors(current).build());
+        current = new ArrayList<>(List.of(t));
+      }
     }
-    out.add(current.build());
+    out.add(LayerPartition.newBuilder().setIndex(out.size()).addAllTensors(current).build());
     return out;
   }
 

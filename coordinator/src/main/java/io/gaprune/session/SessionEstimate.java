@@ -298,7 +298,7 @@ public final class SessionEstimate {
       rows.add(row("bytes through the busiest node", bytes(shardBytesBusiestNode)));
       rows.add(row("device memory per worker", bytes(request.deviceMemory())));
       rows.add(row("accumulator memory per worker (budget)", bytes(accumulatorMemory)));
-      boolean inputs = statistics.stream().anyMatch(Partitioner::isInput);
+      boolean inputs = statistics.stream().anyMatch(ShardCodec::isInputStatistic);
       rows.add(row("unit sums per worker (" + bytesPerWeight + " B/weight" + (inputs ? " + input statistics" : "")
           + ")", bytes(workerAccumulatorBytes)
           + (fits ? "" : "  EXCEEDS the budget")));

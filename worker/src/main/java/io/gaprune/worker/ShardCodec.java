@@ -52,6 +52,11 @@ public final class ShardCodec {
   private static final List<Statistic> INPUT_GRAMS = List.of(Statistic.INPUT_SQ_GENERAL, Statistic.INPUT_SQ_DOMAIN,
       Statistic.INPUT_GRAM_GENERAL, Statistic.INPUT_GRAM_DOMAIN);
 
+  /** Whether a statistic is of a linear layer's inputs (per input channel) rather than one value per weight. */
+  public static boolean isInputStatistic(Statistic s) {
+    return INPUT_GRAMS.contains(s);
+  }
+
   /** The statistics a session's units carry, in stream order: the gradient statistics, then the input ones. */
   public static List<Statistic> statistics(SessionConfig session) {
     return statistics(session.getStatistics(), session.getInputStatistics());
