@@ -114,7 +114,7 @@ public final class PruningPipeline {
         HuggingFaceWriter.write(model, partialModel);
         return null;
       });
-      var report = report("run", plan, spec.label(), evaluations, List.of(point));
+      var report = report("run", plan, spec.label(), budget(spec), evaluations, List.of(point));
       // the card states the evaluation, so it is written once the report is complete
       var instruction = model.config().queryInstruction();
       ModelCard.write(report, ModelCard.baseModel(options.model(), model.hfConfig()),
@@ -213,7 +213,7 @@ public final class PruningPipeline {
           dense.restore(model.encoder());
         }
       }
-      var report = report("compare", chosen, chosenVariant, evaluations, points);
+      var report = report("compare", chosen, chosenVariant, null, evaluations, points);
       ReportWriter.write(report, out);
       return report;
     }
@@ -691,12 +691,14 @@ public final class PruningPipeline {
   }
 
   /**
+   * @param budget the budget that pruned the model, recorded for run; null for compare, whose variants each name
+   *     their own
    * @param points the points planned: the configuration records their sparsities and structures, since
    *     compare's {@code --sparsities} and {@code --structures} override {@code --sparsity} and
    *     {@code --structure}
    */
-  private RunReport report(String command, PlanResult plan, String chosen, List<RunReport.Evaluation> evaluations,
-      List<PruningPoint> points) {
+  private RunReport report(String command, PlanResult plan, String chosen, BudgetMode budget,
+      List<RunReport.Evaluation> evaluations, List<PruningPoint> points) {
     var layers = plan.layers().stream()
         .map(g -> new RunReport.LayerSparsity(g.group(), g.size(), g.pruned()))
         .toList();
@@ -711,8 +713,8 @@ public final class PruningPipeline {
     configuration.put("points", points.stream().map(PruningPoint::label).toList());
     if (!plan.structure().unstructured()) {
       configuration.put("budget", "none (" + plan.structure() + ")");
-    } else if (command.equals("run")) { // the scoring entry's own budget, if it names one, is what pruned the model
-      configuration.put("budget", budget(MethodSpec.parse(chosen)).toString());
+    } else if (budget != null) { // run's: the scoring entry's own budget, if it names one, is what pruned the model
+      configuration.put("budget", budget.toString());
     }
     configuration.putAll(calibrationSizes);
     if (outliers != null) {
