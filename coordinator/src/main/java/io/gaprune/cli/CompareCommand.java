@@ -46,6 +46,12 @@ public final class CompareCommand extends PipelineCommand implements Callable<In
           + "useful when re-planning from --statistics in several runs)")
   boolean noDense;
 
+  @Option(names = "--retrained-only",
+      description = "with --retrain-steps: evaluate only the retrained models (the dense model retrained, unless "
+          + "--no-dense, and every variant retrained), not the untrained ones, which a compare without "
+          + "--retrain-steps on the same --statistics measures; each evaluation costs minutes")
+  boolean retrainedOnly;
+
   @Override
   public Integer call() {
     try {
@@ -58,8 +64,9 @@ public final class CompareCommand extends PipelineCommand implements Callable<In
           (structures.isEmpty() ? List.of(structure) : structures).stream().map(Structure::parse).toList(),
           !sparsities.isEmpty() ? sparsities : sparsity != null ? List.of(sparsity) : List.of(), DEFAULT_SPARSITY);
       var options = options(chosen.get(0).method().cliName(), points.get(0));
+      PruningPipeline.checkRetrainedOnly(!retrainedOnly, options.retrainSteps()); // before --out is made
       prepareOut(options);
-      new PruningPipeline(options, progress(), System.err).compareAt(chosen, points, !noDense);
+      new PruningPipeline(options, progress(), System.err).compareAt(chosen, points, !noDense, !retrainedOnly);
       spec.commandLine().getOut().println(java.nio.file.Files.readString(out.resolve("report.md")));
       return 0;
     } catch (Exception e) {

@@ -105,7 +105,7 @@ public final class PruningPipeline {
       measureOutliers(model, statistics);
       var evaluations = new ArrayList<>(evaluate(model, datasets, RunReport.DENSE, RunReport.DENSE, null));
       var plan = prune(model, statistics, spec, point, spec.label(), spec.label(),
-          out.resolve("masks.safetensors"), out.resolve("plan.json"), datasets, evaluations, manager);
+          out.resolve("masks.safetensors"), out.resolve("plan.json"), datasets, evaluations, true, manager);
       // the model folder is written beside and renamed once complete, card included, as the files are
       var modelDir = out.resolve("model");
       var partialModel = AtomicFiles.temporary(modelDir);
@@ -169,9 +169,21 @@ public final class PruningPipeline {
    */
   public RunReport compareAt(List<MethodSpec> methods, List<PruningPoint> points, boolean evaluateDense)
       throws Exception {
+    return compareAt(methods, points, evaluateDense, true);
+  }
+
+  /**
+   * {@link #compareAt(List, List, boolean)}, where {@code evaluateUntrained} false evaluates only the retrained
+   * models (the dense model retrained, unless {@code evaluateDense} is false, and every variant retrained): the
+   * untrained ones are what a compare without {@code --retrain-steps} on the same statistics measures, and each
+   * evaluation costs minutes.
+   */
+  public RunReport compareAt(List<MethodSpec> methods, List<PruningPoint> points, boolean evaluateDense,
+      boolean evaluateUntrained) throws Exception {
     if (methods.isEmpty() || points.isEmpty()) {
       throw new IllegalArgumentException("compare needs at least one method and one sparsity");
     }
+    checkRetrainedOnly(evaluateUntrained, options.retrainSteps());
     checkOwl(methods, points);
     checkAdaptive(methods);
     var out = Files.createDirectories(options.out());
@@ -185,7 +197,9 @@ public final class PruningPipeline {
       var evaluations = new ArrayList<RunReport.Evaluation>();
       var dense = DenseCopy.of(model.encoder());
       if (evaluateDense) {
-        evaluations.addAll(evaluate(model, datasets, RunReport.DENSE, RunReport.DENSE, null));
+        if (evaluateUntrained) {
+          evaluations.addAll(evaluate(model, datasets, RunReport.DENSE, RunReport.DENSE, null));
+        }
         if (options.retrainSteps() > 0) {
           // the pruned variants' retraining measured against the same steps on the dense model (same batches)
           retrain(model, Map.of());
@@ -202,7 +216,7 @@ public final class PruningPipeline {
           var file = variant.replaceAll("[^A-Za-z0-9.@\\-]", "_");
           var plan = prune(model, statistics, method, point, variant, method.label(),
               masksDir.resolve(file + ".safetensors"), masksDir.resolve(file + ".json"), datasets, evaluations,
-              manager);
+              evaluateUntrained, manager);
           // the heat map's method: --scoring's when it is compared, else the first, at the first point
           boolean scoring = method.label().equals(options.scoring()) && point.equals(points.get(0));
           if (chosen == null || (scoring && !chosenIsScoring)) {
@@ -219,13 +233,22 @@ public final class PruningPipeline {
     }
   }
 
+  /** Evaluating the retrained models only needs retraining ({@code compare --retrained-only}). */
+  public static void checkRetrainedOnly(boolean evaluateUntrained, int retrainSteps) {
+    if (!evaluateUntrained && retrainSteps == 0) {
+      throw new IllegalArgumentException("--retrained-only evaluates the retrained models only: it needs "
+          + "--retrain-steps > 0");
+    }
+  }
+
   /**
-   * Plans with {@code method}, applies the masks to the model, evaluates it, and when asked retrains it with
-   * the masks fixed and evaluates again; the rows go to {@code evaluations}.
+   * Plans with {@code method}, applies the masks to the model, evaluates it (unless {@code evaluateUntrained} is
+   * false), and when asked retrains it with the masks fixed and evaluates again; the rows go to
+   * {@code evaluations}.
    */
   private PlanResult prune(LoadedModel model, MergedStatistics statistics, MethodSpec method, PruningPoint point,
       String variant, String label, Path masksFile, Path planFile, List<Map.Entry<String, BeirDataset>> datasets,
-      List<RunReport.Evaluation> evaluations, NDManager manager) throws Exception {
+      List<RunReport.Evaluation> evaluations, boolean evaluateUntrained, NDManager manager) throws Exception {
     var plan = timed("plan " + variant, () -> {
       // masks and plan appear whole: written beside, renamed once the planner is done with both
       var partialMasks = AtomicFiles.temporary(masksFile);
@@ -247,7 +270,9 @@ public final class PruningPipeline {
     }
     var masks = Masks.apply(model.encoder(), Masks.read(masksFile), manager);
     try {
-      evaluations.addAll(evaluate(model, datasets, variant, label, point));
+      if (evaluateUntrained) {
+        evaluations.addAll(evaluate(model, datasets, variant, label, point));
+      }
       if (options.retrainSteps() > 0) {
         retrain(model, masks);
         evaluations.addAll(evaluate(model, datasets, variant + "+retrain", label + "+retrain", point));

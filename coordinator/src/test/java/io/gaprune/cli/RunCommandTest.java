@@ -100,6 +100,16 @@ class RunCommandTest {
     assertTrue(badList.contains("structure \"2:8:1\" is not valid"), badList);
   }
 
+  /** {@code compare --retrained-only} without retraining would evaluate nothing: refused before --out is made. */
+  @Test
+  void retrainedOnlyNeedsRetraining(@TempDir Path dir) {
+    var out = dir.resolve("out");
+    var refused = failure(new CompareCommand(), args(out, "--retrained-only"));
+    assertTrue(refused.contains("gaprune compare: --retrained-only evaluates the retrained models only: it needs "
+        + "--retrain-steps > 0"), refused);
+    assertFalse(Files.exists(out), "the refused compare made --out");
+  }
+
   private static final String TRIPLET = "{\"query\": \"q\", \"positive\": \"p\", \"negative\": \"n\"}";
 
   /**

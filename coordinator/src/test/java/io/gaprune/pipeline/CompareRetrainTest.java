@@ -2,10 +2,13 @@ package io.gaprune.pipeline;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gaprune.planner.MethodSpec;
+import io.gaprune.planner.Structure;
 import io.gaprune.progress.Progress;
 import io.gaprune.report.RunReport;
 import java.nio.file.Files;
@@ -18,7 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code compare --retrain-steps}: the dense model is retrained the same way as the pruned variants, as a row of
  * its own, and its retraining does not reach the variants (each is pruned from the dense weights): the pruned row
- * of a compare with retraining is the same, metric for metric, as that of a compare without.
+ * of a compare with retraining is the same, metric for metric, as that of a compare without; and
+ * {@code --retrained-only} skips the untrained evaluations without changing the retrained ones.
  */
 @Tag("slow")
 class CompareRetrainTest {
@@ -51,6 +55,22 @@ class CompareRetrainTest {
       assertArrayEquals(e.getValue(), b.get(e.getKey()), e.getKey());
     }
     assertTrue(Files.readString(dir.resolve("retrained/report.md")).contains(RunReport.DENSE_RETRAINED));
+
+    // --retrained-only: the same retraining, only the retrained models evaluated
+    var point = List.of(new PruningPoint(Structure.UNSTRUCTURED, 0.5));
+    var only = new PruningPipeline(options(sample, beir, dir.resolve("only"), 2), Progress.SILENT, System.err)
+        .compareAt(methods, point, true, false);
+    assertEquals(List.of(RunReport.DENSE_RETRAINED, "magnitude+retrain"),
+        only.evaluations().stream().map(RunReport.Evaluation::variant).toList());
+    assertEquals(retrained.evaluations().get(1).metrics(), only.evaluations().get(0).metrics(),
+        "the dense model's retraining changed when its untrained evaluation was skipped");
+    assertEquals(retrained.evaluations().get(3).metrics(), only.evaluations().get(1).metrics(),
+        "the variant's retraining changed when its untrained evaluation was skipped");
+    var noSteps = assertThrows(IllegalArgumentException.class, () -> new PruningPipeline(
+        options(sample, beir, dir.resolve("no-steps"), 0), Progress.SILENT, System.err)
+        .compareAt(methods, point, true, false));
+    assertTrue(noSteps.getMessage().contains("--retrain-steps"), noSteps.getMessage());
+    assertFalse(Files.exists(dir.resolve("no-steps")), "a refused compare made its output folder");
   }
 
   private static PipelineOptions options(Path sample, Path beir, Path out, int retrainSteps) {
