@@ -3,6 +3,7 @@ package io.gaprune.eval;
 import ai.djl.ndarray.NDManager;
 import io.gaprune.model.LoadedModel;
 import io.gaprune.model.TextTokenizer;
+import io.gaprune.model.TorchWork;
 import io.gaprune.progress.Progress;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -97,7 +98,8 @@ public final class RetrievalEvaluator {
     progress.begin("encode " + label, order.size(), "texts");
     for (int from = 0; from < order.size(); from += batchSize) {
       var idx = order.subList(from, Math.min(order.size(), from + batchSize));
-      try (var manager = NDManager.newBaseManager()) {
+      try (var section = TorchWork.enter();
+          var manager = NDManager.newBaseManager()) {
         var batch = tokenizer.encode(idx.stream().map(texts::get).toList(), manager);
         var flat = model.encoder().embed(batch).toFloatArray();
         int h = flat.length / idx.size();

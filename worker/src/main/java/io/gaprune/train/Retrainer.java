@@ -7,6 +7,7 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import io.gaprune.data.Triplet;
 import io.gaprune.model.LoadedModel;
+import io.gaprune.model.TorchWork;
 import io.gaprune.progress.Progress;
 import io.gaprune.stats.InfoNceLoss;
 import io.gaprune.stats.ProcessAutograd;
@@ -97,7 +98,8 @@ public final class Retrainer {
           }
           batch.add(triplets.get(order.remove(order.size() - 1)));
         }
-        try (NDManager stepManager = NDManager.newBaseManager(device)) {
+        try (var section = TorchWork.enter();
+            NDManager stepManager = NDManager.newBaseManager(device)) {
           var tokens = TripletBatch.tokenize(batch, model.tokenizer(), model.config(), stepManager);
           var gradients = new LinkedHashMap<String, NDArray>();
           double loss;
